@@ -1,0 +1,47 @@
+/* Run locks: runs that share a lock name never run at once. The kernel holds the lock for the
+ * life of an open file, so a crashed run leaves no stale lock behind. */
+#ifndef RUNBOOK_LOCK_H
+#define RUNBOOK_LOCK_H
+
+#include <stddef.h>
+
+/* Longest run id plus its NUL (run ids are made by rb_run_id_new in journal.h). */
+#define RB_RUN_ID_MAX 96
+#define RB_LOCK_NAME_MAX 64
+
+/* Returned by rb_lock_acquire when another open file holds the lock. */
+#define RB_LOCK_BUSY 1
+
+typedef struct rb_lock rb_lock;
+
+/* Who holds a lock, as written in the lock file by the holder. run_id is "" and pid 0 when
+ * the file did not say (the holder had not written it yet, or it was not a runbook). */
+typedef struct rb_lock_holder {
+    char run_id[RB_RUN_ID_MAX];
+    long pid;
+} rb_lock_holder;
+
+/* 1 if `name` is a valid lock name: [a-z0-9][a-z0-9_-]*, at most RB_LOCK_NAME_MAX bytes. */
+int rb_lock_name_valid(const char *name);
+
+/* Takes the lock <state_dir>/locks/<name>.lock without waiting (directories are created 0700,
+ * the file 0600; the file is never deleted, since deleting it would let two runs lock two
+ * different files of the same name). The lock is an open-file-description lock on a
+ * close-on-exec descriptor: commands the run starts do not inherit it, and it is released when
+ * the run ends, however it ends. A child forked without exec shares it.
+ * Once locked, the file holds "<run_id> <pid>\n", synced to disk.
+ * Returns 0 and a handle in *out (free with rb_lock_release); RB_LOCK_BUSY when another run
+ * holds it, with what it wrote in *holder (may be NULL); -1 with errno on error (EINVAL for a bad
+ * name or run id). Two acquisitions of one name in one process conflict too: a runbook called
+ * from another shares its caller's lock and must not take it again. */
+int rb_lock_acquire(const char *state_dir, const char *name, const char *run_id, rb_lock **out,
+                    rb_lock_holder *holder);
+
+/* Clears the holder's details from the file and releases the lock. NULL is a no-op. */
+void rb_lock_release(rb_lock *lock);
+
+/* Tells, without taking it, whether the lock is held: 1 (and who holds it in *holder, may be
+ * NULL), 0 if free or never created, -1 with errno on error (EINVAL for a bad name). */
+int rb_lock_query(const char *state_dir, const char *name, rb_lock_holder *holder);
+
+#endif

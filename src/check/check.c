@@ -1,0 +1,196 @@
+/* The checker's entry point: the runbook's name, inputs and targets, then every step and the
+ * DR lint rules. Also the value check for inputs shared with `plan` and `run`. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checker.h"
+#include "runbook/regex.h"
+
+int c_regex(checker *c, const rb_node *n, size_t skip)
+{
+    size_t off = 0;
+    char msg[160];
+    rb_regex *re = rb_regex_compile(n->str + skip, n->len - skip, &off, msg, sizeof msg);
+    if (!re) {
+        c_error(c, n, skip + off, "invalid regex: %s", msg);
+        return -1;
+    }
+    int groups = rb_regex_groups(re);
+    rb_regex_free(re);
+    return groups;
+}
+
+/* The file "runbooks/failover.yaml" must say runbook: failover. */
+static void check_name(checker *c)
+{
+    const rb_runbook *rb = c->rb;
+    if (!rb->name || !rb->path)
+        return;
+    const char *base = strrchr(rb->path, '/');
+    base = base ? base + 1 : rb->path;
+    const char *dot = strrchr(base, '.');
+    size_t len = dot ? (size_t)(dot - base) : strlen(base);
+    if (strlen(rb->name) == len && strncmp(rb->name, base, len) == 0)
+        return;
+    c_error(c, rb->name_node, RB_NO_OFFSET, "the runbook's name \"%s\" differs from its file name \"%.*s\"",
+            rb->name, (int)len, base);
+    rb_diag_hint(c->d, "runbooks are found by name: rename the file or the runbook");
+}
+
+static void check_enum_values(checker *c, const rb_input *in)
+{
+    for (size_t i = 0; i < in->values->count; i++) {
+        const rb_node *v = in->values->items[i];
+        if (v->kind != RB_NODE_SCALAR) {
+            c_error(c, v, RB_NO_OFFSET, "enum values are single values");
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (in->values->items[j]->kind == RB_NODE_SCALAR && !strcmp(in->values->items[j]->str, v->str))
+                c_error(c, v, RB_NO_OFFSET, "enum value \"%s\" is listed twice", v->str);
+    }
+}
+
+static void check_inputs(checker *c)
+{
+    for (size_t i = 0; i < c->rb->ninputs; i++) {
+        const rb_input *in = &c->rb->inputs[i];
+        if (in->values)
+            check_enum_values(c, in);
+        if (in->pattern && c_regex(c, in->pattern, 0) < 0)
+            continue;
+        if (in->has_min && in->has_max && in->min > in->max)
+            c_error(c, in->node, RB_NO_OFFSET, "input \"%s\" has min greater than max", in->name);
+        char err[200];
+        if (in->def && rb_input_check(in, in->def->str, err, sizeof err) != 0)
+            c_error(c, in->def, RB_NO_OFFSET, "default of input \"%s\": %s", in->name, err);
+    }
+}
+
+static void check_targets(checker *c)
+{
+    for (size_t i = 0; i < c->rb->ntargets; i++)
+        if (c->rb->targets[i].params)
+            c_template_tree(c, c->rb->targets[i].params, NULL, SCOPE_TARGET);
+}
+
+void rb_check(const rb_runbook *rb, const rb_graph *g, rb_catalog *cat, rb_diags *d)
+{
+    checker c = {rb, g, cat, d};
+    check_name(&c);
+    check_inputs(&c);
+    check_targets(&c);
+    c_actions(&c);
+    c_lint(&c);
+}
+
+/* ---- input values ---- */
+
+static int fail(char *err, size_t len, const char *msg)
+{
+    snprintf(err, len, "%s", msg);
+    return -1;
+}
+
+static int check_int_value(const rb_input *in, const char *v, char *err, size_t len)
+{
+    rb_node tmp = {.kind = RB_NODE_SCALAR, .style = RB_STYLE_PLAIN, .str = v, .len = strlen(v)};
+    long long n;
+    if (rb_scalar_int(&tmp, &n) != 0)
+        return fail(err, len, "expected an integer");
+    if ((in->has_min && n < in->min) || (in->has_max && n > in->max)) {
+        snprintf(err, len, "%lld is out of range (%lld to %lld)", n, in->has_min ? in->min : -9223372036854775807LL,
+                 in->has_max ? in->max : 9223372036854775807LL);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_duration_value(const rb_input *in, const char *v, char *err, size_t len)
+{
+    long long ms;
+    if (rb_duration_parse(v, strlen(v), &ms) != 0)
+        return fail(err, len, "expected a duration with a unit, such as 90s or 5m");
+    char lo[32], hi[32];
+    rb_duration_format(in->has_min ? in->min : 0, lo, sizeof lo);
+    rb_duration_format(in->has_max ? in->max : 0, hi, sizeof hi);
+    if (in->has_min && ms < in->min) {
+        snprintf(err, len, "shorter than the minimum %s", lo);
+        return -1;
+    }
+    if (in->has_max && ms > in->max) {
+        snprintf(err, len, "longer than the maximum %s", hi);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_url_value(const char *v, char *err, size_t len)
+{
+    const char *host = !strncmp(v, "https://", 8) ? v + 8 : !strncmp(v, "http://", 7) ? v + 7 : NULL;
+    if (!host)
+        return fail(err, len, "expected an http:// or https:// URL");
+    if (!*host || *host == '/' || *host == ':' || *host == '?')
+        return fail(err, len, "the URL has no host");
+    for (const char *p = v; *p; p++)
+        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+            return fail(err, len, "a URL cannot hold spaces or control characters");
+    return 0;
+}
+
+static int check_enum_value(const rb_input *in, const char *v, char *err, size_t len)
+{
+    char list[200] = "";
+    for (size_t i = 0; in->values && i < in->values->count; i++) {
+        const rb_node *o = in->values->items[i];
+        if (o->kind == RB_NODE_SCALAR && !strcmp(o->str, v))
+            return 0;
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                 o->kind == RB_NODE_SCALAR ? o->str : "?");
+    }
+    snprintf(err, len, "expected one of: %s", list);
+    return -1;
+}
+
+static int check_pattern_value(const rb_input *in, const char *v, char *err, size_t len)
+{
+    size_t off, plen = in->pattern->len + 16;
+    char msg[160], *whole = malloc(plen);
+    if (!whole)
+        return fail(err, len, "out of memory");
+    /* The whole value must match, so anchor the pattern at both ends. */
+    snprintf(whole, plen, "\\A(?:%s)\\z", in->pattern->str);
+    rb_regex *re = rb_regex_compile(whole, strlen(whole), &off, msg, sizeof msg);
+    free(whole);
+    if (!re)
+        return fail(err, len, "the input's pattern is not a valid regex");
+    size_t start = 0, mlen = 0;
+    int m = rb_regex_match(re, v, strlen(v), -1, &start, &mlen);
+    rb_regex_free(re);
+    if (m == 1)
+        return 0;
+    snprintf(err, len, "does not match the pattern %.80s", in->pattern->str);
+    return -1;
+}
+
+int rb_input_check(const rb_input *in, const char *value, char *err, size_t errlen)
+{
+    switch (in->type) {
+    case RB_IN_INT:
+        return check_int_value(in, value, err, errlen);
+    case RB_IN_BOOL:
+        if (strcmp(value, "true") && strcmp(value, "false"))
+            return fail(err, errlen, "expected true or false");
+        return 0;
+    case RB_IN_URL:
+        return check_url_value(value, err, errlen);
+    case RB_IN_ENUM:
+        return check_enum_value(in, value, err, errlen);
+    case RB_IN_DURATION:
+        return check_duration_value(in, value, err, errlen);
+    case RB_IN_STRING:
+        return in->pattern ? check_pattern_value(in, value, err, errlen) : 0;
+    }
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* Private to src/check: the state shared by the checker's parts. */
+#ifndef RUNBOOK_CHECKER_H
+#define RUNBOOK_CHECKER_H
+
+#include "runbook/check.h"
+#include "runbook/expr.h"
+
+typedef struct checker {
+    const rb_runbook *rb;
+    const rb_graph *g; /* NULL-safe: rules needing order are skipped when it has a cycle */
+    rb_catalog *cat;
+    rb_diags *d;
+} checker;
+
+/* Where an expression stands, which decides what it may read. */
+typedef enum {
+    SCOPE_TARGET, /* inputs, secrets, env, run, runbook */
+    SCOPE_STEP,   /* also the outputs of ancestor steps */
+    SCOPE_SELF    /* also the outputs of the step itself (rollback, verify, retry.until) */
+} ref_scope;
+
+/* What the references of one checked text turned out to be, for the lint rules. */
+typedef struct ref_summary {
+    int parsed;       /* the text parsed */
+    int secret;       /* reads a secret or a secret capture */
+    int constant;     /* an expression with no references at all */
+} ref_summary;
+
+void c_error(checker *c, const rb_node *n, size_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void c_warn(checker *c, const rb_node *n, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A template scalar (text with ${{ }} parts). */
+ref_summary c_template(checker *c, const rb_node *n, const rb_step *step, ref_scope scope);
+/* An expression scalar (when, assert, until), with or without ${{ }} around it. */
+ref_summary c_expression(checker *c, const rb_node *n, const rb_step *step, ref_scope scope);
+/* Every scalar under `n` as a template. */
+ref_summary c_template_tree(checker *c, const rb_node *n, const rb_step *step, ref_scope scope);
+
+void c_actions(checker *c);
+void c_lint(checker *c);
+void c_calls(checker *c, const rb_step *s, const rb_action *a);
+/* A regex scalar; `skip` bytes of prefix (such as "re:") are not part of the pattern. Returns
+ * the number of groups, or -1 when it does not compile (reported). */
+int c_regex(checker *c, const rb_node *n, size_t skip);
+
+#endif

@@ -1,0 +1,224 @@
+/* The DR lint rules: warnings about runbooks that are valid but risky at 3 a.m.
+ * (errors under validate --strict). Each rule is one function named after it. */
+#include <ctype.h>
+#include <strings.h>
+#include <string.h>
+
+#include "checker.h"
+
+const char *const rb_lint_rules[] = {
+    "no-rollback", "unconfirmed-destructive", "no-timeout", "secret-in-argv", "insecure-transport",
+    "shell-for-typed", "unreachable", "read-only-write", "unguarded-null", NULL};
+
+static const char *type_name(const rb_step *s)
+{
+    return s->main.action.type ? s->main.action.type->name : "";
+}
+
+static const rb_node *where(const rb_step *s)
+{
+    return s->id_node ? s->id_node : s->node;
+}
+
+static void no_rollback(checker *c, const rb_step *s)
+{
+    const char *t = type_name(s);
+    if (!s->writes || s->rollback || s->irreversible || !*t || !strcmp(t, "file") || !strcmp(t, "runbook"))
+        return;
+    c_warn(c, where(s), "no-rollback", "step \"%s\" changes the world but has no rollback", s->id ? s->id : "?");
+    rb_diag_hint(c->d, "add rollback:, or irreversible: true if it cannot be undone, or effect: read");
+}
+
+static int confirmed_before(checker *c, const rb_step *s)
+{
+    if (s->confirm)
+        return 1;
+    if (c->g->has_cycle)
+        return 1;
+    for (size_t i = 0; i < c->rb->nsteps; i++)
+        if (c->rb->steps[i].confirm && rb_graph_is_ancestor(c->g, i, s->index))
+            return 1;
+    return 0;
+}
+
+static void unconfirmed_destructive(checker *c, const rb_step *s)
+{
+    if ((!s->destructive && !s->irreversible) || confirmed_before(c, s))
+        return;
+    const rb_node *n = s->destructive ? s->destructive_node : s->irreversible_node;
+    c_warn(c, n, "unconfirmed-destructive", "%s step \"%s\" runs without a confirm on it or before it",
+           s->destructive ? "destructive" : "irreversible", s->id ? s->id : "?");
+    rb_diag_hint(c->d, "add confirm: \"...\" so an operator agrees first");
+}
+
+/* Only an http target's timeout bounds a whole action; a connect timeout does not. */
+static int target_has_timeout(checker *c, const rb_action *a)
+{
+    const rb_node *t = rb_action_param(a, "target");
+    const rb_target *tg = t && t->kind == RB_NODE_SCALAR ? rb_runbook_target(c->rb, t->str) : NULL;
+    return tg && tg->params && tg->kind == RB_TARGET_HTTP && rb_map_get(tg->params, "timeout");
+}
+
+static void no_timeout_block(checker *c, const rb_step *s, const rb_block *k)
+{
+    const rb_action *a = &k->action;
+    if (!a->type || !a->type->network || k->timeout_ms != RB_NO_DURATION ||
+        s->main.timeout_ms != RB_NO_DURATION || c->rb->default_timeout_ms != RB_NO_DURATION)
+        return;
+    if (rb_action_param(a, "timeout") || target_has_timeout(c, a))
+        return;
+    c_warn(c, a->key, "no-timeout", "%s action without a timeout can hang the run", a->type->name);
+    rb_diag_hint(c->d, "set timeout: on the step, or defaults: { timeout: 2m }");
+}
+
+static void no_timeout(checker *c, const rb_step *s)
+{
+    no_timeout_block(c, s, &s->main);
+    if (s->rollback)
+        no_timeout_block(c, s, s->rollback);
+    if (s->verify)
+        no_timeout_block(c, s, s->verify);
+}
+
+static void secret_in_argv_block(checker *c, const rb_step *s, const rb_action *a)
+{
+    const rb_node *argv = rb_action_param(a, "argv");
+    if (!argv || argv->kind != RB_NODE_SEQ || strcmp(a->type->name, "exec"))
+        return;
+    for (size_t i = 0; i < argv->count; i++) {
+        const rb_node *n = argv->items[i];
+        if (n->kind != RB_NODE_SCALAR || !rb_scalar_has_template(n))
+            continue;
+        rb_diags quiet;
+        rb_diags_init(&quiet);
+        checker q = *c;
+        q.d = &quiet; /* the template's own errors were reported already */
+        ref_summary sum = c_template(&q, n, s, SCOPE_SELF);
+        rb_diags_cleanup(&quiet);
+        if (sum.secret) {
+            c_warn(c, n, "secret-in-argv", "a secret in an argv is visible to every user through ps");
+            rb_diag_hint(c->d, "pass it in env: or stdin: instead");
+        }
+    }
+}
+
+static void secret_in_argv(checker *c, const rb_step *s)
+{
+    if (s->main.action.type)
+        secret_in_argv_block(c, s, &s->main.action);
+    if (s->rollback && s->rollback->action.type)
+        secret_in_argv_block(c, s, &s->rollback->action);
+    if (s->verify && s->verify->action.type)
+        secret_in_argv_block(c, s, &s->verify->action);
+}
+
+static int is_loopback(const rb_node *host)
+{
+    static const char *const names[] = {"localhost", "127.0.0.1", "::1", NULL};
+    if (!host || host->kind != RB_NODE_SCALAR)
+        return 0;
+    if (host->str[0] == '/')
+        return 1; /* a Unix socket folder */
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(host->str, names[i]))
+            return 1;
+    return !strncmp(host->str, "127.", 4);
+}
+
+static void insecure_target(checker *c, const rb_target *t)
+{
+    int off = 0;
+    const rb_node *n;
+    if (!t->params)
+        return;
+    if (t->kind == RB_TARGET_HTTP && (n = rb_map_get(t->params, "insecure")) && !rb_scalar_bool(n, &off) && off)
+        c_warn(c, n, "insecure-transport", "target \"%s\" turns TLS verification off", t->name);
+    if (t->kind == RB_TARGET_SSH && (n = rb_map_get(t->params, "host_key_check")) && !rb_scalar_bool(n, &off) && !off)
+        c_warn(c, n, "insecure-transport", "target \"%s\" turns host key checking off", t->name);
+    if (t->kind == RB_TARGET_POSTGRES && (n = rb_map_get(t->params, "sslmode")) && n->kind == RB_NODE_SCALAR &&
+        strcmp(n->str, "verify-full") && !is_loopback(rb_map_get(t->params, "host")))
+        c_warn(c, n, "insecure-transport", "sslmode %s does not verify the server of target \"%s\"", n->str, t->name);
+}
+
+static void shell_for_typed(checker *c, const rb_step *s)
+{
+    static const char *const typed[][2] = {
+        {"curl", "http"}, {"wget", "http"}, {"psql", "sql"}, {"ssh", "ssh"}, {"sleep", "sleep"}};
+    const rb_node *script = rb_action_param(&s->main.action, "script");
+    if (strcmp(type_name(s), "shell") || !script || script->kind != RB_NODE_SCALAR)
+        return;
+    const char *p = script->str;
+    while (isspace((unsigned char)*p))
+        p++;
+    for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++) {
+        size_t len = strlen(typed[i][0]);
+        if (!strncmp(p, typed[i][0], len) && (isspace((unsigned char)p[len]) || !p[len])) {
+            c_warn(c, script, "shell-for-typed", "a shell step running %s: use the typed %s action",
+                   typed[i][0], typed[i][1]);
+            return;
+        }
+    }
+}
+
+/* A `when` with no references is decided now; false means the step can never run. */
+static void unreachable(checker *c, const rb_step *s)
+{
+    if (!s->when)
+        return;
+    rb_expr_error err;
+    rb_expr *e = rb_expr_parse(s->when->str, s->when->len, &err);
+    if (!e)
+        return;
+    rb_diags quiet;
+    rb_diags_init(&quiet);
+    checker q = *c;
+    q.d = &quiet;
+    ref_summary sum = c_expression(&q, s->when, s, SCOPE_STEP);
+    rb_diags_cleanup(&quiet);
+    rb_scope none = {0};
+    json_t *v = sum.constant ? rb_expr_eval(e, &none, &err) : NULL;
+    if (v && rb_value_truthy(v) == 0)
+        c_warn(c, s->when, "unreachable", "step \"%s\" can never run: its when is always false", s->id ? s->id : "?");
+    json_decref(v);
+    rb_expr_free(e);
+}
+
+static void read_only_write(checker *c, const rb_step *s)
+{
+    static const char *const acting[] = {
+        "pg_promote", "pg_reload_conf", "pg_terminate_backend", "pg_cancel_backend", "lo_import",
+        "lo_export", NULL};
+    const rb_node *q = rb_action_param(&s->main.action, "query");
+    if (strcmp(type_name(s), "sql") || s->writes || !q || q->kind != RB_NODE_SCALAR)
+        return;
+    const char *copy = strcasestr(q->str, "copy");
+    if (copy && strcasestr(copy, "program")) {
+        c_warn(c, q, "read-only-write", "a read step runs COPY ... PROGRAM, which runs a command on the server");
+        return;
+    }
+    for (size_t i = 0; acting[i]; i++)
+        if (strcasestr(q->str, acting[i])) {
+            c_warn(c, q, "read-only-write", "a read step calls %s, which acts even in a READ ONLY transaction",
+                   acting[i]);
+            rb_diag_hint(c->d, "mark the step effect: write");
+            return;
+        }
+}
+
+void c_lint(checker *c)
+{
+    for (size_t i = 0; i < c->rb->ntargets; i++)
+        insecure_target(c, &c->rb->targets[i]);
+    for (size_t i = 0; i < c->rb->nsteps; i++) {
+        const rb_step *s = &c->rb->steps[i];
+        if (!s->node || s->node->kind != RB_NODE_MAP)
+            continue;
+        no_rollback(c, s);
+        unconfirmed_destructive(c, s);
+        no_timeout(c, s);
+        secret_in_argv(c, s);
+        shell_for_typed(c, s);
+        unreachable(c, s);
+        read_only_write(c, s);
+    }
+}

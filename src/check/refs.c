@@ -1,0 +1,271 @@
+/* ${{ }} checking: every template and expression parses, and every name in it resolves to an
+ * input, a secret, a step guaranteed to have finished, or a known field. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "checker.h"
+
+#define MAX_TRACKED 32
+
+typedef struct walk {
+    checker *c;
+    const rb_node *n;
+    const rb_step *step;
+    ref_scope scope;
+    ref_summary sum;
+    size_t refs;
+    /* for unguarded-null: fields read of steps that may have no value, and outcomes read */
+    size_t maybe_null[MAX_TRACKED], nmaybe;
+    size_t offsets[MAX_TRACKED];
+    size_t guarded[MAX_TRACKED], nguarded;
+} walk;
+
+void c_error(checker *c, const rb_node *n, size_t offset, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rb_diag_node(c->d, c->rb->doc, n, offset, RB_SEV_ERROR, NULL, "%s", msg);
+}
+
+void c_warn(checker *c, const rb_node *n, const char *rule, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rb_diag_node(c->d, c->rb->doc, n, RB_NO_OFFSET, RB_SEV_WARNING, rule, "%s", msg);
+}
+
+static int listed(const char *s, const char *const *list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        if (!strcmp(s, list[i]))
+            return 1;
+    return 0;
+}
+
+static const rb_capture *find_capture(const rb_step *s, const char *name)
+{
+    for (size_t i = 0; i < s->main.ncaptures; i++)
+        if (s->main.captures[i].name && !strcmp(s->main.captures[i].name, name))
+            return &s->main.captures[i];
+    return NULL;
+}
+
+static void suggest_from(checker *c, const char *word, const char *const *list)
+{
+    const char *s = rb_suggest(word, list);
+    if (s)
+        rb_diag_hint(c->d, "did you mean \"%s\"?", s);
+}
+
+static void ref_input(walk *w, const rb_ref *r)
+{
+    if (rb_runbook_input(w->c->rb, r->name))
+        return;
+    c_error(w->c, w->n, r->offset, "unknown input \"%s\"", r->name);
+    const char *names[65] = {0};
+    for (size_t i = 0; i < w->c->rb->ninputs && i < 64; i++)
+        names[i] = w->c->rb->inputs[i].name;
+    suggest_from(w->c, r->name, names);
+}
+
+static void ref_secret(walk *w, const rb_ref *r)
+{
+    w->sum.secret = 1;
+    if (rb_runbook_secret(w->c->rb, r->name))
+        return;
+    c_error(w->c, w->n, r->offset, "unknown secret \"%s\"", r->name);
+    rb_diag_hint(w->c->d, "declare it under secrets: with env: or file:");
+}
+
+static int step_may_be_null(const rb_step *s)
+{
+    return s->when || s->on_failure == RB_POLICY_CONTINUE;
+}
+
+static void track(walk *w, size_t step, size_t offset, int guard)
+{
+    if (guard && w->nguarded < MAX_TRACKED)
+        w->guarded[w->nguarded++] = step;
+    else if (!guard && w->nmaybe < MAX_TRACKED) {
+        w->offsets[w->nmaybe] = offset;
+        w->maybe_null[w->nmaybe++] = step;
+    }
+}
+
+static void step_field(walk *w, const rb_ref *r, const rb_step *target)
+{
+    const char *f = r->field;
+    const rb_capture *cap = find_capture(target, f);
+    const char *const *outs = target->main.action.type ? target->main.action.type->outputs : NULL;
+    if (cap) {
+        w->sum.secret |= cap->secret;
+    } else if (!listed(f, rb_common_outputs) && !listed(f, outs)) {
+        c_error(w->c, w->n, r->offset, "step \"%s\" has no output \"%s\"", r->name, f);
+        suggest_from(w->c, f, outs);
+        return;
+    }
+    if (w->scope != SCOPE_SELF && step_may_be_null(target))
+        track(w, target->index, r->offset, !strcmp(f, "outcome"));
+}
+
+static void ref_step(walk *w, const rb_ref *r)
+{
+    checker *c = w->c;
+    long i = c->g ? rb_graph_find(c->g, r->name) : -1;
+    if (i < 0) {
+        c_error(c, w->n, r->offset, "unknown step \"%s\"", r->name);
+        return;
+    }
+    const rb_step *target = &c->rb->steps[i];
+    if (!r->field) {
+        c_error(c, w->n, r->offset, "name a field of step \"%s\" (steps.%s.FIELD)", r->name, r->name);
+        return;
+    }
+    int self = w->step && target == w->step;
+    if (w->scope == SCOPE_TARGET) {
+        c_error(c, w->n, r->offset, "targets may read inputs and secrets, not steps");
+        return;
+    }
+    if (self && w->scope != SCOPE_SELF) {
+        c_error(c, w->n, r->offset, "a step cannot read its own outputs here");
+        rb_diag_hint(c->d, "only its rollback, verify and retry.until may");
+        return;
+    }
+    if (!self && !c->g->has_cycle && !rb_graph_is_ancestor(c->g, target->index, w->step->index)) {
+        c_error(c, w->n, r->offset, "step \"%s\" is not guaranteed to have finished before \"%s\"",
+                r->name, w->step->id ? w->step->id : "this step");
+        rb_diag_hint(c->d, "add \"%s\" to this step's needs", r->name);
+        return;
+    }
+    step_field(w, r, target);
+}
+
+static void ref_fixed(walk *w, const rb_ref *r, const char *const *names, const char *root)
+{
+    if (r->name && listed(r->name, names))
+        return;
+    c_error(w->c, w->n, r->offset, "unknown name \"%s.%s\"", root, r->name ? r->name : "");
+    if (r->name)
+        suggest_from(w->c, r->name, names);
+}
+
+static void ref_runbook(walk *w, const rb_ref *r)
+{
+    static const char *const names[] = {"name", "objectives", NULL};
+    static const char *const objectives[] = {"rto", "rpo", NULL};
+    ref_fixed(w, r, names, "runbook");
+    if (r->name && !strcmp(r->name, "objectives") && (!r->field || !listed(r->field, objectives)))
+        c_error(w->c, w->n, r->offset, "use runbook.objectives.rto or runbook.objectives.rpo");
+}
+
+static void on_ref(const rb_ref *r, void *ctx)
+{
+    static const char *const roots[] = {"inputs", "secrets", "steps", "env", "run", "runbook", NULL};
+    static const char *const run_names[] = {"id", "dry_run", NULL};
+    walk *w = ctx;
+    w->refs++;
+    if (!listed(r->root, roots)) {
+        c_error(w->c, w->n, r->offset, "unknown name \"%s\"", r->root);
+        rb_diag_hint(w->c->d, "names start with inputs., secrets., steps., env., run. or runbook.");
+        return;
+    }
+    if (strcmp(r->root, "runbook") && strcmp(r->root, "run") && !r->name) {
+        c_error(w->c, w->n, r->offset, "\"%s\" needs a name after it (%s.NAME)", r->root, r->root);
+        return;
+    }
+    if (!strcmp(r->root, "inputs"))
+        ref_input(w, r);
+    else if (!strcmp(r->root, "secrets"))
+        ref_secret(w, r);
+    else if (!strcmp(r->root, "steps"))
+        ref_step(w, r);
+    else if (!strcmp(r->root, "run"))
+        ref_fixed(w, r, run_names, "run");
+    else if (!strcmp(r->root, "runbook"))
+        ref_runbook(w, r);
+}
+
+static int guarded(const walk *w, size_t step)
+{
+    for (size_t i = 0; i < w->nguarded; i++)
+        if (w->guarded[i] == step)
+            return 1;
+    return 0;
+}
+
+static void report_unguarded(walk *w)
+{
+    for (size_t i = 0; i < w->nmaybe; i++) {
+        if (guarded(w, w->maybe_null[i]))
+            continue;
+        const rb_step *t = &w->c->rb->steps[w->maybe_null[i]];
+        rb_diag_node(w->c->d, w->c->rb->doc, w->n, w->offsets[i], RB_SEV_WARNING, "unguarded-null",
+                     "step \"%s\" may be %s, and then its outputs are null", t->id,
+                     t->when ? "skipped" : "failed and continued past");
+        rb_diag_hint(w->c->d, "also test steps.%s.outcome in this expression", t->id);
+        return;
+    }
+}
+
+static void walk_expr(walk *w, const rb_expr *e)
+{
+    rb_expr_refs(e, on_ref, w);
+}
+
+ref_summary c_template(checker *c, const rb_node *n, const rb_step *step, ref_scope scope)
+{
+    walk w = {.c = c, .n = n, .step = step, .scope = scope};
+    rb_expr_error err;
+    rb_template *t = rb_template_parse(n->str, n->len, &err);
+    if (!t) {
+        c_error(c, n, err.offset, "%s", err.message);
+        return w.sum;
+    }
+    for (size_t i = 0; i < rb_template_parts(t); i++)
+        walk_expr(&w, rb_template_part(t, i, NULL));
+    report_unguarded(&w);
+    rb_template_free(t);
+    w.sum.parsed = 1;
+    return w.sum;
+}
+
+ref_summary c_expression(checker *c, const rb_node *n, const rb_step *step, ref_scope scope)
+{
+    walk w = {.c = c, .n = n, .step = step, .scope = scope};
+    rb_expr_error err;
+    rb_expr *e = rb_expr_parse(n->str, n->len, &err);
+    if (!e) {
+        c_error(c, n, err.offset, "%s", err.message);
+        if (n->len && (n->str[0] == '"' || n->str[0] == '\''))
+            rb_diag_hint(c->d, "quote the whole expression once: when: \"steps.x.value == 'f'\"");
+        return w.sum;
+    }
+    walk_expr(&w, e);
+    report_unguarded(&w);
+    rb_expr_free(e);
+    w.sum.parsed = 1;
+    w.sum.constant = w.refs == 0;
+    return w.sum;
+}
+
+ref_summary c_template_tree(checker *c, const rb_node *n, const rb_step *step, ref_scope scope)
+{
+    ref_summary sum = {0};
+    if (n->kind == RB_NODE_SCALAR) {
+        sum = rb_scalar_has_template(n) ? c_template(c, n, step, scope) : (ref_summary){1, 0, 0};
+        return sum;
+    }
+    size_t stride = n->kind == RB_NODE_MAP ? 2 : 1, first = n->kind == RB_NODE_MAP ? 1 : 0;
+    for (size_t i = first; i < n->count * stride; i += stride) {
+        ref_summary part = c_template_tree(c, n->items[i], step, scope);
+        sum.secret |= part.secret;
+    }
+    sum.parsed = 1;
+    return sum;
+}

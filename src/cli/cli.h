@@ -1,0 +1,86 @@
+/* Private to the command line: exit codes, the option table, and shared loading helpers.
+ * Only this layer prints to the terminal or decides an exit code. */
+#ifndef RUNBOOK_CLI_H
+#define RUNBOOK_CLI_H
+
+#include <stdio.h>
+
+#include "runbook/check.h"
+#include "runbook/diag.h"
+#include "runbook/graph.h"
+#include "runbook/model.h"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1,      /* the run failed, or a file is invalid */
+    EXIT_USAGE = 2,       /* usage or input error: bad flags, --set values, missing files */
+    EXIT_ROLLBACK = 3,    /* a rollback did not complete */
+    EXIT_INTERRUPTED = 130
+};
+
+/* One option of a subcommand; the table drives both parsing and --help. */
+typedef struct cli_opt {
+    const char *name; /* long name without dashes */
+    const char *arg;  /* argument name shown in help, or NULL for a flag */
+    const char *help;
+} cli_opt;
+
+typedef struct cli_command {
+    const char *name;
+    const char *usage;   /* the synopsis after "runbook " */
+    const char *summary; /* one line */
+    const cli_opt *opts; /* terminated by a NULL name */
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+/* Parses argv (argv[0] is the subcommand). For each option calls on_opt(index in opts, arg,
+ * ctx), which returns 0 or an exit code; positional arguments are gathered in *pos (argv
+ * storage, NULL-terminated). --help prints the command's help and returns -1 (exit 0). */
+int cli_parse(const cli_command *cmd, int argc, char **argv,
+              int (*on_opt)(int opt, const char *arg, void *ctx), void *ctx, char ***pos, int *npos);
+void cli_help(const cli_command *cmd, FILE *out);
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A runbook loaded, built, graphed and checked. */
+typedef struct cli_loaded {
+    rb_runbook *rb; /* NULL when the file did not load */
+    rb_graph graph;
+    int graph_ok;
+} cli_loaded;
+
+/* Loads and checks one file; diagnostics go to `d` (warnings promoted under `strict`).
+ * Returns the number of errors found in this file. Free with cli_loaded_free. */
+size_t cli_load_checked(const char *path, rb_catalog *cat, int strict, rb_diags *d, cli_loaded *out);
+void cli_loaded_free(cli_loaded *l);
+
+/* Resolves NAME|FILE: an existing file path, else NAME on RUNBOOK_PATH. malloc'd or NULL. */
+char *cli_resolve(const char *name_or_file, rb_catalog *cat);
+/* The catalog of RUNBOOK_PATH (default ./runbooks). */
+rb_catalog *cli_catalog(void);
+
+/* Loads NAME|FILE for plan/graph/run: prints diagnostics and returns an exit code != 0 when
+ * it is missing or invalid. */
+int cli_open_runbook(const char *arg, rb_catalog *cat, cli_loaded *out);
+
+/* --set k=v pairs, checked against the runbook's declared inputs. */
+typedef struct cli_sets {
+    char **names, **values;
+    size_t count;
+} cli_sets;
+int cli_sets_add(cli_sets *s, const char *kv);           /* 0, or -1 when not k=v */
+void cli_sets_free(cli_sets *s);
+/* Checks every --set against the declarations: unknown names and bad values are reported to
+ * stderr. Returns 0 when all are valid. */
+int cli_sets_check(const cli_sets *s, const rb_runbook *rb);
+const char *cli_sets_get(const cli_sets *s, const char *name);
+
+int cli_use_color(FILE *f);
+
+int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_graph(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+
+extern const cli_command cli_validate, cli_plan, cli_graph, cli_list;
+
+#endif

@@ -1,0 +1,41 @@
+/* The runbook command: a thin dispatcher over the subcommands' table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command *const commands[] = {&cli_validate, &cli_plan, &cli_graph, &cli_list, NULL};
+
+static void usage(FILE *out)
+{
+    fputs("usage: runbook COMMAND [OPTIONS] ...\n\n"
+          "Executable, checkable disaster-recovery runbooks.\n\ncommands:\n", out);
+    for (size_t i = 0; commands[i]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fputs("\n'runbook COMMAND --help' shows a command's options.\n"
+          "Exit codes: 0 success, 1 failed or invalid, 2 usage or input error,\n"
+          "3 rollback incomplete, 130 interrupted.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(name, "--version")) {
+        printf("runbook %s (language version 1)\n", RUNBOOK_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; commands[i]; i++)
+        if (!strcmp(commands[i]->name, name))
+            return commands[i]->run(argc - 1, argv + 1);
+    fprintf(stderr, "runbook: unknown command '%s'\n", name);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,67 @@
+/* The expression tree shared by the parser, the evaluator and the walkers. Every node keeps the
+ * source offset of its first token (its operator for binary nodes) for error messages. */
+#ifndef RUNBOOK_EXPR_AST_H
+#define RUNBOOK_EXPR_AST_H
+
+#include <jansson.h>
+
+#include "runbook/expr.h"
+#include "runbook/regex.h"
+
+struct expr_builtin;
+
+typedef enum { ND_LITERAL, ND_NAME, ND_CALL, ND_NOT, ND_AND, ND_OR, ND_COMPARE, ND_MATCH } node_kind;
+
+typedef enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE } compare_op;
+
+/* One step of a name chain: .ident or ["key"] (key != NULL), or [index] (key == NULL). */
+typedef struct access {
+    char *key;
+    size_t key_len;
+    long long index;
+    size_t offset;
+} access;
+
+typedef struct node node;
+struct node {
+    node_kind kind;
+    size_t offset;
+    union {
+        json_t *literal;
+        struct {
+            char *root;
+            access *path;
+            size_t n;
+        } name;
+        struct {
+            const struct expr_builtin *fn;
+            node **args;
+            size_t n;
+        } call;
+        struct { /* ND_AND, ND_OR: flat lists keep long chains from deepening the tree */
+            node **items;
+            size_t n;
+        } list;
+        node *operand; /* ND_NOT */
+        struct {
+            compare_op op;
+            node *left, *right;
+        } cmp;
+        struct {
+            int negate; /* !~ */
+            node *subject;
+            rb_regex *re;
+        } match;
+    } u;
+};
+
+struct rb_expr {
+    node *root;
+};
+
+node *node_new(node_kind kind, size_t offset);
+void node_free(node *n);
+/* Appends `child` to a node list; -1 when out of memory (the caller still owns `child`). */
+int node_list_push(node ***items, size_t *n, node *child);
+
+#endif

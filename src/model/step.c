@@ -1,0 +1,359 @@
+/* Steps and what hangs off them: blocks (main action, rollback, verify), expect, capture,
+ * retry and preconditions. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build.h"
+#include "runbook/expr.h"
+
+static const char *const step_keys[] = {
+    "id", "title", "description", "needs", "when", "preconditions", "confirm", "effect",
+    "irreversible", "destructive", "idempotent", "timeout", "retry", "on_failure", "expect",
+    "capture", "rollback", "verify", "dry_run", NULL};
+static const char *const block_keys[] = {"title", "timeout", "expect", "capture", NULL};
+static const char *const action_names[] = {
+    "exec", "shell", "http", "sql", "ssh", "sleep", "assert", "file", "runbook", NULL};
+
+/* ---- retry ---- */
+
+static int valid_on_error(const char *s)
+{
+    size_t n = strlen(s);
+    if (!strcmp(s, "timeout") || !strcmp(s, "connect"))
+        return 1;
+    if (n == 3 && s[0] >= '1' && s[0] <= '5' && s[1] == 'x' && s[2] == 'x')
+        return 1; /* an HTTP class such as 5xx */
+    int alnum = 1;
+    for (size_t i = 0; i < n; i++)
+        alnum &= isdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]) ||
+                 (s[i] == '*' && i == n - 1);
+    return alnum && n >= 2 && n <= 5; /* an exit code, status, SQLSTATE or class like 08* */
+}
+
+static void retry_on_errors(build *b, const rb_node *n)
+{
+    if (b_want(b, n, RB_NODE_SEQ, "on_errors") != 0)
+        return;
+    for (size_t i = 0; i < n->count; i++) {
+        const rb_node *e = n->items[i];
+        long long code;
+        if (b_want(b, e, RB_NODE_SCALAR, "an on_errors item") != 0 || rb_scalar_int(e, &code) == 0)
+            continue;
+        if (!valid_on_error(e->str)) {
+            b_error(b, e, "unknown error class \"%.40s\"", e->str);
+            rb_diag_hint(b->d, "use exit codes, HTTP statuses, 5xx, 4xx, SQLSTATEs like \"40001\" or \"08*\", timeout, connect");
+        }
+    }
+}
+
+static void retry_backoff(build *b, const rb_node *n, double *out)
+{
+    char *end = NULL;
+    double v = n->kind == RB_NODE_SCALAR ? strtod(n->str, &end) : 0;
+    if (n->kind != RB_NODE_SCALAR || end == n->str || *end || !(v >= 1.0 && v <= 100.0)) {
+        b_error(b, n, "backoff must be a number from 1 to 100");
+        return;
+    }
+    *out = v;
+}
+
+void b_retry(build *b, const rb_node *n, rb_retry *out)
+{
+    static const char *const keys[] = {"attempts", "delay", "backoff", "max_delay", "jitter", "until", "on_errors", NULL};
+    memset(out, 0, sizeof *out);
+    out->delay_ms = out->max_delay_ms = out->jitter_ms = RB_NO_DURATION;
+    out->attempts = 1;
+    out->backoff = 1.0;
+    if (!n || b_want(b, n, RB_NODE_MAP, "retry") != 0)
+        return;
+    out->node = n;
+    b_check_keys(b, n, keys, NULL, "retry");
+    const rb_node *p;
+    if ((p = rb_map_get(n, "attempts")) && b_int(b, p, "attempts", &out->attempts) == 0) {
+        out->attempts_node = p;
+        if (out->attempts != RB_DYNAMIC && (out->attempts < 1 || out->attempts > 10000))
+            b_error(b, p, "attempts must be from 1 to 10000");
+    }
+    b_duration(b, rb_map_get(n, "delay"), "delay", &out->delay_ms);
+    b_duration(b, rb_map_get(n, "max_delay"), "max_delay", &out->max_delay_ms);
+    b_duration(b, rb_map_get(n, "jitter"), "jitter", &out->jitter_ms);
+    if ((p = rb_map_get(n, "backoff")))
+        retry_backoff(b, p, &out->backoff);
+    if ((p = rb_map_get(n, "until")) && b_want(b, p, RB_NODE_SCALAR, "until") == 0)
+        out->until = p;
+    if ((p = rb_map_get(n, "on_errors")))
+        retry_on_errors(b, p), out->on_errors = p;
+}
+
+/* ---- expect and capture ---- */
+
+static const char *const expect_keys[] = {"exit_code", "status", "body", "stdout", "value", "row_count", "json", NULL};
+
+/* Which action each expect key applies to. */
+static int expect_applies(const char *key, const char *action)
+{
+    int process = !strcmp(action, "exec") || !strcmp(action, "shell") || !strcmp(action, "ssh");
+    if (!strcmp(key, "exit_code") || !strcmp(key, "stdout"))
+        return process;
+    if (!strcmp(key, "status") || !strcmp(key, "body") || !strcmp(key, "json"))
+        return !strcmp(action, "http");
+    return !strcmp(action, "sql");
+}
+
+static void expect_ints(build *b, const rb_node *n, const char *what, int allow_class)
+{
+    long long v;
+    if (allow_class && n->kind == RB_NODE_SCALAR && n->len == 3 && n->str[1] == 'x' && n->str[2] == 'x' &&
+        n->str[0] >= '1' && n->str[0] <= '5')
+        return;
+    if (n->kind == RB_NODE_SEQ) {
+        for (size_t i = 0; i < n->count; i++)
+            b_int(b, n->items[i], what, &v);
+        return;
+    }
+    b_int(b, n, what, &v);
+}
+
+static void build_expect(build *b, const rb_node *n, const rb_action *a)
+{
+    if (b_want(b, n, RB_NODE_MAP, "expect") != 0)
+        return;
+    b_check_keys(b, n, expect_keys, NULL, "expect");
+    for (size_t i = 0; i < n->count; i++) {
+        const rb_node *k = n->items[2 * i], *v = n->items[2 * i + 1];
+        if (a->type && !expect_applies(k->str, a->type->name))
+            b_error(b, k, "expect.%s does not apply to a%s %s action", k->str,
+                    strchr("aeiou", a->type->name[0]) ? "n" : "", a->type->name);
+        else if (!a->type)
+            b_error(b, k, "expect needs an action to check");
+        if (!strcmp(k->str, "exit_code") || !strcmp(k->str, "status"))
+            expect_ints(b, v, k->str, !strcmp(k->str, "status"));
+        else if (!strcmp(k->str, "row_count")) {
+            long long c;
+            b_int(b, v, "row_count", &c);
+        } else if (!strcmp(k->str, "json"))
+            b_want(b, v, RB_NODE_MAP, "expect.json");
+        else
+            b_want(b, v, RB_NODE_SCALAR, k->str);
+    }
+}
+
+static int capture_parse(build *b, rb_capture *c, const rb_node *spec)
+{
+    static const char *const prefixes[] = {"re:", "json:", "column:"};
+    if (b_want(b, spec, RB_NODE_SCALAR, "a capture") != 0)
+        return -1;
+    for (int k = 0; k < 3; k++) {
+        size_t plen = strlen(prefixes[k]);
+        if (strncmp(spec->str, prefixes[k], plen) == 0) {
+            c->kind = (rb_capture_kind)k;
+            c->arg = spec->str + plen;
+            c->arg_offset = plen;
+            c->node = spec;
+            return 0;
+        }
+    }
+    b_error(b, spec, "a capture starts with re:, json: or column:");
+    return -1;
+}
+
+static void build_capture(build *b, rb_capture *c, const rb_node *key, const rb_node *spec,
+                          const rb_action *a)
+{
+    static const char *const keys[] = {"from", "secret", NULL};
+    c->name = key->str;
+    b_id(b, key, "capture name");
+    for (size_t i = 0; a->type && a->type->outputs[i]; i++)
+        if (!strcmp(a->type->outputs[i], key->str))
+            b_error(b, key, "capture \"%s\" hides the step's own output of that name", key->str);
+    if (spec->kind == RB_NODE_MAP) {
+        b_check_keys(b, spec, keys, NULL, "a capture");
+        const rb_node *from = rb_map_get(spec, "from"), *secret = rb_map_get(spec, "secret");
+        if (!from)
+            b_error(b, spec, "a capture needs \"from\"");
+        else
+            capture_parse(b, c, from);
+        if (secret)
+            b_bool(b, secret, "secret", &c->secret);
+        return;
+    }
+    capture_parse(b, c, spec);
+}
+
+static void build_captures(build *b, const rb_node *n, rb_block *k)
+{
+    if (b_want(b, n, RB_NODE_MAP, "capture") != 0)
+        return;
+    k->captures = b_calloc(b, n->count, sizeof(rb_capture));
+    if (!k->captures)
+        return;
+    k->ncaptures = n->count;
+    for (size_t i = 0; i < n->count; i++)
+        build_capture(b, &k->captures[i], n->items[2 * i], n->items[2 * i + 1], &k->action);
+}
+
+/* The parts a step shares with rollback and verify blocks. */
+static void block_parts(build *b, const rb_node *map, rb_block *k)
+{
+    k->node = map;
+    b_duration(b, k->timeout_node = rb_map_get(map, "timeout"), "timeout", &k->timeout_ms);
+    const rb_node *n;
+    if ((n = rb_map_get(map, "expect")))
+        build_expect(b, n, &k->action), k->expect = n;
+    if ((n = rb_map_get(map, "capture")))
+        build_captures(b, n, k);
+}
+
+void b_block(build *b, const rb_node *map, rb_block *k, const char *what)
+{
+    if (b_want(b, map, RB_NODE_MAP, what) != 0)
+        return;
+    b_check_keys(b, map, block_keys, action_names, what);
+    if (b_action(b, map, &k->action, what) != 0)
+        b_error(b, map, "%s needs an action (%s)", what, "exec, shell, http, sql, ssh, ...");
+    block_parts(b, map, k);
+}
+
+/* ---- steps ---- */
+
+static rb_block *optional_block(build *b, const rb_node *step, const char *key)
+{
+    const rb_node *n = rb_map_get(step, key);
+    if (!n)
+        return NULL;
+    rb_block *k = b_calloc(b, 1, sizeof *k);
+    if (k)
+        b_block(b, n, k, key);
+    return k;
+}
+
+static void build_preconditions(build *b, rb_step *s, const rb_node *n)
+{
+    static const char *const keys[] = {"assert", "message", NULL};
+    if (b_want(b, n, RB_NODE_SEQ, "preconditions") != 0)
+        return;
+    s->preconditions = b_calloc(b, n->count, sizeof(rb_precondition));
+    if (!s->preconditions)
+        return;
+    for (size_t i = 0; i < n->count; i++) {
+        const rb_node *p = n->items[i];
+        if (b_want(b, p, RB_NODE_MAP, "a precondition") != 0)
+            continue;
+        b_check_keys(b, p, keys, NULL, "a precondition");
+        rb_precondition *pc = &s->preconditions[s->npreconditions++];
+        const rb_node *a = rb_map_get(p, "assert"), *m = rb_map_get(p, "message");
+        if (!a)
+            b_error(b, p, "a precondition needs \"assert\"");
+        else if (b_want(b, a, RB_NODE_SCALAR, "assert") == 0)
+            pc->expr = a;
+        if (m)
+            pc->message = b_string(b, m, "message");
+    }
+}
+
+static void step_flags(build *b, rb_step *s, const rb_node *map)
+{
+    const rb_node *n;
+    if ((n = rb_map_get(map, "irreversible")))
+        b_bool(b, n, "irreversible", &s->irreversible), s->irreversible_node = n;
+    if ((n = rb_map_get(map, "destructive")))
+        b_bool(b, n, "destructive", &s->destructive), s->destructive_node = n;
+    if ((n = rb_map_get(map, "idempotent")))
+        b_bool(b, n, "idempotent", &s->idempotent);
+}
+
+static int default_writes(const rb_step *s)
+{
+    const rb_action *a = &s->main.action;
+    if (!a->type)
+        return 1;
+    if (!strcmp(a->type->name, "http")) {
+        const rb_node *m = rb_action_param(a, "method");
+        return m && strcmp(m->str, "GET") && strcmp(m->str, "HEAD");
+    }
+    return !a->type->reads_by_default;
+}
+
+static void step_effect(build *b, rb_step *s, const rb_node *map)
+{
+    static const char *const effects[] = {"read", "write", NULL};
+    s->writes = default_writes(s);
+    const rb_node *n = rb_map_get(map, "effect");
+    int e;
+    if (n && (e = b_enum(b, n, effects, "effect")) >= 0)
+        s->writes = e, s->effect_node = n;
+}
+
+static void step_text(build *b, rb_step *s, const rb_node *map)
+{
+    const rb_node *n;
+    if ((n = rb_map_get(map, "title")))
+        s->title = b_string(b, n, "title");
+    if ((n = rb_map_get(map, "description")))
+        s->description = b_string(b, n, "description");
+    if ((n = rb_map_get(map, "confirm")))
+        s->confirm = b_string(b, n, "confirm"), s->confirm_node = n;
+}
+
+static void step_order(build *b, rb_step *s, const rb_node *map)
+{
+    const rb_node *n;
+    if ((n = rb_map_get(map, "needs")) && b_want(b, n, RB_NODE_SEQ, "needs") == 0) {
+        s->needs_node = n;
+        for (size_t i = 0; i < n->count; i++)
+            b_want(b, n->items[i], RB_NODE_SCALAR, "a needs item");
+    }
+    if ((n = rb_map_get(map, "when")) && b_want(b, n, RB_NODE_SCALAR, "when") == 0)
+        s->when = n;
+    if ((n = rb_map_get(map, "preconditions")))
+        build_preconditions(b, s, n);
+}
+
+static void build_step(build *b, rb_step *s, const rb_node *map)
+{
+    s->node = map;
+    if (b_want(b, map, RB_NODE_MAP, "a step") != 0)
+        return;
+    b_check_keys(b, map, step_keys, action_names, "a step");
+    const rb_node *id = rb_map_get(map, "id");
+    if (!id)
+        b_error(b, map, "a step needs an \"id\"");
+    else if (b_id(b, id, "step id") == 0)
+        s->id = id->str, s->id_node = id;
+    step_text(b, s, map);
+    if (b_action(b, map, &s->main.action, "a step") != 0 && !s->confirm)
+        b_error(b, map, "a step needs an action (exec, shell, http, sql, ssh, sleep, assert, file, runbook) or \"confirm\" for a manual step");
+    block_parts(b, map, &s->main);
+    step_order(b, s, map);
+    step_effect(b, s, map);
+    step_flags(b, s, map);
+    b_retry(b, rb_map_get(map, "retry"), &s->retry);
+    s->on_failure = b->rb->on_failure;
+    if ((s->on_failure_node = rb_map_get(map, "on_failure")))
+        b_policy(b, s->on_failure_node, &s->on_failure);
+    s->rollback = optional_block(b, map, "rollback");
+    s->verify = optional_block(b, map, "verify");
+    const rb_node *n;
+    if ((n = rb_map_get(map, "dry_run")) && b_want(b, n, RB_NODE_MAP, "dry_run") == 0)
+        s->dry_run = n;
+}
+
+void b_steps(build *b, const rb_node *seq)
+{
+    if (b_want(b, seq, RB_NODE_SEQ, "steps") != 0)
+        return;
+    if (seq->count == 0) {
+        b_error(b, seq, "a runbook needs at least one step");
+        return;
+    }
+    b->rb->steps = b_calloc(b, seq->count, sizeof(rb_step));
+    if (!b->rb->steps)
+        return;
+    b->rb->nsteps = seq->count;
+    for (size_t i = 0; i < seq->count; i++) {
+        b->rb->steps[i].index = i;
+        b->rb->steps[i].main.timeout_ms = RB_NO_DURATION;
+        build_step(b, &b->rb->steps[i], seq->items[i]);
+    }
+}

@@ -1,0 +1,209 @@
+/* Run locks on open-file-description locks (Linux), so the kernel drops a lock when its run
+ * dies and no lock is ever stale; the file's text only says who holds it. */
+#include "runbook/lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A holder writes its details just after locking; a refused run may read before that. */
+#define HOLDER_READ_TRIES 20
+#define HOLDER_READ_WAIT_NS 5000000L
+
+struct rb_lock {
+    int fd;
+};
+
+int rb_lock_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > RB_LOCK_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i && (c == '_' || c == '-'));
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* Run ids go into the file as one word, so no spaces or newlines. */
+static int run_id_valid(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n >= RB_RUN_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", id[i]))
+            return 0;
+    return 1;
+}
+
+/* mkdir -p with mode 0700 for what it creates; existing directories are left as they are. */
+static int make_dirs(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            return -1;
+        if (!c)
+            return 0;
+        *p = c;
+    }
+}
+
+static int lock_path(char *buf, size_t size, const char *state_dir, const char *name)
+{
+    if (!rb_lock_name_valid(name) || !state_dir || !*state_dir) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (snprintf(buf, size, "%s/locks/%s.lock", state_dir, name) >= (int)size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+static int lock_op(int fd, int cmd, struct flock *fl)
+{
+    *fl = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    return fcntl(fd, cmd, fl);
+}
+
+/* Parses "<run_id> <pid>\n"; 0 if the text is not (yet) complete. */
+static int parse_holder(const char *text, rb_lock_holder *h)
+{
+    char id[RB_RUN_ID_MAX];
+    long pid;
+    char nl;
+    if (sscanf(text, "%95s %ld%c", id, &pid, &nl) != 3 || nl != '\n' || pid <= 0)
+        return 0;
+    snprintf(h->run_id, sizeof h->run_id, "%s", id);
+    h->pid = pid;
+    return 1;
+}
+
+static void read_holder(int fd, rb_lock_holder *h)
+{
+    struct timespec wait = {0, HOLDER_READ_WAIT_NS};
+    *h = (rb_lock_holder){{0}, 0};
+    for (int i = 0; i < HOLDER_READ_TRIES; i++) {
+        char text[RB_RUN_ID_MAX + 32];
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        if (n < 0)
+            return;
+        text[n] = '\0';
+        if (parse_holder(text, h))
+            return;
+        nanosleep(&wait, NULL);
+    }
+}
+
+static int write_holder(int fd, const char *run_id)
+{
+    char text[RB_RUN_ID_MAX + 32];
+    int n = snprintf(text, sizeof text, "%s %ld\n", run_id, (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n || fdatasync(fd) < 0) {
+        if (errno == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+static int open_lock_file(const char *state_dir, const char *name, int flags)
+{
+    char path[PATH_MAX], dir[PATH_MAX];
+    if (lock_path(path, sizeof path, state_dir, name) < 0)
+        return -1;
+    if (flags & O_CREAT) {
+        snprintf(dir, sizeof dir, "%s/locks", state_dir);
+        if (make_dirs(dir) < 0)
+            return -1;
+    }
+    int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    return fd;
+}
+
+int rb_lock_acquire(const char *state_dir, const char *name, const char *run_id, rb_lock **out,
+                    rb_lock_holder *holder)
+{
+    if (!run_id_valid(run_id)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = open_lock_file(state_dir, name, O_RDWR | O_CREAT);
+    if (fd < 0)
+        return -1;
+    struct flock fl;
+    if (lock_op(fd, F_OFD_SETLK, &fl) < 0) {
+        int busy = errno == EAGAIN || errno == EACCES;
+        int saved = errno;
+        if (busy && holder)
+            read_holder(fd, holder);
+        close(fd);
+        errno = saved;
+        return busy ? RB_LOCK_BUSY : -1;
+    }
+    rb_lock *l = malloc(sizeof *l);
+    if (!l || write_holder(fd, run_id) < 0) {
+        int saved = l ? errno : ENOMEM;
+        free(l);
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    l->fd = fd;
+    *out = l;
+    return 0;
+}
+
+void rb_lock_release(rb_lock *lock)
+{
+    if (!lock)
+        return;
+    /* Cleared while still held, so it never erases the next holder's details. */
+    if (ftruncate(lock->fd, 0) < 0) {
+        /* Stale details are harmless: they are shown only while the lock is held. */
+    }
+    close(lock->fd);
+    free(lock);
+}
+
+int rb_lock_query(const char *state_dir, const char *name, rb_lock_holder *holder)
+{
+    int fd = open_lock_file(state_dir, name, O_RDONLY);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    struct flock fl;
+    int rc = lock_op(fd, F_OFD_GETLK, &fl) < 0 ? -1 : fl.l_type != F_UNLCK;
+    if (rc == 1 && holder)
+        read_holder(fd, holder);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
