@@ -1,5 +1,118 @@
-/* placeholder replaced below */
+/* runbook plan: the static preview. Touches nothing; resolves what inputs and defaults decide,
+ * marks what only a run can decide, and with --simulate shows the path a failure takes. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
-static const cli_opt plan_opts[] = {{NULL, NULL, NULL}};
-const cli_command cli_plan = {"plan", "plan", "x", plan_opts, cmd_plan};
-int cmd_plan(int argc, char **argv) { return 0; }
+#include "plan_print.h"
+
+static const cli_opt plan_opts[] = {
+    {"set", "NAME=VALUE", "give an input (repeatable); checked against its declared type"},
+    {"simulate", "STEP=fail", "show what happens when STEP fails: what stops, what is rolled back"},
+    {NULL, NULL, NULL},
+};
+
+const cli_command cli_plan = {"plan", "plan NAME|FILE [--set k=v]... [--simulate STEP=fail]",
+                              "Preview a runbook without running anything.", plan_opts, cmd_plan};
+
+typedef struct plan_args {
+    cli_sets sets;
+    const char *simulate;
+} plan_args;
+
+static int on_opt(int opt, const char *arg, void *ctx)
+{
+    plan_args *a = ctx;
+    if (opt == 0 && cli_sets_add(&a->sets, arg) != 0)
+        return cli_usage_error(&cli_plan, "--set takes NAME=VALUE, not '%s'", arg);
+    if (opt == 1)
+        a->simulate = arg;
+    return 0;
+}
+
+static const char *get_set(void *ctx, const char *name) { return cli_sets_get(ctx, name); }
+
+static json_t *lookup(void *ctx, const char *root)
+{
+    plan_view *v = ctx;
+    if (!strcmp(root, "inputs"))
+        return v->inputs;
+    if (!strcmp(root, "secrets"))
+        return v->secrets;
+    if (!strcmp(root, "run"))
+        return v->run;
+    if (!strcmp(root, "runbook"))
+        return v->runbook;
+    if (!strcmp(root, "steps") || !strcmp(root, "env"))
+        return rb_unknown();
+    return NULL;
+}
+
+/* Secrets are never read by a plan: each shows as *** wherever it is used. */
+static json_t *masked_secrets(const rb_runbook *rb)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < rb->nsecrets; i++)
+        json_object_set_new(o, rb->secrets[i].name, json_string("***"));
+    return o;
+}
+
+static long find_simulated(const cli_loaded *l, const char *spec)
+{
+    const char *eq = strrchr(spec, '=');
+    if (!eq || strcmp(eq + 1, "fail")) {
+        cli_usage_error(&cli_plan, "--simulate takes STEP=fail, not '%s'", spec);
+        return -2;
+    }
+    char *id = strndup(spec, (size_t)(eq - spec));
+    long i = id ? rb_graph_find(&l->graph, id) : -1;
+    if (i < 0)
+        fprintf(stderr, "runbook plan: --simulate: no step '%s' in runbook '%s'\n", id ? id : "", l->rb->name);
+    free(id);
+    return i < 0 ? -2 : i;
+}
+
+static int show(cli_loaded *l, plan_args *a)
+{
+    if (cli_sets_check(&a->sets, l->rb) != 0)
+        return EXIT_USAGE;
+    plan_view v = {.rb = l->rb, .g = &l->graph, .simulated = -1};
+    if (a->simulate && (v.simulated = find_simulated(l, a->simulate)) == -2)
+        return EXIT_USAGE;
+    v.inputs = rb_inputs_object(l->rb, get_set, &a->sets);
+    v.secrets = masked_secrets(l->rb);
+    v.run = json_pack("{s:o, s:b}", "id", json_incref(rb_unknown()), "dry_run", 0);
+    v.runbook = rb_runbook_object(l->rb);
+    v.scope = (rb_scope){lookup, &v, NULL};
+    v.out = stdout;
+    v.color = cli_use_color(stdout);
+    plan_print(&v);
+    json_decref(v.inputs);
+    json_decref(v.secrets);
+    json_decref(v.run);
+    json_decref(v.runbook);
+    return EXIT_OK;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+    plan_args a = {0};
+    char **pos;
+    int npos, rc = cli_parse(&cli_plan, argc, argv, on_opt, &a, &pos, &npos);
+    if (rc == 0 && npos != 1)
+        rc = cli_usage_error(&cli_plan, "name one runbook");
+    if (rc) {
+        cli_sets_free(&a.sets);
+        return rc < 0 ? EXIT_OK : rc;
+    }
+    rb_catalog *cat = cli_catalog();
+    cli_loaded l;
+    rc = cli_open_runbook(pos[0], cat, &l);
+    if (rc == EXIT_OK) {
+        rc = show(&l, &a);
+        cli_loaded_free(&l);
+    }
+    rb_catalog_free(cat);
+    cli_sets_free(&a.sets);
+    return rc;
+}

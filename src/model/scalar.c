@@ -199,10 +199,10 @@ int b_duration(build *b, const rb_node *n, const char *what, long long *ms)
         return 0;
     long long bare;
     if (rb_scalar_int(n, &bare) == 0) {
-        b_error(b, n, "%s: duration needs a unit", what);
+        b_error(b, n, "%s needs a unit", what);
         rb_diag_hint(b->d, "write \"%llds\" for seconds (units: ms, s, m, h, d)", bare);
     } else {
-        b_error(b, n, "%s: invalid duration \"%.40s\"", what, n->str);
+        b_error(b, n, "%s \"%.40s\" is not a duration", what, n->str);
         rb_diag_hint(b->d, "durations look like 250ms, 90s, 5m, 1h30m");
     }
     *ms = RB_NO_DURATION;
