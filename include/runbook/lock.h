@@ -1,5 +1,4 @@
-/* Run locks: runs that share a lock name never run at once. The kernel holds the lock for the
- * life of an open file, so a crashed run leaves no stale lock behind. */
+/* Run locks: runs sharing a lock name never run at once, and a crash leaves no stale lock. */
 #ifndef RUNBOOK_LOCK_H
 #define RUNBOOK_LOCK_H
 

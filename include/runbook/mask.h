@@ -1,5 +1,4 @@
-/* Secret masking: every known secret value, and the forms it takes when encoded (base64, URL,
- * JSON), is replaced by "***" in text before it is shown, journaled or stored. */
+/* Secret masking: secrets, and the encoded forms they take, become "***" in any text. */
 #ifndef RUNBOOK_MASK_H
 #define RUNBOOK_MASK_H
 
@@ -18,8 +17,8 @@
 
 #define RB_MASK_SHORT 1
 
-/* The set of secrets to hide. Adding is not thread-safe; applying is read-only, so any number of
- * threads may apply one masker at once as long as none adds to it at the same time. */
+/* The set of secrets to hide. Threads may add to one masker and apply it at once (a secret
+ * captured mid-run while parallel steps print); an add waits for the scans in progress. */
 typedef struct rb_masker rb_masker;
 
 /* Returns an empty masker, or NULL when out of memory. Free with rb_masker_free. */
@@ -46,7 +45,7 @@ size_t rb_masker_max_len(const rb_masker *m);
 
 /* Returns a NUL-terminated copy of s[0..len) with every occurrence of every form replaced by
  * RB_MASK_TEXT, and its length in *out_len (may be NULL). The caller frees it. Runs in time
- * linear in `len` (Aho-Corasick) whatever the number of secrets. Returns NULL when out of
+ * linear in `len` (Aho-Corasick), however many secrets there are. Returns NULL when out of
  * memory: never fall back to the unmasked text. `s` may be NULL when `len` is 0. */
 char *rb_mask_apply(const rb_masker *m, const char *s, size_t len, size_t *out_len);
 

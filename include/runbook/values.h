@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "runbook/expr.h"
 #include "runbook/model.h"
 
 /* The typed JSON value of input text already checked by rb_input_check: int -> integer,
@@ -20,6 +21,6 @@ json_t *rb_runbook_object(const rb_runbook *rb);
 
 /* Renders a template scalar for display or use; on unknown parts returns NULL with *unknown
  * set; on an evaluation error returns NULL with a message in err. */
-char *rb_render_node(const rb_node *n, const struct rb_scope *scope, int *unknown, char *err, size_t errlen);
+char *rb_render_node(const rb_node *n, const rb_scope *scope, int *unknown, char *err, size_t errlen);
 
 #endif

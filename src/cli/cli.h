@@ -80,7 +80,11 @@ int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_journal(int argc, char **argv);
 
-extern const cli_command cli_validate, cli_plan, cli_graph, cli_list;
+extern const cli_command cli_validate, cli_plan, cli_graph, cli_list, cli_run, cli_resume, cli_runs, cli_journal;
 
 #endif

@@ -4,7 +4,8 @@
 
 #include "cli.h"
 
-static const cli_command *const commands[] = {&cli_validate, &cli_plan, &cli_graph, &cli_list, NULL};
+static const cli_command *const commands[] = {&cli_run, &cli_plan, &cli_validate, &cli_resume, &cli_runs,
+                                              &cli_journal, &cli_graph, &cli_list, NULL};
 
 static void usage(FILE *out)
 {

@@ -353,7 +353,9 @@ static int resolve_command(const rb_proc_spec *spec, char *out, size_t size, rb_
 static int setup_attr(posix_spawnattr_t *at)
 {
     sigset_t all, none;
-    sigfillset(&all);
+    /* Every bit, not sigfillset(): glibc leaves its two internal signals out of that, and its
+     * posix_spawn then hands them to the child as SIG_IGN, which survives the exec. */
+    memset(&all, 0xff, sizeof all);
     sigemptyset(&none);
     int rc = posix_spawnattr_init(at);
     if (rc)

@@ -6,7 +6,7 @@
 
 #include "expr/builtins.h"
 
-node *node_new(node_kind kind, size_t offset)
+node *expr_node_new(node_kind kind, size_t offset)
 {
     node *n = calloc(1, sizeof *n);
     if (n) {
@@ -17,7 +17,7 @@ node *node_new(node_kind kind, size_t offset)
 }
 
 /* Capacity doubles at powers of two, so it need not be stored. */
-int node_list_push(node ***items, size_t *n, node *child)
+int expr_node_push(node ***items, size_t *n, node *child)
 {
     if (*n == 0 || (*n & (*n - 1)) == 0) {
         size_t cap = *n ? *n * 2 : 2;
@@ -33,11 +33,11 @@ int node_list_push(node ***items, size_t *n, node *child)
 static void free_list(node **items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        node_free(items[i]);
+        expr_node_free(items[i]);
     free(items);
 }
 
-void node_free(node *n)
+void expr_node_free(node *n)
 {
     if (!n)
         return;
@@ -52,13 +52,13 @@ void node_free(node *n)
     case ND_CALL: free_list(n->u.call.args, n->u.call.n); break;
     case ND_AND:
     case ND_OR: free_list(n->u.list.items, n->u.list.n); break;
-    case ND_NOT: node_free(n->u.operand); break;
+    case ND_NOT: expr_node_free(n->u.operand); break;
     case ND_COMPARE:
-        node_free(n->u.cmp.left);
-        node_free(n->u.cmp.right);
+        expr_node_free(n->u.cmp.left);
+        expr_node_free(n->u.cmp.right);
         break;
     case ND_MATCH:
-        node_free(n->u.match.subject);
+        expr_node_free(n->u.match.subject);
         rb_regex_free(n->u.match.re);
         break;
     }
@@ -69,7 +69,7 @@ void rb_expr_free(rb_expr *e)
 {
     if (!e)
         return;
-    node_free(e->root);
+    expr_node_free(e->root);
     free(e);
 }
 

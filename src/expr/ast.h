@@ -10,7 +10,9 @@
 
 struct expr_builtin;
 
-typedef enum { ND_LITERAL, ND_NAME, ND_CALL, ND_NOT, ND_AND, ND_OR, ND_COMPARE, ND_MATCH } node_kind;
+typedef enum {
+    ND_LITERAL, ND_NAME, ND_CALL, ND_NOT, ND_AND, ND_OR, ND_COMPARE, ND_MATCH
+} node_kind;
 
 typedef enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE } compare_op;
 
@@ -59,9 +61,9 @@ struct rb_expr {
     node *root;
 };
 
-node *node_new(node_kind kind, size_t offset);
-void node_free(node *n);
+node *expr_node_new(node_kind kind, size_t offset);
+void expr_node_free(node *n);
 /* Appends `child` to a node list; -1 when out of memory (the caller still owns `child`). */
-int node_list_push(node ***items, size_t *n, node *child);
+int expr_node_push(node ***items, size_t *n, node *child);
 
 #endif

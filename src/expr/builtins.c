@@ -14,7 +14,7 @@
 static json_t *fail_type(const expr_call *c, const char *want, const json_t *got)
 {
     expr_fail(c->err, c->offset, "%s() expects %s, not %s", c->name, want,
-              value_type_name(got));
+              expr_value_type_name(got));
     return NULL;
 }
 
@@ -42,7 +42,7 @@ static json_t *contains_item(const json_t *array, const json_t *needle)
     size_t i;
     json_t *item;
     json_array_foreach(array, i, item) {
-        if (value_equal(item, needle))
+        if (expr_value_equal(item, needle))
             return json_true();
     }
     return json_false();
@@ -138,7 +138,7 @@ static json_t *fn_string(json_t *const *a, const expr_call *c)
 {
     expr_buf b;
     expr_buf_init(&b, RB_EXPR_MAX_VALUE);
-    value_to_text(a[0], &b);
+    expr_value_to_text(a[0], &b);
     size_t len = 0;
     char *s = expr_buf_take(&b, &len);
     if (!s) {
@@ -217,7 +217,7 @@ static json_t *sql_quote(json_t *const *a, const expr_call *c, int ident)
         return fail_type(c, "a string, a number or a boolean", v);
     expr_buf b;
     expr_buf_init(&b, RB_EXPR_MAX_VALUE);
-    value_to_text(v, &b);
+    expr_value_to_text(v, &b);
     size_t len = 0;
     char *text = expr_buf_take(&b, &len), *q = NULL;
     if (text && !memchr(text, '\0', len))

@@ -53,11 +53,12 @@ static json_t *member(json_t *v, const access *a, const evaluator *ev)
         return v;
     if (a->key && !json_is_object(v)) {
         expr_fail(ev->err, a->offset, "cannot read field '%.40s': the value is of type %s", a->key,
-                  value_type_name(v));
+                  expr_value_type_name(v));
         return NULL;
     }
     if (!a->key && !json_is_array(v)) {
-        expr_fail(ev->err, a->offset, "cannot index: the value is of type %s", value_type_name(v));
+        expr_fail(ev->err, a->offset, "cannot index: the value is of type %s",
+                  expr_value_type_name(v));
         return NULL;
     }
     if (a->key)
@@ -151,7 +152,7 @@ static int compare_numbers(const json_t *l, const json_t *r)
         json_int_t a = json_integer_value(l), b = json_integer_value(r);
         return (a > b) - (a < b);
     }
-    double a = value_number(l), b = value_number(r);
+    double a = expr_value_number(l), b = expr_value_number(r);
     return (a > b) - (a < b);
 }
 
@@ -171,8 +172,8 @@ static json_t *order(const json_t *l, const json_t *r, const node *n, const eval
     else if (json_is_string(l) && json_is_string(r))
         c = compare_strings(l, r);
     else {
-        expr_fail(ev->err, n->offset, "cannot order %s and %s", value_type_name(l),
-                  value_type_name(r));
+        expr_fail(ev->err, n->offset, "cannot order %s and %s", expr_value_type_name(l),
+                  expr_value_type_name(r));
         return NULL;
     }
     switch (n->u.cmp.op) {
@@ -194,7 +195,7 @@ static json_t *eval_compare(const node *n, const evaluator *ev)
     if (rb_is_unknown(l) || rb_is_unknown(r))
         res = rb_unknown();
     else if (op == CMP_EQ || op == CMP_NE)
-        res = json_boolean(value_equal(l, r) == (op == CMP_EQ));
+        res = json_boolean(expr_value_equal(l, r) == (op == CMP_EQ));
     else
         res = order(l, r, n, ev);
     json_decref(l);
@@ -214,7 +215,7 @@ static json_t *eval_match(const node *n, const evaluator *ev)
     if (json_is_string(v))
         m = rb_regex_match(n->u.match.re, json_string_value(v), json_string_length(v), -1, NULL,
                            NULL);
-    else if (value_to_text(v, &text) == 0)
+    else if (expr_value_to_text(v, &text) == 0)
         m = rb_regex_match(n->u.match.re, text.data, text.len, -1, NULL, NULL);
     expr_buf_cleanup(&text);
     json_decref(v);

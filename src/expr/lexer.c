@@ -13,7 +13,7 @@ static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <=
 static int is_ident_char(char c) { return is_alpha(c) || is_digit(c) || c == '-'; }
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-void lex_init(lexer *lx, const char *src, size_t start, size_t end)
+void expr_lex_init(lexer *lx, const char *src, size_t start, size_t end)
 {
     memset(lx, 0, sizeof *lx);
     lx->src = src;
@@ -22,7 +22,7 @@ void lex_init(lexer *lx, const char *src, size_t start, size_t end)
     expr_buf_init(&lx->text, 0);
 }
 
-void lex_cleanup(lexer *lx)
+void expr_lex_cleanup(lexer *lx)
 {
     expr_buf_cleanup(&lx->text);
 }
@@ -214,7 +214,7 @@ static int lex_punct(lexer *lx, rb_expr_error *err)
     return punct_error(lx, err);
 }
 
-int lex_next(lexer *lx, rb_expr_error *err)
+int expr_lex_next(lexer *lx, rb_expr_error *err)
 {
     while (lx->pos < lx->end && is_space(lx->src[lx->pos]))
         lx->pos++;
@@ -235,7 +235,7 @@ int lex_next(lexer *lx, rb_expr_error *err)
     return lex_punct(lx, err);
 }
 
-size_t lex_skip_string(const char *src, size_t i, size_t end)
+size_t expr_lex_skip_string(const char *src, size_t i, size_t end)
 {
     char q = src[i++];
     while (i < end) {
@@ -246,12 +246,12 @@ size_t lex_skip_string(const char *src, size_t i, size_t end)
     return (size_t)-1;
 }
 
-size_t lex_find_close(const char *src, size_t i, size_t end, size_t *bad_quote)
+size_t expr_lex_find_close(const char *src, size_t i, size_t end, size_t *bad_quote)
 {
     *bad_quote = (size_t)-1;
     while (i < end) {
         if (src[i] == '\'' || src[i] == '"') {
-            size_t next = lex_skip_string(src, i, end);
+            size_t next = expr_lex_skip_string(src, i, end);
             if (next == (size_t)-1) {
                 *bad_quote = i;
                 return (size_t)-1;
@@ -266,7 +266,7 @@ size_t lex_find_close(const char *src, size_t i, size_t end, size_t *bad_quote)
     return (size_t)-1;
 }
 
-size_t lex_string_source_offset(const char *src, size_t quote, size_t decoded)
+size_t expr_lex_string_source_offset(const char *src, size_t quote, size_t decoded)
 {
     char q = src[quote];
     size_t i = quote + 1;
@@ -275,7 +275,7 @@ size_t lex_string_source_offset(const char *src, size_t quote, size_t decoded)
     return i;
 }
 
-const char *lex_token_name(token_kind k)
+const char *expr_lex_token_name(token_kind k)
 {
     static const char *const names[] = {
         "end of expression", "name", "string", "integer", "decimal", "duration", "'true'",

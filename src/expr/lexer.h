@@ -25,19 +25,19 @@ typedef struct lexer {
     expr_buf text;   /* decoded contents of the current TK_STRING or TK_IDENT */
 } lexer;
 
-void lex_init(lexer *lx, const char *src, size_t start, size_t end);
-void lex_cleanup(lexer *lx);
+void expr_lex_init(lexer *lx, const char *src, size_t start, size_t end);
+void expr_lex_cleanup(lexer *lx);
 /* Reads the next token into lx->tok; -1 with *err on a malformed token. */
-int lex_next(lexer *lx, rb_expr_error *err);
+int expr_lex_next(lexer *lx, rb_expr_error *err);
 /* Maps an offset into the decoded contents of the string token at `quote` back to the source. */
-size_t lex_string_source_offset(const char *src, size_t quote, size_t decoded);
-const char *lex_token_name(token_kind k);
+size_t expr_lex_string_source_offset(const char *src, size_t quote, size_t decoded);
+const char *expr_lex_token_name(token_kind k);
 /* Where a string literal that starts at src[i] (a quote) ends: the index after its closing
  * quote, or (size_t)-1 when it is not closed before `end`. Shared with the template scanner. */
-size_t lex_skip_string(const char *src, size_t i, size_t end);
+size_t expr_lex_skip_string(const char *src, size_t i, size_t end);
 /* Finds the "}}" that closes a ${{ whose expression starts at src[i], skipping string literals
  * (a "}}" inside one does not close). Returns its index, or (size_t)-1 with *bad_quote set to
  * the offset of an unterminated string literal, or to (size_t)-1 when none was open. */
-size_t lex_find_close(const char *src, size_t i, size_t end, size_t *bad_quote);
+size_t expr_lex_find_close(const char *src, size_t i, size_t end, size_t *bad_quote);
 
 #endif

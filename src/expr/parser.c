@@ -35,12 +35,12 @@ static node *parse_unary(parser *p);
 
 static int advance(parser *p)
 {
-    return lex_next(&p->lx, p->err);
+    return expr_lex_next(&p->lx, p->err);
 }
 
 static node *fail_expected(parser *p, const char *what)
 {
-    expr_fail(p->err, TOK.start, "expected %s, found %s", what, lex_token_name(TOK.kind));
+    expr_fail(p->err, TOK.start, "expected %s, found %s", what, expr_lex_token_name(TOK.kind));
     return NULL;
 }
 
@@ -53,8 +53,8 @@ static node *oom(parser *p)
 /* Frees up to two partial trees on an error path. */
 static node *discard(node *a, node *b)
 {
-    node_free(a);
-    node_free(b);
+    expr_node_free(a);
+    expr_node_free(b);
     return NULL;
 }
 
@@ -84,7 +84,7 @@ static node *parse_literal(parser *p)
         expr_fail(p->err, TOK.start, "string is not valid UTF-8");
         return NULL;
     }
-    node *n = node_new(ND_LITERAL, TOK.start);
+    node *n = expr_node_new(ND_LITERAL, TOK.start);
     if (!n) {
         json_decref(v);
         return oom(p);
@@ -93,7 +93,7 @@ static node *parse_literal(parser *p)
     return advance(p) < 0 ? discard(n, NULL) : n;
 }
 
-/* Capacity doubles at powers of two, as node_list_push does. */
+/* Capacity doubles at powers of two, as expr_node_push does. */
 static int push_access(node *n, const access *a)
 {
     size_t k = n->u.name.n;
@@ -185,7 +185,7 @@ static node *parse_call(parser *p, node *n)
         node *arg = parse_expr(p);
         if (!arg)
             return discard(n, NULL);
-        if (node_list_push(&n->u.call.args, &n->u.call.n, arg) < 0)
+        if (expr_node_push(&n->u.call.args, &n->u.call.n, arg) < 0)
             return discard(n, discard(arg, oom(p)));
         if (TOK.kind != TK_COMMA)
             break;
@@ -210,7 +210,7 @@ static node *parse_name_or_call(parser *p)
         free(id);
         return NULL;
     }
-    node *n = node_new(TOK.kind == TK_LPAREN ? ND_CALL : ND_NAME, at);
+    node *n = expr_node_new(TOK.kind == TK_LPAREN ? ND_CALL : ND_NAME, at);
     if (!n) {
         free(id);
         return oom(p);
@@ -261,7 +261,7 @@ static node *parse_unary(parser *p)
 {
     if (TOK.kind != TK_NOT)
         return parse_primary(p);
-    node *n = node_new(ND_NOT, TOK.start);
+    node *n = expr_node_new(ND_NOT, TOK.start);
     if (!n)
         return oom(p);
     if (enter(p) < 0 || advance(p) < 0)
@@ -296,7 +296,7 @@ static rb_regex *compile_regex(parser *p)
     size_t off = 0;
     rb_regex *re = rb_regex_compile(p->lx.text.data, p->lx.text.len, &off, msg, sizeof msg);
     if (!re)
-        expr_fail(p->err, lex_string_source_offset(p->lx.src, TOK.start, off),
+        expr_fail(p->err, expr_lex_string_source_offset(p->lx.src, TOK.start, off),
                   "invalid regex: %s", msg);
     return re;
 }
@@ -304,7 +304,7 @@ static rb_regex *compile_regex(parser *p)
 /* ( '=~' | '!~' ) STRING   (the left side is parsed, TOK is the operator) */
 static node *parse_match(parser *p, node *left)
 {
-    node *n = node_new(ND_MATCH, TOK.start);
+    node *n = expr_node_new(ND_MATCH, TOK.start);
     if (!n)
         return discard(left, oom(p));
     n->u.match.negate = TOK.kind == TK_NOMATCH;
@@ -321,7 +321,7 @@ static node *parse_match(parser *p, node *left)
 /* cmp_op unary   (the left side is parsed, TOK is the operator) */
 static node *parse_comparison(parser *p, node *left)
 {
-    node *n = node_new(ND_COMPARE, TOK.start);
+    node *n = expr_node_new(ND_COMPARE, TOK.start);
     if (!n)
         return discard(left, oom(p));
     n->u.cmp.op = (compare_op)compare_op_of(TOK.kind);
@@ -351,14 +351,14 @@ static node *parse_chain(parser *p, token_kind op, node_kind kind, node *(*sub)(
     node *first = sub(p);
     if (!first || TOK.kind != op)
         return first;
-    node *list = node_new(kind, TOK.start);
-    if (!list || node_list_push(&list->u.list.items, &list->u.list.n, first) < 0)
+    node *list = expr_node_new(kind, TOK.start);
+    if (!list || expr_node_push(&list->u.list.items, &list->u.list.n, first) < 0)
         return discard(list, discard(first, oom(p)));
     while (TOK.kind == op) {
         node *next = advance(p) < 0 ? NULL : sub(p);
         if (!next)
             return discard(list, NULL);
-        if (node_list_push(&list->u.list.items, &list->u.list.n, next) < 0)
+        if (expr_node_push(&list->u.list.items, &list->u.list.n, next) < 0)
             return discard(list, discard(next, oom(p)));
     }
     return list;
@@ -390,7 +390,7 @@ static node *parse_all(parser *p)
     node *root = parse_expr(p);
     if (root && TOK.kind != TK_EOF) {
         expr_fail(p->err, TOK.start, "unexpected %s after the expression",
-                  lex_token_name(TOK.kind));
+                  expr_lex_token_name(TOK.kind));
         return discard(root, NULL);
     }
     return root;
@@ -404,14 +404,14 @@ rb_expr *expr_parse_range(const char *src, size_t start, size_t end, rb_expr_err
         return NULL;
     }
     parser p = {.err = err};
-    lex_init(&p.lx, src, start, end);
+    expr_lex_init(&p.lx, src, start, end);
     node *root = parse_all(&p);
-    lex_cleanup(&p.lx);
+    expr_lex_cleanup(&p.lx);
     rb_expr *e = root ? malloc(sizeof *e) : NULL;
     if (!e) {
         if (root)
             expr_fail(err, start, "out of memory");
-        node_free(root);
+        expr_node_free(root);
         return NULL;
     }
     e->root = root;
@@ -433,7 +433,7 @@ rb_expr *rb_expr_parse(const char *src, size_t len, rb_expr_error *err)
         e--;
     if (e - s < 3 || memcmp(src + s, "${{", 3) != 0)
         return expr_parse_range(src, 0, len, err);
-    size_t close = lex_find_close(src, s + 3, e, &bad);
+    size_t close = expr_lex_find_close(src, s + 3, e, &bad);
     if (close == (size_t)-1) {
         expr_fail(err, bad != (size_t)-1 ? bad : s,
                   bad != (size_t)-1 ? "unterminated string" : "unterminated ${{");

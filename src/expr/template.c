@@ -61,7 +61,7 @@ static int flush_literal(rb_template *t, expr_buf *lit, size_t offset)
 static int add_expr_part(rb_template *t, const char *src, size_t at, size_t len, size_t *next,
                          rb_expr_error *err)
 {
-    size_t bad, close = lex_find_close(src, at + 3, len, &bad);
+    size_t bad, close = expr_lex_find_close(src, at + 3, len, &bad);
     if (close == (size_t)-1) {
         expr_fail(err, bad != (size_t)-1 ? bad : at,
                   bad != (size_t)-1 ? "unterminated string" : "unterminated ${{");
@@ -176,7 +176,7 @@ static int render_part(const part *p, const rb_scope *scope, char *(*quote)(cons
         return v ? 1 : -1;
     expr_buf text;
     expr_buf_init(&text, 0);
-    value_to_text(v, &text);
+    expr_value_to_text(v, &text);
     json_decref(v);
     size_t len = 0;
     char *s = expr_buf_take(&text, &len);

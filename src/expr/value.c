@@ -7,7 +7,7 @@
 
 #include "runbook/expr.h"
 
-const char *value_type_name(const json_t *v)
+const char *expr_value_type_name(const json_t *v)
 {
     if (rb_is_unknown(v))
         return "unknown";
@@ -23,7 +23,7 @@ const char *value_type_name(const json_t *v)
     }
 }
 
-double value_number(const json_t *v)
+double expr_value_number(const json_t *v)
 {
     return json_is_integer(v) ? (double)json_integer_value(v) : json_real_value(v);
 }
@@ -59,7 +59,7 @@ static int json_to_text(const json_t *v, expr_buf *out)
     return rc;
 }
 
-int value_to_text(const json_t *v, expr_buf *out)
+int expr_value_to_text(const json_t *v, expr_buf *out)
 {
     char num[32];
     switch (json_typeof(v)) {
@@ -75,14 +75,14 @@ int value_to_text(const json_t *v, expr_buf *out)
     }
 }
 
-int value_equal(const json_t *a, const json_t *b)
+int expr_value_equal(const json_t *a, const json_t *b)
 {
     if (rb_is_unknown(a) || rb_is_unknown(b))
         return a == b;
     if (json_is_integer(a) && json_is_integer(b))
         return json_integer_value(a) == json_integer_value(b);
     if (json_is_number(a) && json_is_number(b))
-        return value_number(a) == value_number(b);
+        return expr_value_number(a) == expr_value_number(b);
     if (json_typeof(a) != json_typeof(b))
         return 0;
     if (json_is_string(a))

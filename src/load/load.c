@@ -63,6 +63,20 @@ static void file_error(rb_diags *d, const char *name, const char *fmt, ...)
 static void report(loader *ld, uint32_t line, uint32_t col, int fatal, const char *hint,
                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* At the end of a file without a final line break, libyaml puts its mark on a line after the
+ * last one; errors and empty nodes there are shown at the end of the last line instead. */
+static void clamp_to_text(const ld_source *s, uint32_t *line, uint32_t *col)
+{
+    size_t len;
+    const char *text = s->nlines && *line > s->nlines ? ld_source_line(s, s->nlines, &len) : NULL;
+    if (!text)
+        return;
+    *line = s->nlines;
+    *col = 1;
+    for (size_t i = 0; i < len; i++)
+        *col += ((unsigned char)text[i] & 0xC0) != 0x80;
+}
+
 /* Appends an error with its source line; a fatal one stops the event loop. */
 static void report(loader *ld, uint32_t line, uint32_t col, int fatal, const char *hint,
                    const char *fmt, ...)
@@ -72,6 +86,7 @@ static void report(loader *ld, uint32_t line, uint32_t col, int fatal, const cha
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    clamp_to_text(&ld->doc->src, &line, &col);
     ld_diag_at(ld->d, &ld->doc->src, ld->doc->name, RB_SEV_ERROR, NULL, line, col, SIZE_MAX, msg);
     if (hint && ld->d)
         rb_diag_hint(ld->d, "%s", hint);
@@ -87,6 +102,38 @@ static void out_of_memory(loader *ld) { report(ld, 0, 0, 1, NULL, "out of memory
 
 /* ---- positions ---- */
 
+/* Moves the cursor forward to character `index`; the text is valid UTF-8, so a lead byte tells
+ * the length of its character, and runs of ASCII are skipped eight bytes at a time. */
+static void cursor_forward(loader *ld, const unsigned char *t, size_t len, size_t index)
+{
+    while (ld->cur_char < index && ld->cur_byte < len) {
+        uint64_t w;
+        if (index - ld->cur_char >= 8 && len - ld->cur_byte >= 8) {
+            memcpy(&w, t + ld->cur_byte, 8);
+            if (!(w & 0x8080808080808080u)) {
+                ld->cur_byte += 8;
+                ld->cur_char += 8;
+                continue;
+            }
+        }
+        unsigned char c = t[ld->cur_byte];
+        ld->cur_byte += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        ld->cur_char++;
+    }
+    if (ld->cur_byte > len)
+        ld->cur_byte = len;
+}
+
+static void cursor_back(loader *ld, const unsigned char *t, size_t index)
+{
+    while (ld->cur_char > index && ld->cur_byte > 0) {
+        ld->cur_byte--;
+        while (ld->cur_byte > 0 && (t[ld->cur_byte] & 0xC0) == 0x80)
+            ld->cur_byte--;
+        ld->cur_char--;
+    }
+}
+
 /* Byte offset of a libyaml mark. Marks count characters; events arrive roughly in source
  * order, so a cursor moved from the previous mark keeps the conversion linear overall. */
 static uint32_t mark_offset(loader *ld, const yaml_mark_t *m)
@@ -95,18 +142,10 @@ static uint32_t mark_offset(loader *ld, const yaml_mark_t *m)
     const unsigned char *t = (const unsigned char *)s->text;
     if (s->ascii)
         return (uint32_t)(m->index < s->len ? m->index : s->len);
-    while (ld->cur_char < m->index && ld->cur_byte < s->len) {
-        ld->cur_byte++;
-        while (ld->cur_byte < s->len && (t[ld->cur_byte] & 0xC0) == 0x80)
-            ld->cur_byte++;
-        ld->cur_char++;
-    }
-    while (ld->cur_char > m->index && ld->cur_byte > 0) {
-        ld->cur_byte--;
-        while (ld->cur_byte > 0 && (t[ld->cur_byte] & 0xC0) == 0x80)
-            ld->cur_byte--;
-        ld->cur_char--;
-    }
+    if (ld->cur_char < m->index)
+        cursor_forward(ld, t, s->len, m->index);
+    else
+        cursor_back(ld, t, m->index);
     return (uint32_t)ld->cur_byte;
 }
 
@@ -127,6 +166,7 @@ static rb_node *node_new(loader *ld, rb_node_kind kind, const yaml_event_t *ev)
     n->kind = kind;
     n->line = (uint32_t)ev->start_mark.line + 1;
     n->col = (uint32_t)ev->start_mark.column + 1;
+    clamp_to_text(&ld->doc->src, &n->line, &n->col);
     n->offset = mark_offset(ld, &ev->start_mark);
     n->end_offset = mark_offset(ld, &ev->end_mark);
     return n;
@@ -240,8 +280,8 @@ static void set_value(loader *ld, rb_node *n, const char *value, size_t len)
     }
     n->str = s;
     n->len = len;
-    const char *nul = memchr(s, '\0', len);
-    if (nul) {
+    const char *nul = n->style == RB_STYLE_DOUBLE ? memchr(s, '\0', len) : NULL;
+    if (nul) { /* only an escape can decode to NUL: the source has none */
         uint32_t line, col;
         ld_locate(&ld->doc->src, n, (size_t)(nul - s), &line, &col);
         report(ld, line, col, 0, NULL, "a value cannot contain a NUL character (\\0 escape)");
@@ -454,6 +494,8 @@ static const char *syntax_hint(loader *ld, const yaml_parser_t *p)
         return "a ': ' inside a plain value starts a mapping: quote the value";
     if (strstr(problem, "cannot start any token") && c && strchr("@`%", c))
         return "@, ` and % cannot start a plain value: quote the value";
+    if (strstr(problem, "expected <document start>"))
+        return "only one YAML document per file: remove what follows the '...' line";
     if (strstr(problem, "could not find expected ':'"))
         return "each line of a mapping is 'key: value'";
     return NULL;
@@ -617,40 +659,45 @@ static char *read_bounded(int fd, size_t cap, size_t *len)
     return buf;
 }
 
-/* Opens and reads `path`; NULL with an error appended when it cannot or is too large. */
-static char *read_file(const char *path, size_t *len, rb_diags *d)
+/* Opens `path` unless it is a directory or its size is over the limit (checked before reading
+ * anything); -1 with an error appended otherwise. */
+static int open_bounded(const char *path, struct stat *st, rb_diags *d)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fd < 0 || fstat(fd, st) != 0)
         file_error(d, path, "cannot open: %s", strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    int regular = S_ISREG(st.st_mode);
-    if (S_ISDIR(st.st_mode) || (regular && st.st_size > (off_t)RB_LOAD_MAX_BYTES)) {
+    else if (S_ISDIR(st->st_mode))
+        file_error(d, path, "cannot read: is a directory");
+    else if (S_ISREG(st->st_mode) && st->st_size > (off_t)RB_LOAD_MAX_BYTES)
+        file_error(d, path, "file larger than 16 MiB (%lld bytes)", (long long)st->st_size);
+    else
+        return fd;
+    if (fd >= 0)
         close(fd);
-        if (S_ISDIR(st.st_mode))
-            file_error(d, path, "cannot read: is a directory");
-        else
-            file_error(d, path, "file larger than 16 MiB (%lld bytes)", (long long)st.st_size);
+    return -1;
+}
+
+/* Reads `path` whole; NULL with an error appended when it cannot or is too large. */
+static char *read_file(const char *path, size_t *len, rb_diags *d)
+{
+    struct stat st;
+    int fd = open_bounded(path, &st, d);
+    if (fd < 0)
         return NULL;
-    }
-    char *buf = read_bounded(fd, regular ? (size_t)st.st_size + 1 : 65536, len);
+    /* a pipe or device has no size: read it in growing chunks, still bounded */
+    char *buf = read_bounded(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, len);
     int saved = errno;
     close(fd);
-    if (!buf || *len == SIZE_MAX || *len > RB_LOAD_MAX_BYTES) {
-        if (!buf)
-            file_error(d, path, "out of memory");
-        else if (*len == SIZE_MAX)
-            file_error(d, path, "cannot read: %s", strerror(saved));
-        else
-            file_error(d, path, "file larger than 16 MiB");
-        free(buf);
-        return NULL;
-    }
-    return buf;
+    if (buf && *len <= RB_LOAD_MAX_BYTES)
+        return buf;
+    if (!buf)
+        file_error(d, path, "out of memory");
+    else if (*len == SIZE_MAX)
+        file_error(d, path, "cannot read: %s", strerror(saved));
+    else
+        file_error(d, path, "file larger than 16 MiB");
+    free(buf);
+    return NULL;
 }
 
 rb_doc *rb_load_file(const char *path, rb_diags *d)

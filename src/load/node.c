@@ -66,13 +66,12 @@ const rb_node *rb_map_get(const rb_node *map, const char *key)
 
 int rb_node_is_null(const rb_node *n)
 {
-    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
     if (!n || n->kind != RB_NODE_SCALAR || n->style != RB_STYLE_PLAIN)
         return 0;
-    for (size_t i = 0; i < sizeof nulls / sizeof *nulls; i++)
-        if (strlen(nulls[i]) == n->len && (n->len == 0 || memcmp(n->str, nulls[i], n->len) == 0))
-            return 1;
-    return 0;
+    if (n->len == 0 || (n->len == 1 && n->str[0] == '~'))
+        return 1;
+    return n->len == 4 && (memcmp(n->str, "null", 4) == 0 || memcmp(n->str, "Null", 4) == 0 ||
+                           memcmp(n->str, "NULL", 4) == 0);
 }
 
 void rb_diag_node(rb_diags *d, const rb_doc *doc, const rb_node *node, size_t value_offset,

@@ -140,6 +140,17 @@ static int scan_wide(ld_source *s, size_t *i, ld_scan_error *err)
     return 0;
 }
 
+/* Whether the 8 bytes at `t` are all printable ASCII (0x20..0x7E), tested as one word. */
+static int printable8(const unsigned char *t)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t w;
+    memcpy(&w, t, 8);
+    uint64_t below = (w - ones * 0x20) & ~w & highs; /* some byte < 0x20 */
+    uint64_t above = (w | (w + ones)) & highs;       /* some byte >= 0x7F */
+    return !(below | above);
+}
+
 int ld_source_scan(ld_source *s, const char *text, size_t len, ld_scan_error *err)
 {
     const unsigned char *t = (const unsigned char *)text;
@@ -151,7 +162,9 @@ int ld_source_scan(ld_source *s, const char *text, size_t len, ld_scan_error *er
         return oom(err);
     for (size_t i = 0; i < len;) {
         unsigned char c = t[i];
-        if (c >= 0x20 && c < 0x7F) { /* the common case first */
+        if (len - i >= 8 && printable8(t + i)) { /* the common case first */
+            i += 8;
+        } else if (c >= 0x20 && c < 0x7F) {
             i++;
         } else if (c == '\n' || c == '\r') {
             i += ld_break_len(text, i, len);

@@ -1,5 +1,4 @@
-/* Run locks on open-file-description locks (Linux), so the kernel drops a lock when its run
- * dies and no lock is ever stale; the file's text only says who holds it. */
+/* Run locks on open-file-description locks, which the kernel drops along with their holder. */
 #include "runbook/lock.h"
 
 #include <errno.h>
@@ -90,7 +89,7 @@ static int lock_op(int fd, int cmd, struct flock *fl)
 /* Parses "<run_id> <pid>\n"; 0 if the text is not (yet) complete. */
 static int parse_holder(const char *text, rb_lock_holder *h)
 {
-    char id[RB_RUN_ID_MAX];
+    char id[RB_RUN_ID_MAX]; /* %95s below: RB_RUN_ID_MAX - 1 */
     long pid;
     char nl;
     if (sscanf(text, "%95s %ld%c", id, &pid, &nl) != 3 || nl != '\n' || pid <= 0)
@@ -120,12 +119,15 @@ static int write_holder(int fd, const char *run_id)
 {
     char text[RB_RUN_ID_MAX + 32];
     int n = snprintf(text, sizeof text, "%s %ld\n", run_id, (long)getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n || fdatasync(fd) < 0) {
-        if (errno == 0)
+    if (ftruncate(fd, 0) < 0)
+        return -1;
+    ssize_t w = pwrite(fd, text, (size_t)n, 0);
+    if (w != n) {
+        if (w >= 0)
             errno = EIO;
         return -1;
     }
-    return 0;
+    return fdatasync(fd);
 }
 
 static int open_lock_file(const char *state_dir, const char *name, int flags)

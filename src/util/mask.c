@@ -1,11 +1,11 @@
-/* Secret masking: one Aho-Corasick automaton over every encoded form of every secret, and one
- * scan that replaces matched regions, shared by one-shot and streaming masking.
- * Links libcrypto for EVP_EncodeBlock: pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
- * and PkgConfig::CRYPTO in runbook_lib's target_link_libraries. */
+/* Secret masking: one Aho-Corasick automaton over every encoded form of every secret. */
 #include "runbook/mask.h"
 
 #include <errno.h>
+/* EVP_EncodeBlock. CMake: pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto), and
+ * PkgConfig::CRYPTO added to runbook_lib's target_link_libraries. */
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +76,8 @@ typedef struct ac_node {
 } ac_node;
 
 struct rb_masker {
-    ac_node *nodes; /* nodes[0] is the root */
+    pthread_rwlock_t lock; /* adds write, scans read: secrets captured mid-run race output */
+    ac_node *nodes;        /* nodes[0] is the root */
     uint32_t *queue;
     uint32_t count, cap;
     uint32_t root_next[256]; /* the root's children as a table: most steps end there */
@@ -88,6 +89,7 @@ rb_masker *rb_masker_new(void)
     rb_masker *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
+    pthread_rwlock_init(&m->lock, NULL);
     m->nodes = calloc(1, sizeof *m->nodes);
     m->queue = calloc(1, sizeof *m->queue);
     if (!m->nodes || !m->queue) {
@@ -102,14 +104,29 @@ void rb_masker_free(rb_masker *m)
 {
     if (!m)
         return;
+    pthread_rwlock_destroy(&m->lock);
     free(m->nodes);
     free(m->queue);
     free(m);
 }
 
+/* The lock is the one member a const masker may change. */
+static void read_lock(const rb_masker *m)
+{
+    pthread_rwlock_rdlock(&((rb_masker *)m)->lock);
+}
+
+static void unlock(const rb_masker *m)
+{
+    pthread_rwlock_unlock(&((rb_masker *)m)->lock);
+}
+
 size_t rb_masker_max_len(const rb_masker *m)
 {
-    return m->max_len;
+    read_lock(m);
+    size_t n = m->max_len;
+    unlock(m);
+    return n;
 }
 
 static uint32_t child_of(const rb_masker *m, uint32_t s, unsigned char c)
@@ -435,11 +452,16 @@ int rb_masker_add(rb_masker *m, const char *value, size_t len)
     int rc = -1;
     if (fs.bytes.failed)
         errno = ENOMEM;
-    else if (ac_reserve(m, fs.bytes.len) == 0) {
-        for (size_t i = 0; i < fs.count; i++)
-            ac_insert(m, (const unsigned char *)fs.bytes.data + fs.item[i].off, fs.item[i].len);
-        ac_link(m);
-        rc = len < RB_MASK_MIN_LEN ? RB_MASK_SHORT : 0;
+    else {
+        pthread_rwlock_wrlock(&m->lock);
+        if (ac_reserve(m, fs.bytes.len) == 0) {
+            for (size_t i = 0; i < fs.count; i++)
+                ac_insert(m, (const unsigned char *)fs.bytes.data + fs.item[i].off,
+                          fs.item[i].len);
+            ac_link(m);
+            rc = len < RB_MASK_MIN_LEN ? RB_MASK_SHORT : 0;
+        }
+        pthread_rwlock_unlock(&m->lock);
     }
     free(fs.bytes.data);
     return rc;
@@ -508,11 +530,14 @@ static void push_span(scan *sc, size_t start, size_t end, int starred)
 static int mask_scan(const rb_masker *m, const char *text, size_t len, size_t carry, size_t cut,
                      mbuf *out, size_t *carry_out)
 {
+    read_lock(m);
     scan sc = {.text = text, .cut = cut, .max_len = m->max_len, .out = out};
     sc.cap = 2 * (m->max_len + carry) + 4;
     sc.ring = malloc(sc.cap * sizeof *sc.ring);
-    if (!sc.ring)
+    if (!sc.ring) {
+        unlock(m);
         return -1;
+    }
     if (carry)
         push_span(&sc, 0, carry, 1);
     uint32_t s = 0;
@@ -526,6 +551,7 @@ static int mask_scan(const rb_masker *m, const char *text, size_t len, size_t ca
     }
     while (sc.n)
         finish_oldest(&sc);
+    unlock(m);
     mbuf_add(out, text + sc.emitted, cut - sc.emitted);
     free(sc.ring);
     *carry_out = sc.carry_out;
@@ -598,7 +624,8 @@ int rb_mask_stream_write(rb_mask_stream *st, const char *s, size_t len, char **o
 {
     size_t old_len = st->held.len;
     mbuf_add(&st->held, s, len);
-    size_t keep = st->m->max_len ? st->m->max_len - 1 : 0;
+    size_t max_len = rb_masker_max_len(st->m);
+    size_t keep = max_len ? max_len - 1 : 0;
     size_t cut = st->held.len > keep ? st->held.len - keep : 0;
     return stream_emit(st, cut, old_len, out, out_len);
 }

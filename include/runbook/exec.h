@@ -1,0 +1,101 @@
+/* The executor: walks a checked runbook's graph with real actions, journaling every event,
+ * applying retries, timeouts, failure policies and rollbacks; and resumes an interrupted run.
+ * It never prints: everything the operator sees goes through rb_exec_ui. */
+#ifndef RUNBOOK_EXEC_H
+#define RUNBOOK_EXEC_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "runbook/check.h"
+#include "runbook/graph.h"
+#include "runbook/model.h"
+
+/* One set of outcomes everywhere (journal, terminal, expressions). */
+typedef enum {
+    RB_OUT_NOT_RUN,
+    RB_OUT_SUCCEEDED,
+    RB_OUT_FAILED,
+    RB_OUT_TIMED_OUT,
+    RB_OUT_SKIPPED,
+    RB_OUT_CANCELLED,
+    RB_OUT_ROLLED_BACK
+} rb_outcome;
+
+const char *rb_outcome_name(rb_outcome o);
+/* RB_OUT_NOT_RUN for an unknown name. */
+rb_outcome rb_outcome_parse(const char *name);
+
+/* What the executor tells the operator. Text fields are already masked. */
+typedef enum {
+    RB_EV_RUN_START,   /* text: run id; path: journal */
+    RB_EV_STEP_START,  /* step, title */
+    RB_EV_OUTPUT,      /* step, stream (1 stdout, 2 stderr), text/len: a chunk */
+    RB_EV_RETRY,       /* step, attempt (the one that failed), attempts, delay_ms, text: why */
+    RB_EV_STEP_END,    /* step, outcome, duration_ms, text: why it failed / was skipped */
+    RB_EV_ROLLBACK,    /* step, outcome of its rollback, text */
+    RB_EV_NOTE,        /* step may be NULL; text */
+    RB_EV_RUN_END      /* outcome of the run (succeeded/failed/cancelled/rolled_back), duration_ms */
+} rb_event_kind;
+
+typedef struct rb_event {
+    rb_event_kind kind;
+    const char *step, *title;
+    rb_outcome outcome;
+    int stream, attempt, attempts, continued, dry_run;
+    long long duration_ms, delay_ms;
+    const char *text;
+    size_t len;
+    const char *path;
+} rb_event;
+
+typedef struct rb_exec_ui {
+    void *ctx;
+    /* Called from several threads, never at once (the executor serializes calls). */
+    void (*event)(void *ctx, const rb_event *ev);
+    /* Asks the operator. Returns 1 yes, 0 no, -1 when no one can be asked (no terminal).
+     * `question` is masked. Serialized like `event`. */
+    int (*ask)(void *ctx, const char *step, const char *question);
+} rb_exec_ui;
+
+typedef struct rb_exec_opts {
+    const char *state_dir;  /* journals and locks */
+    int jobs;               /* steps at once, >= 1 */
+    int yes;                /* answer every confirmation (journaled as --yes) */
+    int dry_run;
+    int rerun_in_doubt;     /* resume: run in-doubt steps again without asking */
+    int force;              /* resume: accept a runbook whose content changed */
+    rb_catalog *catalog;    /* for `runbook` steps */
+    rb_exec_ui ui;
+} rb_exec_opts;
+
+/* How a run ended; the exit code the command line returns is derived from it. */
+typedef struct rb_run_result {
+    rb_outcome outcome;     /* succeeded, failed, cancelled (interrupted), rolled_back */
+    int exit_code;          /* 0, 1, 2 (input), 3 (rollback incomplete), 130 (interrupted) */
+    char run_id[96];
+    char message[256];      /* why it did not succeed, "" otherwise */
+} rb_run_result;
+
+/* Runs `rb` (checked, graph without cycle) with `inputs` (an object of typed values for every
+ * declared input). Blocks until the run ends. SIGINT/SIGTERM stop it (see rb_exec_interrupt). */
+int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const rb_exec_opts *o,
+                rb_run_result *res);
+
+/* Continues run `run_id` from its journal. The runbook is loaded from the path the journal
+ * names; `rb`/`g` are that runbook, loaded and checked by the caller (rb_exec_resume_path tells
+ * which file). */
+int rb_exec_resume(const rb_runbook *rb, const rb_graph *g, const char *run_id, const rb_exec_opts *o,
+                   rb_run_result *res);
+/* The runbook file a journaled run was started from (caller frees), or NULL with a message. */
+char *rb_exec_resume_path(const char *state_dir, const char *run_id, char *err, size_t errlen);
+
+/* Async-signal-safe: stops the current run as on SIGINT (the run ends with 130). */
+void rb_exec_interrupt(void);
+/* Installs SIGINT/SIGTERM handlers that call rb_exec_interrupt, and ignores SIGPIPE. */
+void rb_exec_install_signals(void);
+
+/* The default state folder: $XDG_STATE_HOME/runbook, else ~/.local/state/runbook (malloc'd). */
+char *rb_exec_default_state_dir(void);
+
+#endif

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building and testing runbook needs on Debian 12, as root. Safe to run again.
+set -euo pipefail
+if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps.sh: run as root (it uses apt-get)" >&2
+    exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+    build-essential cmake pkg-config            # the build
+    libyaml-dev libpcre2-dev libjansson-dev     # loader, regexes, JSON
+    libssl-dev                                  # base64 (EVP_EncodeBlock) for secret masking
+    libcmocka-dev                               # unit tests
+    clang                                       # libFuzzer targets (tests/fuzz)
+    python3                                     # test helpers
+)
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+# The schema test runs ajv from npm. Keep an existing Node.js (its npm comes with it);
+# otherwise take Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+echo "install-deps.sh: done"

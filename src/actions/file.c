@@ -1,0 +1,173 @@
+/* The file action: an atomic write (temporary file, fsync, rename, fsync of the folder) whose
+ * previous state is saved beside the journal first (0600), so a rollback — also a resumed
+ * one — can put it back or remove the file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../exec/internal.h"
+
+#define FILE_MAX (16u << 20)
+
+static void side_key(const act_call *c, char *buf, size_t len)
+{
+    step_key(c->r, c->step, buf, len);
+    for (char *p = buf; *p; p++)
+        if (*p == '/')
+            *p = '_';
+}
+
+static int sync_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    int fd = copy ? open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    free(copy);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const char *s, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, s, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        s += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Writes `path` through a temporary file in the same folder, so readers see old or new. */
+static int atomic_write(const char *path, const char *data, size_t len, mode_t mode, char *err, size_t errlen)
+{
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return snprintf(err, errlen, "out of memory"), -1;
+    snprintf(tmp, n, "%s.rbXXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    int rc = fd < 0 || fchmod(fd, mode) || write_all(fd, data, len) || fsync(fd) ? -1 : 0;
+    if (fd >= 0 && close(fd) != 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1;
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            unlink(tmp);
+    } else if (sync_dir_of(path) != 0) {
+        snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    free(tmp);
+    return rc;
+}
+
+static char *read_bounded(const char *path, size_t *len, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *buf = NULL;
+    if (fstat(fd, st) == 0 && S_ISREG(st->st_mode) && (size_t)st->st_size <= FILE_MAX &&
+        (buf = malloc((size_t)st->st_size + 1))) {
+        ssize_t n = read(fd, buf, (size_t)st->st_size);
+        *len = n > 0 ? (size_t)n : 0;
+        buf[*len] = 0;
+    }
+    close(fd);
+    return buf;
+}
+
+/* Saves what the file was before the first write of this step; later attempts and a resumed
+ * run keep that first record, which is the state a rollback must return to. */
+static int save_previous(const act_call *c, const char *path, char *err, size_t errlen)
+{
+    char key[320];
+    side_key(c, key, sizeof key);
+    char *meta_path = rb_journal_side_path(c->r->journal, key, "meta");
+    struct stat st;
+    int have = meta_path && stat(meta_path, &st) == 0;
+    free(meta_path);
+    if (have)
+        return 0;
+    size_t len = 0;
+    char *old = read_bounded(path, &len, &st);
+    if (!old && errno != ENOENT)
+        return snprintf(err, errlen, "cannot read the current %s: %s", path, strerror(errno)), -1;
+    char meta[64];
+    snprintf(meta, sizeof meta, "{\"existed\":%s,\"mode\":%u}", old ? "true" : "false",
+             old ? (unsigned)(st.st_mode & 07777) : 0u);
+    int rc = (old && rb_journal_side_write(c->r->journal, key, "old", old, len) != 0) ||
+             rb_journal_side_write(c->r->journal, key, "meta", meta, strlen(meta)) != 0;
+    free(old);
+    if (rc)
+        snprintf(err, errlen, "cannot save the previous content of %s beside the journal", path);
+    return rc ? -1 : 0;
+}
+
+static int run_file(const act_call *c, act_result *res)
+{
+    const char *path = json_string_value(json_object_get(c->params, "path"));
+    json_t *content = json_object_get(c->params, "content");
+    const char *mode_s = json_string_value(json_object_get(c->params, "mode"));
+    mode_t mode = (mode_t)strtol(mode_s ? mode_s : "0644", NULL, 8);
+    char err[256];
+    struct stat st;
+    size_t len = 0;
+    if (save_previous(c, path, err, sizeof err) != 0)
+        return act_fail(res, RB_OUT_FAILED, "io", "%s", err), -1;
+    char *before = read_bounded(path, &len, &st);
+    int changed = !before || len != json_string_length(content) || memcmp(before, json_string_value(content), len);
+    free(before);
+    if (atomic_write(path, json_string_value(content), json_string_length(content), mode, err, sizeof err) != 0)
+        return act_fail(res, RB_OUT_FAILED, "io", "%s", err), -1;
+    res->outputs = json_pack("{s:s, s:b}", "path", path, "changed", changed);
+    res->outcome = RB_OUT_SUCCEEDED;
+    return 0;
+}
+
+static int undo_file(const act_call *c, act_result *res)
+{
+    char key[320], err[256];
+    side_key(c, key, sizeof key);
+    const char *path = json_string_value(json_object_get(c->params, "path"));
+    char *meta_path = rb_journal_side_path(c->r->journal, key, "meta");
+    char *old_path = rb_journal_side_path(c->r->journal, key, "old");
+    json_t *meta = meta_path ? json_load_file(meta_path, 0, NULL) : NULL;
+    struct stat st;
+    size_t len = 0;
+    res->outputs = json_object();
+    res->outcome = RB_OUT_SUCCEEDED;
+    if (!meta) {
+        /* never saved: the write never started, so there is nothing to undo */
+    } else if (json_is_true(json_object_get(meta, "existed"))) {
+        char *old = old_path ? read_bounded(old_path, &len, &st) : NULL;
+        mode_t mode = (mode_t)json_integer_value(json_object_get(meta, "mode"));
+        if (!old)
+            act_fail(res, RB_OUT_FAILED, "io", "the saved content of %s is missing", path);
+        else if (atomic_write(path, old, len, mode, err, sizeof err) != 0)
+            act_fail(res, RB_OUT_FAILED, "io", "%s", err);
+        free(old);
+    } else if (unlink(path) != 0 && errno != ENOENT) {
+        act_fail(res, RB_OUT_FAILED, "io", "cannot remove %s: %s", path, strerror(errno));
+    } else {
+        sync_dir_of(path);
+    }
+    json_decref(meta);
+    free(meta_path);
+    free(old_path);
+    return res->outcome == RB_OUT_SUCCEEDED ? 0 : -1;
+}
+
+const act_impl act_file = {"file", run_file, undo_file};

@@ -1,0 +1,136 @@
+/* The exec and shell actions: a child process with its own process group, bounded captured
+ * output shown live, and a timeout that stops the whole group. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../exec/internal.h"
+
+extern char **environ;
+
+/* The operator's environment plus the step's env: (which wins). */
+static char **child_env(json_t *extra)
+{
+    size_t n = 0, k = 0;
+    while (environ && environ[n])
+        n++;
+    char **env = calloc(n + json_object_size(extra) + 1, sizeof *env);
+    if (!env)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(environ[i], '=');
+        if (eq && json_object_getn(extra, environ[i], (size_t)(eq - environ[i])))
+            continue;
+        env[k++] = strdup(environ[i]);
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(extra, name, v)
+    {
+        size_t len = strlen(name) + json_string_length(v) + 2;
+        char *e = malloc(len);
+        if (e)
+            snprintf(e, len, "%s=%s", name, json_string_value(v) ? json_string_value(v) : "");
+        env[k++] = e;
+    }
+    return env;
+}
+
+static void free_strv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void trampoline(void *ctx, rb_proc_stream stream, const char *bytes, size_t len)
+{
+    const act_call *c = ctx;
+    if (c->on_output)
+        c->on_output(c->out_ctx, (int)stream, bytes, len);
+}
+
+static void to_result(const rb_proc_result *pr, act_result *res)
+{
+    res->outputs = json_object();
+    json_object_set_new(res->outputs, "exit_code", json_integer(pr->exit_code));
+    json_object_set_new(res->outputs, "stdout", rb_json_string_lossy(pr->out.data ? pr->out.data : "", pr->out.len));
+    json_object_set_new(res->outputs, "stderr", rb_json_string_lossy(pr->err.data ? pr->err.data : "", pr->err.len));
+    switch (pr->outcome) {
+    case RB_PROC_EXITED:
+        res->outcome = RB_OUT_SUCCEEDED;
+        break;
+    case RB_PROC_SIGNALED:
+        act_fail(res, RB_OUT_FAILED, "signal", "killed by signal %d", pr->signal);
+        break;
+    case RB_PROC_TIMED_OUT:
+        act_fail(res, RB_OUT_TIMED_OUT, "timeout", "timed out after %llu ms", (unsigned long long)pr->duration_ms);
+        break;
+    case RB_PROC_CANCELLED:
+        act_fail(res, RB_OUT_CANCELLED, "cancelled", "cancelled");
+        break;
+    default:
+        act_fail(res, RB_OUT_FAILED, "spawn", "%s", pr->message);
+    }
+}
+
+static void spec_from(const act_call *c, rb_proc_spec *spec, char **env)
+{
+    rb_proc_spec_init(spec);
+    json_t *in = json_object_get(c->params, "stdin");
+    spec->env = (const char *const *)env;
+    spec->cwd = json_string_value(json_object_get(c->params, "cwd"));
+    spec->stdin_data = json_string_value(in);
+    spec->stdin_len = json_string_length(in);
+    spec->timeout_ms = c->timeout_ms > 0 ? (uint64_t)c->timeout_ms : 0;
+    spec->on_output = trampoline;
+    spec->on_output_ctx = (void *)c;
+    spec->cancel = c->cancel;
+}
+
+static int run_exec(const act_call *c, act_result *res)
+{
+    json_t *argv = json_object_get(c->params, "argv");
+    size_t n = json_array_size(argv);
+    const char **args = calloc(n + 1, sizeof *args);
+    char **env = child_env(json_object_get(c->params, "env"));
+    if (!args || !env || !n) {
+        free(args);
+        free_strv(env);
+        act_fail(res, RB_OUT_FAILED, "spawn", "%s", n ? "out of memory" : "empty argv");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        args[i] = json_string_value(json_array_get(argv, i));
+    rb_proc_spec spec;
+    rb_proc_result pr;
+    spec_from(c, &spec, env);
+    spec.argv = args;
+    rb_proc_run(&spec, &pr);
+    to_result(&pr, res);
+    rb_proc_result_cleanup(&pr);
+    free(args);
+    free_strv(env);
+    return 0;
+}
+
+static int run_shell(const act_call *c, act_result *res)
+{
+    json_t *script = json_object_get(c->params, "script");
+    char **env = child_env(json_object_get(c->params, "env"));
+    if (!env || !json_is_string(script)) {
+        free_strv(env);
+        act_fail(res, RB_OUT_FAILED, "spawn", "out of memory");
+        return -1;
+    }
+    rb_proc_spec spec;
+    rb_proc_result pr;
+    spec_from(c, &spec, env);
+    rb_proc_run_shell(json_string_value(script), json_string_length(script), &spec, &pr);
+    to_result(&pr, res);
+    rb_proc_result_cleanup(&pr);
+    free_strv(env);
+    return 0;
+}
+
+const act_impl act_exec = {"exec", run_exec, NULL};
+const act_impl act_shell = {"shell", run_shell, NULL};

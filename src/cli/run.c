@@ -1,0 +1,249 @@
+/* runbook run and runbook resume: inputs from --set or the terminal, then the executor with
+ * the terminal UI; the exit code says how the run ended. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "runbook/values.h"
+#include "ui.h"
+
+static const cli_opt run_opts[] = {
+    {"set", "NAME=VALUE", "give an input (repeatable)"},
+    {"yes", NULL, "answer yes to every confirmation (journaled as --yes, not a person)"},
+    {"jobs", "N", "run up to N steps at once (default 1)"},
+    {"dry-run", NULL, "run read steps for real, show write steps with their dry_run outputs"},
+    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
+    {"quiet", NULL, "show only failures and the summary"},
+    {"verbose", NULL, "show more detail"},
+    {NULL, NULL, NULL},
+};
+
+const cli_command cli_run = {
+    "run", "run NAME|FILE [--set k=v]... [--yes] [--jobs N] [--dry-run] [--state-dir DIR] [--quiet|--verbose]",
+    "Run a runbook, journaling every step so an interrupted run can be resumed.", run_opts, cmd_run};
+
+static const cli_opt resume_opts[] = {
+    {"yes", NULL, "answer yes to every confirmation"},
+    {"rerun-in-doubt", NULL, "run again the steps that started and never ended"},
+    {"force", NULL, "resume even though the runbook changed since the run started"},
+    {"jobs", "N", "run up to N steps at once (default 1)"},
+    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
+    {"quiet", NULL, "show only failures and the summary"},
+    {NULL, NULL, NULL},
+};
+
+const cli_command cli_resume = {"resume", "resume RUN [--yes] [--rerun-in-doubt] [--force] [--state-dir DIR]",
+                                "Continue an interrupted run from its journal.", resume_opts, cmd_resume};
+
+typedef struct run_args {
+    cli_sets sets;
+    rb_exec_opts o;
+    ui_state *ui;
+    char *state_dir;
+} run_args;
+
+static int parse_jobs(const char *arg, int *jobs, const cli_command *cmd)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (*end || n < 1 || n > 256)
+        return cli_usage_error(cmd, "--jobs takes a number from 1 to 256, not '%s'", arg);
+    *jobs = (int)n;
+    return 0;
+}
+
+static int on_run_opt(int opt, const char *arg, void *ctx)
+{
+    run_args *a = ctx;
+    switch (opt) {
+    case 0:
+        return cli_sets_add(&a->sets, arg) == 0 ? 0 : cli_usage_error(&cli_run, "--set takes NAME=VALUE, not '%s'", arg);
+    case 1:
+        a->o.yes = 1;
+        return 0;
+    case 2:
+        return parse_jobs(arg, &a->o.jobs, &cli_run);
+    case 3:
+        a->o.dry_run = 1;
+        return 0;
+    case 4:
+        free(a->state_dir);
+        a->state_dir = strdup(arg);
+        return 0;
+    case 5:
+        a->ui->quiet = 1;
+        return 0;
+    default:
+        a->ui->verbose = 1;
+        return 0;
+    }
+}
+
+static int on_resume_opt(int opt, const char *arg, void *ctx)
+{
+    run_args *a = ctx;
+    switch (opt) {
+    case 0:
+        a->o.yes = 1;
+        return 0;
+    case 1:
+        a->o.rerun_in_doubt = 1;
+        return 0;
+    case 2:
+        a->o.force = 1;
+        return 0;
+    case 3:
+        return parse_jobs(arg, &a->o.jobs, &cli_resume);
+    case 4:
+        free(a->state_dir);
+        a->state_dir = strdup(arg);
+        return 0;
+    default:
+        a->ui->quiet = 1;
+        return 0;
+    }
+}
+
+/* A required input with no --set is asked for on a terminal, with its description and type. */
+static int ask_missing(cli_sets *sets, const rb_runbook *rb)
+{
+    for (size_t i = 0; i < rb->ninputs; i++) {
+        const rb_input *in = &rb->inputs[i];
+        if (in->def || cli_sets_get(sets, in->name))
+            continue;
+        if (!ui_terminal()) {
+            fprintf(stderr, "runbook: input '%s' is required (%s%s%s): give it with --set %s=VALUE\n", in->name,
+                    rb_input_type_name(in->type), in->description ? ", " : "", in->description ? in->description : "",
+                    in->name);
+            return EXIT_USAGE;
+        }
+        for (;;) {
+            char line[1024], err[200], kv[1200];
+            fprintf(stderr, "%s (%s)%s%s: ", in->name, rb_input_type_name(in->type), in->description ? " — " : "",
+                    in->description ? in->description : "");
+            if (!fgets(line, sizeof line, stdin))
+                return EXIT_USAGE;
+            line[strcspn(line, "\r\n")] = 0;
+            if (rb_input_check(in, line, err, sizeof err) == 0) {
+                snprintf(kv, sizeof kv, "%s=%s", in->name, line);
+                cli_sets_add(sets, kv);
+                break;
+            }
+            fprintf(stderr, "  %s\n", err);
+        }
+    }
+    return EXIT_OK;
+}
+
+static const char *get_set(void *ctx, const char *name) { return cli_sets_get(ctx, name); }
+
+static int finish(const rb_run_result *res)
+{
+    if (res->exit_code == EXIT_USAGE && *res->message)
+        fprintf(stderr, "runbook: %s\n", res->message);
+    return res->exit_code;
+}
+
+static void setup(run_args *a, ui_state *ui)
+{
+    memset(ui, 0, sizeof *ui);
+    ui->out = stdout;
+    ui->color = cli_use_color(stdout);
+    ui->line_start = 1;
+    a->ui = ui;
+    a->o.jobs = 1;
+    a->o.ui = (rb_exec_ui){ui, ui_event, ui_ask};
+}
+
+static int start(run_args *a, const char *name)
+{
+    rb_catalog *cat = cli_catalog();
+    cli_loaded l;
+    int rc = cli_open_runbook(name, cat, &l);
+    if (rc != EXIT_OK) {
+        rb_catalog_free(cat);
+        return rc;
+    }
+    rc = cli_sets_check(&a->sets, l.rb) != 0 ? EXIT_USAGE : ask_missing(&a->sets, l.rb);
+    if (rc == EXIT_OK) {
+        json_t *inputs = rb_inputs_object(l.rb, get_set, &a->sets);
+        a->o.catalog = cat;
+        a->ui->rto_ms = l.rb->rto_ms;
+        rb_run_result res;
+        rb_exec_install_signals();
+        rb_exec_run(l.rb, &l.graph, inputs, &a->o, &res);
+        rc = finish(&res);
+        json_decref(inputs);
+    }
+    cli_loaded_free(&l);
+    rb_catalog_free(cat);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_args a = {0};
+    ui_state *ui = malloc(sizeof *ui);
+    if (!ui)
+        return EXIT_FAILED;
+    setup(&a, ui);
+    char **pos;
+    int npos, rc = cli_parse(&cli_run, argc, argv, on_run_opt, &a, &pos, &npos);
+    if (rc == 0 && npos != 1)
+        rc = cli_usage_error(&cli_run, "name one runbook");
+    if (rc == 0) {
+        a.o.state_dir = a.state_dir ? a.state_dir : (a.state_dir = rb_exec_default_state_dir());
+        rc = start(&a, pos[0]);
+    }
+    cli_sets_free(&a.sets);
+    free(a.state_dir);
+    free(ui);
+    return rc < 0 ? EXIT_OK : rc;
+}
+
+static int resume(run_args *a, const char *run_id)
+{
+    char err[300];
+    char *path = rb_exec_resume_path(a->o.state_dir, run_id, err, sizeof err);
+    if (!path) {
+        fprintf(stderr, "runbook resume: %s\n", err);
+        return EXIT_USAGE;
+    }
+    rb_catalog *cat = cli_catalog();
+    cli_loaded l;
+    int rc = cli_open_runbook(path, cat, &l);
+    free(path);
+    if (rc == EXIT_OK) {
+        a->o.catalog = cat;
+        a->ui->rto_ms = l.rb->rto_ms;
+        rb_run_result res;
+        rb_exec_install_signals();
+        rb_exec_resume(l.rb, &l.graph, run_id, &a->o, &res);
+        if (res.exit_code != 0 && *res.message && res.exit_code != 130)
+            fprintf(stderr, "runbook resume: %s\n", res.message);
+        rc = res.exit_code;
+        cli_loaded_free(&l);
+    }
+    rb_catalog_free(cat);
+    return rc;
+}
+
+int cmd_resume(int argc, char **argv)
+{
+    run_args a = {0};
+    ui_state *ui = malloc(sizeof *ui);
+    if (!ui)
+        return EXIT_FAILED;
+    setup(&a, ui);
+    char **pos;
+    int npos, rc = cli_parse(&cli_resume, argc, argv, on_resume_opt, &a, &pos, &npos);
+    if (rc == 0 && npos != 1)
+        rc = cli_usage_error(&cli_resume, "name one run id (see 'runbook runs')");
+    if (rc == 0) {
+        a.o.state_dir = a.state_dir ? a.state_dir : (a.state_dir = rb_exec_default_state_dir());
+        rc = resume(&a, pos[0]);
+    }
+    free(a.state_dir);
+    free(ui);
+    return rc < 0 ? EXIT_OK : rc;
+}

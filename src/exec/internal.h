@@ -1,0 +1,127 @@
+/* Private to src/exec and src/actions: the state of one run and the interface of actions. */
+#ifndef RUNBOOK_EXEC_INTERNAL_H
+#define RUNBOOK_EXEC_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "runbook/exec.h"
+#include "runbook/expr.h"
+#include "runbook/journal.h"
+#include "runbook/lock.h"
+#include "runbook/mask.h"
+#include "runbook/proc.h"
+
+#define OUTPUT_JOURNAL_MAX (64u * 1024u) /* bytes of stdout/stderr/body kept per journal record */
+
+typedef struct step_state {
+    rb_outcome outcome;
+    int started, finished, running, continued, in_doubt, verified;
+    int attempts;
+    long long duration_ms;
+    uint64_t done_order; /* completion order, for rollbacks newest first */
+    int rollback_done;   /* journaled rollback_end */
+    rb_outcome rollback_outcome;
+    pthread_t thread;
+    char message[256];
+} step_state;
+
+typedef struct run {
+    const rb_runbook *rb;
+    const rb_graph *g;
+    const rb_exec_opts *o;
+    struct run *parent;     /* set for a called runbook */
+    char prefix[256];       /* "" or "call-step/" for a called runbook's steps in the journal */
+    pthread_mutex_t *mu;    /* shared with the parent */
+    pthread_cond_t cv;
+    json_t *inputs, *secrets, *steps, *env, *runobj, *rbobj;
+    rb_masker *masker;      /* shared with the parent */
+    rb_journal *journal;    /* shared with the parent */
+    rb_proc_cancel_token *cancel; /* the steps' token; shared with the parent */
+    step_state *st;
+    size_t running;
+    uint64_t done_counter;
+    int stopping;           /* a failure policy stopped the run */
+    long failed_step;       /* the step whose failure stopped it, or -1 */
+    long long start_ms, deadline_ms;
+    int deadline_passed;
+    int journal_failed;
+} run;
+
+/* ---- actions ---- */
+
+typedef struct act_call {
+    run *r;
+    const rb_step *step;
+    const rb_block *block; /* the main block, the rollback or the verify */
+    json_t *params;        /* rendered parameters (act params by name) */
+    json_t *target;        /* the rendered target's parameters, or NULL */
+    long long timeout_ms;  /* 0: none */
+    const rb_proc_cancel_token *cancel;
+    int rollback;          /* running as a rollback */
+    void (*on_output)(void *ctx, int stream, const char *bytes, size_t len);
+    void *out_ctx;
+} act_call;
+
+typedef struct act_result {
+    rb_outcome outcome;    /* succeeded when the action itself completed; the step's expect
+                              decides later whether it succeeded as a step */
+    json_t *outputs;       /* object of output fields (new reference) */
+    char errclass[32];     /* for retry.on_errors: "timeout", "connect", an exit code, an HTTP
+                              status, a SQLSTATE */
+    char message[256];     /* why it failed, masked by the caller */
+} act_result;
+
+typedef struct act_impl {
+    const char *name;
+    int (*run)(const act_call *c, act_result *res);
+    /* Undoes the step by itself when it has no rollback: block (file steps). NULL if none. */
+    int (*undo)(const act_call *c, act_result *res);
+} act_impl;
+
+const act_impl *act_find(const char *name);
+void act_fail(act_result *res, rb_outcome o, const char *errclass, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- helpers shared by the executor's files ---- */
+
+long long now_ms(void);
+/* The token an interrupt cancels (NULL: none), and whether one arrived. */
+void exec_set_cancel(rb_proc_cancel_token *t);
+int exec_interrupted(void);
+uint64_t rb_content_hash(const char *s, size_t len);
+/* Waits up to `ms` or until `cancel` fires; returns 1 when cancelled. */
+int wait_or_cancel(const rb_proc_cancel_token *cancel, long long ms);
+
+rb_scope run_scope(run *r);
+/* Renders a block's action parameters into JSON; NULL + message on an evaluation error, or with
+ * *unknown set when a dry run cannot know a value. Caller holds r->mu. */
+json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_t errlen);
+json_t *render_target(run *r, const rb_action *a, char *err, size_t errlen);
+/* The step's journal id: prefix + id. */
+void step_key(const run *r, const rb_step *s, char *buf, size_t len);
+
+/* Journals one record; on failure marks the run failed (a journal that cannot be written must
+ * stop the run). Caller holds r->mu. */
+int journal(run *r, const char *type, json_t *fields);
+void emit(run *r, const rb_event *ev);
+
+/* Success criteria of a finished action (expect), captures, and until. */
+int judge(run *r, const rb_step *s, const rb_block *k, act_result *res);
+int apply_captures(run *r, const rb_block *k, act_result *res, char *err, size_t errlen);
+
+void run_step_thread_start(run *r, size_t i);
+int run_init(run *r, const rb_runbook *rb, const rb_graph *g, const rb_exec_opts *o, json_t *inputs);
+void run_free(run *r);
+int load_secrets(run *r, char *err, size_t len);
+int take_lock(run *r, rb_lock **lock, char *err, size_t len);
+void schedule(run *r);
+int run_main(run *r, rb_run_result *res);
+int run_finish(run *r, rb_run_result *res);
+int rollback_step(run *r, size_t i, const rb_proc_cancel_token *cancel);
+int run_rollbacks(run *r);
+int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
+                     json_t *inputs, act_result *res);
+
+#endif

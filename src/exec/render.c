@@ -1,0 +1,156 @@
+/* Rendering an action's parameters from the model's templates into plain JSON, so actions
+ * never see YAML or expressions. Every ${{ }} is evaluated against the run's scope. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct rctx {
+    run *r;
+    rb_scope scope;
+    int unknown;
+    int failed;
+    char *err;
+    size_t errlen;
+    char *(*quote)(const char *s, size_t len);
+} rctx;
+
+/* A scalar that is exactly one ${{ }} keeps its value's type; anything else is text. */
+static json_t *render_scalar(rctx *c, const rb_node *n, int typed)
+{
+    if (!rb_scalar_has_template(n))
+        return json_stringn(n->str, n->len);
+    rb_expr_error e;
+    rb_template *t = rb_template_parse(n->str, n->len, &e);
+    json_t *v = NULL;
+    const rb_expr *single = t ? rb_template_single(t) : NULL;
+    if (t && typed && single) {
+        v = rb_expr_eval(single, &c->scope, &e);
+        if (v && rb_is_unknown(v))
+            json_decref(v), v = NULL, c->unknown = 1;
+    } else if (t) {
+        int unknown = 0;
+        char *s = rb_template_render(t, &c->scope, c->quote, &unknown, &e);
+        c->unknown |= unknown;
+        v = s ? json_string(s) : NULL;
+        free(s);
+        if (s && !v)
+            snprintf(e.message, sizeof e.message, "the value is not valid UTF-8"), s = NULL;
+        if (!s && unknown)
+            e.message[0] = 0;
+    }
+    if (!v && !c->unknown && !c->failed) {
+        c->failed = 1;
+        snprintf(c->err, c->errlen, "%s", t ? e.message : e.message);
+    }
+    rb_template_free(t);
+    return v;
+}
+
+static json_t *render_tree(rctx *c, const rb_node *n, int typed)
+{
+    if (n->kind == RB_NODE_SCALAR)
+        return render_scalar(c, n, typed);
+    json_t *out = n->kind == RB_NODE_MAP ? json_object() : json_array();
+    for (size_t i = 0; out && i < n->count; i++) {
+        const rb_node *item = n->kind == RB_NODE_MAP ? n->items[2 * i + 1] : n->items[i];
+        json_t *v = render_tree(c, item, typed);
+        if (!v)
+            v = json_null();
+        if (n->kind == RB_NODE_MAP)
+            json_object_set_new(out, n->items[2 * i]->str, v);
+        else
+            json_array_append_new(out, v);
+    }
+    return out;
+}
+
+/* Durations given as text ("90s") or as milliseconds from an expression. */
+static json_t *render_duration(rctx *c, const rb_node *n)
+{
+    json_t *v = render_scalar(c, n, 1);
+    long long ms;
+    if (v && json_is_string(v)) {
+        if (rb_duration_parse(json_string_value(v), json_string_length(v), &ms) == 0) {
+            json_decref(v);
+            return json_integer(ms);
+        }
+    }
+    if (v && json_is_integer(v) && json_integer_value(v) >= 0)
+        return v;
+    if (v && !c->failed) {
+        c->failed = 1;
+        snprintf(c->err, c->errlen, "a duration parameter evaluated to something that is not a duration");
+    }
+    json_decref(v);
+    return NULL;
+}
+
+static json_t *render_param(rctx *c, const rb_param_def *def, const rb_node *n)
+{
+    int flag;
+    switch (def->kind) {
+    case RB_P_DURATION:
+        return render_duration(c, n);
+    case RB_P_INT:
+        return render_scalar(c, n, 1);
+    case RB_P_BOOL:
+        return json_boolean(rb_scalar_bool(n, &flag) == 0 && flag);
+    case RB_P_ANY:
+        return render_tree(c, n, 1);
+    case RB_P_SQL:
+    case RB_P_TARGET:
+    case RB_P_RUNBOOK:
+    case RB_P_MODE:
+    case RB_P_METHOD:
+    case RB_P_EXPRS:
+        return json_stringn(n->str, n->len);
+    default:
+        return render_tree(c, n, 0);
+    }
+}
+
+/* Shell-like actions get each substituted value as one quoted word. */
+static int quotes_values(const rb_action *a, const rb_param_def *def)
+{
+    return (!strcmp(a->type->name, "shell") && !strcmp(def->key, "script")) ||
+           (!strcmp(a->type->name, "ssh") && !strcmp(def->key, "command"));
+}
+
+json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_t errlen)
+{
+    rctx c = {r, run_scope(r), 0, 0, err, errlen, NULL};
+    json_t *out = json_object();
+    for (size_t i = 0; out && a->type && i < a->type->nparams && !c.failed; i++) {
+        if (!a->params[i] || a->type->params[i].kind == RB_P_EXPRS)
+            continue;
+        c.quote = quotes_values(a, &a->type->params[i]) ? rb_shell_quote : NULL;
+        json_t *v = render_param(&c, &a->type->params[i], a->params[i]);
+        if (v)
+            json_object_set_new(out, a->type->params[i].key, v);
+    }
+    *unknown = c.unknown;
+    if (c.failed || c.unknown) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+json_t *render_target(run *r, const rb_action *a, char *err, size_t errlen)
+{
+    const rb_node *name = rb_action_param(a, "target");
+    const rb_target *t = name ? rb_runbook_target(r->rb, name->str) : NULL;
+    if (!t || !t->params)
+        return NULL;
+    rctx c = {r, run_scope(r), 0, 0, err, errlen, NULL};
+    json_t *out = render_tree(&c, t->params, 0);
+    if (c.failed || c.unknown) {
+        json_decref(out);
+        if (c.unknown)
+            snprintf(err, errlen, "target \"%s\" needs a value only a real run has", t->name);
+        return NULL;
+    }
+    json_object_set_new(out, "kind", json_string(rb_target_kind_name(t->kind)));
+    return out;
+}

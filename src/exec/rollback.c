@@ -1,0 +1,110 @@
+/* The rollback policy: undo every completed step, newest first. Each rollback is journaled; a
+ * failing one is reported and the rest still run. Also used by resume to finish a rollback. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int by_done_order(const void *a, const void *b)
+{
+    const step_state *const *x = a, *const *y = b;
+    return (*x)->done_order < (*y)->done_order ? 1 : (*x)->done_order > (*y)->done_order ? -1 : 0;
+}
+
+static void rollback_fields(run *r, const rb_step *s, json_t **f)
+{
+    char key[320];
+    step_key(r, s, key, sizeof key);
+    *f = json_pack("{s:s}", "step", key);
+}
+
+static int undo_one(run *r, const rb_step *s, const rb_proc_cancel_token *cancel, act_result *res)
+{
+    const rb_block *k = s->rollback;
+    const char *t = s->main.action.type ? s->main.action.type->name : "";
+    const act_impl *impl = act_find(k ? k->action.type ? k->action.type->name : "" : t);
+    if (!impl || (!k && !impl->undo))
+        return 1; /* nothing to undo */
+    char err[256] = "";
+    int unknown = 0;
+    const rb_block *blk = k ? k : &s->main;
+    json_t *params = render_params(r, &blk->action, &unknown, err, sizeof err);
+    json_t *target = params && rb_action_param(&blk->action, "target") ? render_target(r, &blk->action, err, sizeof err) : NULL;
+    if (!params) {
+        act_fail(res, RB_OUT_FAILED, "refused", "%s", unknown ? "a value is unknown" : err);
+        return 0;
+    }
+    long long timeout = k && k->timeout_ms >= 0 ? k->timeout_ms
+                        : s->main.timeout_ms >= 0 ? s->main.timeout_ms
+                        : r->rb->default_timeout_ms >= 0 ? r->rb->default_timeout_ms : 0;
+    act_call call = {r, s, blk, params, target, timeout, cancel, 1, NULL, NULL};
+    pthread_mutex_unlock(r->mu);
+    if (k)
+        impl->run(&call, res);
+    else
+        impl->undo(&call, res);
+    pthread_mutex_lock(r->mu);
+    if (k && res->outcome == RB_OUT_SUCCEEDED) {
+        if (!res->outputs)
+            res->outputs = json_object();
+        judge(r, s, k, res);
+    }
+    json_decref(params);
+    json_decref(target);
+    return 0;
+}
+
+/* Rolls back one step; returns 0 when done or nothing to do, -1 when its rollback failed. */
+int rollback_step(run *r, size_t i, const rb_proc_cancel_token *cancel)
+{
+    const rb_step *s = &r->rb->steps[i];
+    json_t *f;
+    rollback_fields(r, s, &f);
+    journal(r, "rollback_start", f);
+    act_result res = {0};
+    int nothing = undo_one(r, s, cancel, &res);
+    rb_outcome o = nothing ? RB_OUT_SKIPPED : res.outcome;
+    rollback_fields(r, s, &f);
+    json_object_set_new(f, "outcome", json_string(rb_outcome_name(o)));
+    if (!nothing && o != RB_OUT_SUCCEEDED)
+        json_object_set_new(f, "message", rb_json_string_lossy(res.message, strlen(res.message)));
+    journal(r, "rollback_end", f);
+    r->st[i].rollback_done = 1;
+    r->st[i].rollback_outcome = o;
+    if (o == RB_OUT_SUCCEEDED)
+        r->st[i].outcome = RB_OUT_ROLLED_BACK;
+    char key[320];
+    step_key(r, s, key, sizeof key);
+    rb_event ev = {.kind = RB_EV_ROLLBACK, .step = key, .outcome = o,
+                   .text = nothing ? "nothing to undo" : res.message};
+    if (!nothing || s->writes)
+        emit(r, &ev);
+    json_decref(res.outputs);
+    return nothing || o == RB_OUT_SUCCEEDED ? 0 : -1;
+}
+
+int run_rollbacks(run *r)
+{
+    step_state **done = calloc(r->rb->nsteps + 1, sizeof *done);
+    size_t n = 0;
+    for (size_t i = 0; done && i < r->rb->nsteps; i++)
+        if (r->st[i].outcome == RB_OUT_SUCCEEDED && !r->st[i].rollback_done && r->rb->steps[i].writes)
+            done[n++] = &r->st[i];
+    qsort(done, n, sizeof *done, by_done_order);
+    rb_proc_cancel_token tok;
+    int failed = 0, have_tok = rb_proc_cancel_init(&tok) == 0;
+    journal(r, "rollback_begin", json_pack("{s:i}", "steps", (int)n));
+    if (have_tok)
+        exec_set_cancel(&tok); /* an interrupt now stops the rollback in progress */
+    for (size_t k = 0; k < n; k++) {
+        if (exec_interrupted())
+            break;
+        failed |= rollback_step(r, (size_t)(done[k] - r->st), have_tok ? &tok : NULL) != 0;
+    }
+    if (have_tok) {
+        exec_set_cancel(NULL);
+        rb_proc_cancel_cleanup(&tok);
+    }
+    free(done);
+    return failed || !done ? -1 : 0;
+}

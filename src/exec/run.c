@@ -1,0 +1,455 @@
+/* A run: secrets, lock and journal set up; the scheduler that starts steps whose dependencies
+ * are done (up to --jobs at once); the failure policy's rollbacks; the run's end. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "runbook/values.h"
+
+extern char **environ;
+
+static rb_proc_cancel_token *volatile current_cancel;
+static volatile sig_atomic_t interrupted;
+
+void rb_exec_interrupt(void)
+{
+    interrupted = 1;
+    rb_proc_cancel_token *t = current_cancel;
+    if (t)
+        rb_proc_cancel(t);
+}
+
+void exec_set_cancel(rb_proc_cancel_token *t) { current_cancel = t; }
+int exec_interrupted(void) { return interrupted; }
+
+uint64_t rb_content_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a: detects edits, not an adversary */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    rb_exec_interrupt();
+}
+
+void rb_exec_install_signals(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+char *rb_exec_default_state_dir(void)
+{
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char buf[4096];
+    if (xdg && *xdg)
+        snprintf(buf, sizeof buf, "%s/runbook", xdg);
+    else
+        snprintf(buf, sizeof buf, "%s/.local/state/runbook", home && *home ? home : "/tmp");
+    return strdup(buf);
+}
+
+/* ---- secrets ---- */
+
+#define SECRET_FILE_MAX (64 * 1024)
+
+static char *expand_home(const char *path)
+{
+    const char *home = getenv("HOME");
+    if (path[0] != '~' || path[1] != '/' || !home)
+        return strdup(path);
+    size_t n = strlen(home) + strlen(path);
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s", home, path + 1);
+    return p;
+}
+
+static char *read_secret_file(const char *path, char *err, size_t len)
+{
+    char *full = expand_home(path);
+    FILE *f = full ? fopen(full, "r") : NULL;
+    free(full);
+    if (!f) {
+        snprintf(err, len, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(SECRET_FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, SECRET_FILE_MAX + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > SECRET_FILE_MAX) {
+        snprintf(err, len, "%s is larger than 64 KiB", path);
+        free(buf);
+        return NULL;
+    }
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--; /* files written by editors end in a newline that is not part of the secret */
+    buf[n] = 0;
+    return buf;
+}
+
+/* Reads every declared secret into `out` and the masker. In a dry run a missing one is
+ * unknown; in a real run it is an input error. */
+int load_secrets(run *r, char *err, size_t len)
+{
+    r->secrets = json_object();
+    for (size_t i = 0; i < r->rb->nsecrets; i++) {
+        const rb_secret *s = &r->rb->secrets[i];
+        char why[256] = "";
+        char *v = NULL;
+        if (s->env) {
+            const char *e = getenv(s->env);
+            v = e && *e ? strdup(e) : NULL;
+            if (!v)
+                snprintf(why, sizeof why, "environment variable %s is not set", s->env);
+        } else if (s->file)
+            v = read_secret_file(s->file, why, sizeof why);
+        if (!v && !r->o->dry_run) {
+            snprintf(err, len, "secret \"%s\": %s", s->name, why);
+            return -1;
+        }
+        if (v)
+            rb_masker_add(r->masker, v, strlen(v));
+        json_object_set_new(r->secrets, s->name, v ? json_string(v) : json_incref(rb_unknown()));
+        free(v);
+    }
+    return 0;
+}
+
+static json_t *env_object(void)
+{
+    json_t *o = json_object();
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq)
+            continue;
+        char *name = strndup(*e, (size_t)(eq - *e));
+        json_t *v = rb_json_string_lossy(eq + 1, strlen(eq + 1));
+        if (name && v)
+            json_object_set_new(o, name, v);
+        else
+            json_decref(v);
+        free(name);
+    }
+    return o;
+}
+
+/* ---- scheduling ---- */
+
+static int deps_finished(run *r, size_t i)
+{
+    for (size_t k = 0; k < r->g->ndeps[i]; k++)
+        if (!r->st[r->g->deps[i][k]].finished)
+            return 0;
+    return 1;
+}
+
+static void start_ready(run *r)
+{
+    for (size_t k = 0; k < r->g->n && !r->stopping; k++) {
+        size_t i = r->g->order[k];
+        if ((size_t)r->running >= (size_t)(r->o->jobs > 0 ? r->o->jobs : 1))
+            return;
+        if (!r->st[i].started && deps_finished(r, i))
+            run_step_thread_start(r, i);
+    }
+}
+
+static void join_finished(run *r)
+{
+    for (size_t i = 0; i < r->g->n; i++)
+        if (r->st[i].running && r->st[i].finished) {
+            pthread_t t = r->st[i].thread;
+            r->st[i].running = 0;
+            pthread_mutex_unlock(r->mu);
+            pthread_join(t, NULL);
+            pthread_mutex_lock(r->mu);
+        }
+}
+
+static void check_deadline(run *r)
+{
+    if (r->deadline_ms > 0 && !r->deadline_passed && now_ms() >= r->deadline_ms) {
+        r->deadline_passed = 1;
+        r->stopping = 1;
+        rb_proc_cancel(r->cancel);
+        rb_event ev = {.kind = RB_EV_NOTE, .text = "the run's deadline has passed: stopping"};
+        emit(r, &ev);
+    }
+}
+
+static void wait_event(run *r)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200 * 1000000L; /* wake to notice signals and the deadline */
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    pthread_cond_timedwait(&r->cv, r->mu, &ts);
+}
+
+/* Runs the graph to its end; the caller holds r->mu. */
+void schedule(run *r)
+{
+    for (;;) {
+        if (interrupted && !r->stopping) {
+            r->stopping = 1;
+            rb_proc_cancel(r->cancel);
+        }
+        check_deadline(r);
+        start_ready(r);
+        join_finished(r);
+        if (r->running == 0) {
+            start_ready(r);
+            if (r->running == 0)
+                return;
+        }
+        wait_event(r);
+    }
+}
+
+/* ---- set-up and end ---- */
+
+static int open_journal(run *r, json_t *inputs, char *err, size_t len)
+{
+    if (rb_journal_create(r->o->state_dir, r->rb->name, &r->journal) != 0) {
+        snprintf(err, len, "cannot create a journal under %s: %s", r->o->state_dir, strerror(errno));
+        return -1;
+    }
+    rb_journal_set_masker(r->journal, r->masker);
+    size_t srclen;
+    const char *src = rb_doc_source(r->rb->doc, &srclen);
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)rb_content_hash(src, srclen));
+    char *abs = realpath(r->rb->path, NULL);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:i, s:s, s:I}", "runbook", r->rb->name, "lock",
+                          r->rb->lock ? r->rb->lock : r->rb->name, "path", abs ? abs : r->rb->path, "hash", hash,
+                          "inputs", inputs, "dry_run", r->o->dry_run, "pid", (int)getpid(), "user",
+                          getenv("USER") ? getenv("USER") : "?", "rto_ms", (json_int_t)r->rb->rto_ms);
+    free(abs);
+    return journal(r, "run_start", f);
+}
+
+int run_init(run *r, const rb_runbook *rb, const rb_graph *g, const rb_exec_opts *o, json_t *inputs)
+{
+    memset(r, 0, sizeof *r);
+    r->rb = rb;
+    r->g = g;
+    r->o = o;
+    r->failed_step = -1;
+    r->mu = malloc(sizeof *r->mu);
+    r->cancel = malloc(sizeof *r->cancel);
+    r->st = calloc(rb->nsteps ? rb->nsteps : 1, sizeof *r->st);
+    r->masker = rb_masker_new();
+    if (!r->mu || !r->cancel || !r->st || !r->masker || rb_proc_cancel_init(r->cancel) != 0)
+        return -1;
+    pthread_mutex_init(r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->inputs = json_incref(inputs);
+    r->steps = json_object();
+    r->env = env_object();
+    r->rbobj = rb_runbook_object(rb);
+    r->start_ms = now_ms();
+    r->deadline_ms = rb->deadline_ms > 0 ? r->start_ms + rb->deadline_ms : 0;
+    return 0;
+}
+
+void run_free(run *r)
+{
+    if (r->mu) {
+        pthread_mutex_destroy(r->mu);
+        pthread_cond_destroy(&r->cv);
+    }
+    if (r->cancel && current_cancel == r->cancel)
+        current_cancel = NULL;
+    if (r->cancel)
+        rb_proc_cancel_cleanup(r->cancel);
+    rb_journal_close(r->journal);
+    rb_masker_free(r->masker);
+    json_decref(r->inputs);
+    json_decref(r->secrets);
+    json_decref(r->steps);
+    json_decref(r->env);
+    json_decref(r->runobj);
+    json_decref(r->rbobj);
+    free(r->mu);
+    free(r->cancel);
+    free(r->st);
+}
+
+static void summarize(run *r, rb_run_result *res, int rollback_ok, int rolled)
+{
+    if (interrupted) {
+        res->outcome = RB_OUT_CANCELLED;
+        res->exit_code = 130;
+        snprintf(res->message, sizeof res->message, "interrupted: resume with 'runbook resume %s'", res->run_id);
+    } else if (r->failed_step >= 0 || r->deadline_passed || r->journal_failed) {
+        res->outcome = rolled ? RB_OUT_ROLLED_BACK : RB_OUT_FAILED;
+        res->exit_code = rolled && !rollback_ok ? 3 : 1;
+        if (r->failed_step >= 0)
+            snprintf(res->message, sizeof res->message, "step %.64s %s: %.160s", r->rb->steps[r->failed_step].id,
+                     rb_outcome_name(r->st[r->failed_step].outcome), r->st[r->failed_step].message);
+        else
+            snprintf(res->message, sizeof res->message, "%s",
+                     r->journal_failed ? "the journal could not be written" : "the deadline passed");
+    } else {
+        res->outcome = RB_OUT_SUCCEEDED;
+        res->exit_code = 0;
+    }
+}
+
+static const char *status_name(const rb_run_result *res)
+{
+    if (res->exit_code == 3)
+        return "rollback_incomplete";
+    return rb_outcome_name(res->outcome);
+}
+
+int run_finish(run *r, rb_run_result *res)
+{
+    int rolled = 0, rollback_ok = 1;
+    rb_policy p = r->failed_step >= 0 ? r->rb->steps[r->failed_step].on_failure : r->rb->on_failure;
+    if (!interrupted && (r->failed_step >= 0 || r->deadline_passed) && p == RB_POLICY_ROLLBACK) {
+        rolled = 1;
+        rollback_ok = run_rollbacks(r) == 0;
+    }
+    summarize(r, res, rollback_ok, rolled);
+    long long ms = now_ms() - r->start_ms;
+    if (interrupted) {
+        journal(r, "interrupted", json_pack("{s:I}", "duration_ms", (json_int_t)ms));
+    } else {
+        json_t *f = json_pack("{s:s, s:i, s:I}", "status", status_name(res), "exit_code", res->exit_code,
+                              "duration_ms", (json_int_t)ms);
+        journal(r, "run_end", f);
+    }
+    rb_event ev = {.kind = RB_EV_RUN_END, .outcome = res->outcome, .duration_ms = ms, .text = res->message,
+                   .dry_run = r->o->dry_run};
+    emit(r, &ev);
+    return res->exit_code;
+}
+
+int take_lock(run *r, rb_lock **lock, char *err, size_t len)
+{
+    if (r->o->dry_run)
+        return 0; /* a dry run changes nothing, so it may run beside a real one */
+    rb_lock_holder h = {0};
+    int rc = rb_lock_acquire(r->o->state_dir, r->rb->lock ? r->rb->lock : r->rb->name,
+                             rb_journal_run_id(r->journal), lock, &h);
+    if (rc == RB_LOCK_BUSY)
+        snprintf(err, len, "lock \"%s\" is held by run %s (pid %ld): one run at a time",
+                 r->rb->lock ? r->rb->lock : r->rb->name, *h.run_id ? h.run_id : "?", h.pid);
+    else if (rc != 0)
+        snprintf(err, len, "cannot take the run's lock under %s: %s", r->o->state_dir, strerror(errno));
+    return rc;
+}
+
+int run_main(run *r, rb_run_result *res)
+{
+    current_cancel = r->cancel;
+    interrupted = 0;
+    rb_event ev = {.kind = RB_EV_RUN_START, .text = res->run_id, .path = rb_journal_path(r->journal),
+                   .dry_run = r->o->dry_run};
+    emit(r, &ev);
+    pthread_mutex_lock(r->mu);
+    schedule(r);
+    int code = run_finish(r, res);
+    pthread_mutex_unlock(r->mu);
+    return code;
+}
+
+int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const rb_exec_opts *o,
+                rb_run_result *res)
+{
+    memset(res, 0, sizeof *res);
+    run r;
+    rb_lock *lock = NULL;
+    int code = 2;
+    if (run_init(&r, rb, g, o, inputs) != 0) {
+        snprintf(res->message, sizeof res->message, "out of memory");
+    } else if (load_secrets(&r, res->message, sizeof res->message) == 0 &&
+               open_journal(&r, inputs, res->message, sizeof res->message) == 0) {
+        snprintf(res->run_id, sizeof res->run_id, "%s", rb_journal_run_id(r.journal));
+        r.runobj = json_pack("{s:s, s:b}", "id", res->run_id, "dry_run", o->dry_run);
+        if (take_lock(&r, &lock, res->message, sizeof res->message) == 0)
+            code = run_main(&r, res);
+        else
+            unlink(rb_journal_path(r.journal)); /* a refused run leaves no journal behind */
+    }
+    if (code == 2)
+        res->exit_code = 2, res->outcome = RB_OUT_FAILED;
+    rb_lock_release(lock);
+    run_free(&r);
+    return res->exit_code;
+}
+
+/* ---- a called runbook: its steps run under the caller's journal, lock and masker ---- */
+
+int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
+                     json_t *inputs, act_result *res)
+{
+    run c;
+    memset(&c, 0, sizeof c);
+    c.rb = callee;
+    c.g = g;
+    c.o = parent->o;
+    c.parent = parent;
+    c.failed_step = -1;
+    c.mu = parent->mu;
+    c.masker = parent->masker;
+    c.journal = parent->journal;
+    c.cancel = parent->cancel;
+    c.st = calloc(callee->nsteps ? callee->nsteps : 1, sizeof *c.st);
+    pthread_cond_init(&c.cv, NULL);
+    snprintf(c.prefix, sizeof c.prefix, "%.180s%.64s/", parent->prefix, s->id);
+    c.inputs = json_incref(inputs);
+    c.secrets = json_object();
+    c.steps = json_object();
+    c.env = json_incref(parent->env);
+    c.runobj = json_incref(parent->runobj);
+    c.rbobj = rb_runbook_object(callee);
+    c.start_ms = now_ms();
+    int rc = -1;
+    if (c.st) {
+        pthread_mutex_lock(c.mu);
+        /* the callee's own secrets are read like the caller's */
+        char err[256] = "";
+        json_decref(c.secrets);
+        c.secrets = NULL;
+        if (load_secrets(&c, err, sizeof err) != 0) {
+            act_fail(res, RB_OUT_FAILED, "refused", "%s", err);
+        } else {
+            schedule(&c);
+            int rolled = 0, ok = 1;
+            if (c.failed_step >= 0 && callee->steps[c.failed_step].on_failure == RB_POLICY_ROLLBACK)
+                rolled = 1, ok = run_rollbacks(&c) == 0;
+            if (c.failed_step >= 0 || c.stopping)
+                act_fail(res, exec_interrupted() ? RB_OUT_CANCELLED : RB_OUT_FAILED, "runbook",
+                         "runbook %s failed%s%s", callee->name, rolled ? (ok ? " and was rolled back" : "; its rollback did not complete") : "",
+                         c.failed_step >= 0 ? "" : "");
+            else
+                res->outcome = RB_OUT_SUCCEEDED, rc = 0;
+        }
+        pthread_mutex_unlock(c.mu);
+    }
+    res->outputs = json_object();
+    pthread_cond_destroy(&c.cv);
+    json_decref(c.inputs);
+    json_decref(c.secrets);
+    json_decref(c.steps);
+    json_decref(c.env);
+    json_decref(c.runobj);
+    json_decref(c.rbobj);
+    free(c.st);
+    return rc;
+}

@@ -1,0 +1,497 @@
+/* One step, in its own thread: when, preconditions, confirmation, attempts with retries and
+ * timeouts, success criteria, captures, the journal records, and the failure policy. The run's
+ * mutex is held except while the action runs, a delay waits, or the operator is asked. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "runbook/values.h"
+
+static pthread_mutex_t ask_mu = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct attempt_plan {
+    long long attempts, delay_ms, max_delay_ms, jitter_ms, timeout_ms;
+    double backoff;
+} attempt_plan;
+
+static json_t *step_fields(run *r, const rb_step *s)
+{
+    char key[320];
+    step_key(r, s, key, sizeof key);
+    return json_pack("{s:s}", "step", key);
+}
+
+/* Evaluates a condition: 1 true, 0 false, -1 unknown (dry run), -2 error (message in err). */
+static int condition(run *r, const rb_node *n, char *err, size_t len)
+{
+    rb_expr_error e;
+    rb_expr *x = rb_expr_parse(n->str, n->len, &e);
+    rb_scope scope = run_scope(r);
+    json_t *v = x ? rb_expr_eval(x, &scope, &e) : NULL;
+    int t = v ? rb_value_truthy(v) : -2;
+    if (t == -2)
+        snprintf(err, len, "%s", e.message);
+    json_decref(v);
+    rb_expr_free(x);
+    return t;
+}
+
+static long long eval_number(run *r, const rb_node *n, long long fallback)
+{
+    rb_expr_error e;
+    rb_template *t = rb_template_parse(n->str, n->len, &e);
+    rb_scope scope = run_scope(r);
+    json_t *v = t && rb_template_single(t) ? rb_expr_eval(rb_template_single(t), &scope, &e) : NULL;
+    long long out = fallback, ms;
+    if (json_is_integer(v))
+        out = json_integer_value(v);
+    else if (json_is_string(v) && rb_duration_parse(json_string_value(v), json_string_length(v), &ms) == 0)
+        out = ms;
+    json_decref(v);
+    rb_template_free(t);
+    return out;
+}
+
+static long long resolve_ms(run *r, long long ms, const rb_node *n, long long fallback)
+{
+    if (ms == RB_DYNAMIC && n)
+        return eval_number(r, n, fallback);
+    return ms < 0 ? fallback : ms;
+}
+
+static attempt_plan plan_attempts(run *r, const rb_step *s)
+{
+    const rb_retry *rt = s->retry.node ? &s->retry : &r->rb->default_retry;
+    attempt_plan p = {1, 1000, -1, 0, 0, 1.0};
+    if (rt->node) {
+        p.attempts = rt->attempts == RB_DYNAMIC ? eval_number(r, rt->attempts_node, 1) : rt->attempts;
+        p.delay_ms = resolve_ms(r, rt->delay_ms, rb_map_get(rt->node, "delay"), 1000);
+        p.max_delay_ms = resolve_ms(r, rt->max_delay_ms, rb_map_get(rt->node, "max_delay"), -1);
+        p.jitter_ms = resolve_ms(r, rt->jitter_ms, rb_map_get(rt->node, "jitter"), 0);
+        p.backoff = rt->backoff;
+    }
+    if (p.attempts < 1)
+        p.attempts = 1;
+    long long t = s->main.timeout_ms != RB_NO_DURATION ? s->main.timeout_ms : r->rb->default_timeout_ms;
+    p.timeout_ms = resolve_ms(r, t, s->main.timeout_node ? s->main.timeout_node : NULL, 0);
+    return p;
+}
+
+static int error_listed(const rb_node *list, const char *cls)
+{
+    if (!list)
+        return 1; /* no on_errors: every failure is worth another attempt */
+    for (size_t i = 0; i < list->count; i++) {
+        const char *want = list->items[i]->str;
+        size_t n = strlen(want);
+        if (!strcmp(want, cls))
+            return 1;
+        if (n == 3 && want[1] == 'x' && strlen(cls) == 3 && cls[0] == want[0])
+            return 1;
+        if (n && want[n - 1] == '*' && !strncmp(want, cls, n - 1))
+            return 1;
+    }
+    return 0;
+}
+
+static int worth_retry(const rb_step *s, const act_result *res)
+{
+    if (res->outcome == RB_OUT_CANCELLED || !strcmp(res->errclass, "refused"))
+        return 0;
+    if (!strcmp(res->errclass, "until"))
+        return 1;
+    return error_listed(s->retry.on_errors, res->errclass);
+}
+
+static long long delay_for(const attempt_plan *p, int attempt)
+{
+    double d = (double)p->delay_ms;
+    for (int i = 1; i < attempt; i++)
+        d *= p->backoff;
+    if (p->max_delay_ms >= 0 && d > (double)p->max_delay_ms)
+        d = (double)p->max_delay_ms;
+    if (p->jitter_ms > 0)
+        d += (double)(random() % (p->jitter_ms + 1));
+    return (long long)d;
+}
+
+/* ---- one attempt ---- */
+
+typedef struct out_ctx {
+    run *r;
+    const char *step;
+    rb_mask_stream *ms;
+} out_ctx;
+
+static void on_output(void *ctx, int stream, const char *bytes, size_t len)
+{
+    out_ctx *o = ctx;
+    char *masked = NULL;
+    size_t mlen = 0;
+    if (!o->ms || rb_mask_stream_write(o->ms, bytes, len, &masked, &mlen) != 0 || !mlen) {
+        free(masked);
+        return;
+    }
+    pthread_mutex_lock(o->r->mu);
+    rb_event ev = {.kind = RB_EV_OUTPUT, .step = o->step, .stream = stream, .text = masked, .len = mlen};
+    emit(o->r, &ev);
+    pthread_mutex_unlock(o->r->mu);
+    free(masked);
+}
+
+/* Exec arguments are visible to every user through ps: a secret never goes there. */
+static int secret_in_argv(run *r, json_t *params)
+{
+    json_t *argv = json_object_get(params, "argv"), *item;
+    size_t i;
+    json_array_foreach(argv, i, item)
+    {
+        size_t n;
+        char *m = rb_mask_apply(r->masker, json_string_value(item), json_string_length(item), &n);
+        int hit = m && strstr(m, RB_MASK_TEXT) && !strstr(json_string_value(item), RB_MASK_TEXT);
+        free(m);
+        if (hit)
+            return 1;
+    }
+    return 0;
+}
+
+static void run_action(run *r, const rb_step *s, const rb_block *k, long long timeout_ms, act_result *res)
+{
+    char err[256] = "";
+    int unknown = 0;
+    json_t *params = render_params(r, &k->action, &unknown, err, sizeof err);
+    json_t *target = params && rb_action_param(&k->action, "target") ? render_target(r, &k->action, err, sizeof err) : NULL;
+    const act_impl *impl = act_find(k->action.type->name);
+    if (!params || (rb_action_param(&k->action, "target") && !target) || !impl) {
+        act_fail(res, RB_OUT_FAILED, "refused", "%s", unknown ? "undecided: a value is known only in a real run" : err);
+        json_decref(params);
+        json_decref(target);
+        return;
+    }
+    if (!strcmp(k->action.type->name, "exec") && secret_in_argv(r, params)) {
+        act_fail(res, RB_OUT_FAILED, "refused", "refused: a secret would be visible in the argv (use env: or stdin:)");
+        json_decref(params);
+        return;
+    }
+    char key[320];
+    step_key(r, s, key, sizeof key);
+    out_ctx oc = {r, key, rb_mask_stream_new(r->masker)};
+    act_call call = {r, s, k, params, target, timeout_ms, r->cancel, k != &s->main, on_output, &oc};
+    pthread_mutex_unlock(r->mu);
+    impl->run(&call, res);
+    on_output(&oc, 1, "", 0);
+    char *rest = NULL;
+    size_t rlen = 0;
+    if (oc.ms && rb_mask_stream_flush(oc.ms, &rest, &rlen) == 0 && rlen) {
+        pthread_mutex_lock(r->mu);
+        rb_event ev = {.kind = RB_EV_OUTPUT, .step = key, .stream = 1, .text = rest, .len = rlen};
+        emit(r, &ev);
+        pthread_mutex_unlock(r->mu);
+    }
+    free(rest);
+    rb_mask_stream_free(oc.ms);
+    pthread_mutex_lock(r->mu);
+    json_decref(params);
+    json_decref(target);
+}
+
+/* `until` reads this step's own outputs: set them in the scope for the evaluation. */
+static int until_holds(run *r, const rb_step *s, json_t *outputs)
+{
+    if (!s->retry.until)
+        return 1;
+    json_object_set(r->steps, s->id, outputs);
+    char err[200];
+    int t = condition(r, s->retry.until, err, sizeof err);
+    json_object_del(r->steps, s->id);
+    return t == 1;
+}
+
+static void bound_output(json_t *fields)
+{
+    static const char *const big[] = {"stdout", "stderr", "body", NULL};
+    for (size_t i = 0; big[i]; i++)
+        rb_json_truncate_field(fields, big[i], OUTPUT_JOURNAL_MAX);
+    json_object_del(fields, "json"); /* the body holds it already */
+}
+
+static void journal_attempt_end(run *r, const rb_step *s, int attempt, const act_result *res, long long ms)
+{
+    json_t *f = step_fields(r, s);
+    json_object_set_new(f, "attempt", json_integer(attempt));
+    json_object_set_new(f, "outcome", json_string(rb_outcome_name(res->outcome)));
+    json_object_set_new(f, "duration_ms", json_integer(ms));
+    json_t *v;
+    if ((v = json_object_get(res->outputs, "exit_code")))
+        json_object_set(f, "exit_code", v);
+    if ((v = json_object_get(res->outputs, "status")))
+        json_object_set(f, "status", v);
+    if (res->outcome != RB_OUT_SUCCEEDED) {
+        json_object_set_new(f, "error", json_string(res->errclass));
+        json_object_set_new(f, "message", rb_json_string_lossy(res->message, strlen(res->message)));
+    }
+    journal(r, "attempt_end", f);
+}
+
+static int one_attempt(run *r, const rb_step *s, int attempt, const attempt_plan *p, act_result *res)
+{
+    json_t *f = step_fields(r, s);
+    json_object_set_new(f, "attempt", json_integer(attempt));
+    journal(r, "attempt_start", f);
+    long long t0 = now_ms();
+    run_action(r, s, &s->main, p->timeout_ms, res);
+    if (!res->outputs)
+        res->outputs = json_object();
+    char err[200];
+    if (judge(r, s, &s->main, res) == 0 && apply_captures(r, &s->main, res, err, sizeof err) != 0)
+        act_fail(res, RB_OUT_FAILED, "capture", "%s", err);
+    if (res->outcome == RB_OUT_SUCCEEDED && !until_holds(r, s, res->outputs))
+        act_fail(res, RB_OUT_FAILED, "until", "retry.until does not hold yet");
+    journal_attempt_end(r, s, attempt, res, now_ms() - t0);
+    return res->outcome == RB_OUT_SUCCEEDED ? 0 : -1;
+}
+
+static void attempts(run *r, const rb_step *s, step_state *st, act_result *res)
+{
+    attempt_plan p = plan_attempts(r, s);
+    for (int a = 1;; a++) {
+        memset(res, 0, sizeof *res);
+        st->attempts = a;
+        if (one_attempt(r, s, a, &p, res) == 0 || a >= p.attempts || r->stopping || !worth_retry(s, res))
+            return;
+        long long delay = delay_for(&p, a);
+        char key[320];
+        step_key(r, s, key, sizeof key);
+        rb_event ev = {.kind = RB_EV_RETRY, .step = key, .attempt = a, .attempts = (int)p.attempts,
+                       .delay_ms = delay, .text = res->message};
+        emit(r, &ev);
+        json_decref(res->outputs);
+        pthread_mutex_unlock(r->mu);
+        int cancelled = wait_or_cancel(r->cancel, delay);
+        pthread_mutex_lock(r->mu);
+        if (cancelled) {
+            memset(res, 0, sizeof *res);
+            act_fail(res, RB_OUT_CANCELLED, "cancelled", "cancelled while waiting to retry");
+            return;
+        }
+    }
+}
+
+/* ---- confirmation ---- */
+
+static int confirm(run *r, const rb_step *s, char *why, size_t len)
+{
+    char key[320];
+    step_key(r, s, key, sizeof key);
+    const char *by = "--yes";
+    int answer = 1;
+    if (r->o->dry_run) {
+        rb_event ev = {.kind = RB_EV_NOTE, .step = key, .text = "a real run would ask for confirmation here"};
+        emit(r, &ev);
+        return 0;
+    }
+    if (!r->o->yes) {
+        size_t n;
+        char *q = rb_mask_apply(r->masker, s->confirm, strlen(s->confirm), &n);
+        pthread_mutex_unlock(r->mu);
+        pthread_mutex_lock(&ask_mu);
+        answer = r->o->ui.ask ? r->o->ui.ask(r->o->ui.ctx, key, q ? q : "") : -1;
+        pthread_mutex_unlock(&ask_mu);
+        pthread_mutex_lock(r->mu);
+        free(q);
+        by = "operator";
+    }
+    json_t *f = step_fields(r, s);
+    json_object_set_new(f, "by", json_string(answer < 0 ? "nobody" : by));
+    json_object_set_new(f, "answer", json_string(answer > 0 ? "yes" : answer == 0 ? "no" : "none"));
+    const char *user = getenv("USER");
+    json_object_set_new(f, "user", json_string(user ? user : "?"));
+    journal(r, "confirm", f);
+    if (answer < 0)
+        snprintf(why, len, "needs confirmation, and there is no terminal to ask: run on a terminal or with --yes");
+    else if (answer == 0)
+        snprintf(why, len, "the operator said no");
+    return answer > 0 ? 0 : -1;
+}
+
+/* ---- finishing ---- */
+
+static json_t *visible_outputs(const rb_step *s, json_t *outputs)
+{
+    json_t *copy = json_deep_copy(outputs);
+    for (size_t i = 0; copy && i < s->main.ncaptures; i++)
+        if (s->main.captures[i].secret && s->main.captures[i].name)
+            json_object_del(copy, s->main.captures[i].name);
+    return copy;
+}
+
+static void finish(run *r, const rb_step *s, rb_outcome o, json_t *outputs, const char *why, long long t0)
+{
+    step_state *st = &r->st[s->index];
+    st->outcome = o;
+    st->duration_ms = now_ms() - t0;
+    st->done_order = ++r->done_counter;
+    snprintf(st->message, sizeof st->message, "%s", why ? why : "");
+    json_t *mine = o == RB_OUT_SUCCEEDED && outputs ? json_deep_copy(outputs) : json_object();
+    json_object_set_new(mine, "outcome", json_string(rb_outcome_name(o)));
+    json_object_set_new(mine, "attempts", json_integer(st->attempts));
+    json_object_set_new(mine, "duration", json_integer(st->duration_ms));
+    if (s->id)
+        json_object_set_new(r->steps, s->id, mine);
+    else
+        json_decref(mine);
+    json_t *f = step_fields(r, s);
+    json_object_set_new(f, "outcome", json_string(rb_outcome_name(o)));
+    json_object_set_new(f, "attempts", json_integer(st->attempts));
+    json_object_set_new(f, "duration_ms", json_integer(st->duration_ms));
+    if (why && *why)
+        json_object_set_new(f, "message", rb_json_string_lossy(why, strlen(why)));
+    if (o == RB_OUT_SUCCEEDED && outputs && !r->o->dry_run) {
+        json_t *vis = visible_outputs(s, outputs);
+        bound_output(vis);
+        json_object_set_new(f, "outputs", vis);
+    }
+    if (r->o->dry_run)
+        json_object_set_new(f, "dry_run", json_true());
+    journal(r, "step_end", f);
+}
+
+static void apply_policy(run *r, const rb_step *s)
+{
+    step_state *st = &r->st[s->index];
+    if (st->outcome == RB_OUT_SUCCEEDED || st->outcome == RB_OUT_SKIPPED)
+        return;
+    if (st->outcome == RB_OUT_CANCELLED && r->stopping)
+        return;
+    if (s->on_failure == RB_POLICY_CONTINUE && st->outcome != RB_OUT_CANCELLED) {
+        st->continued = 1;
+        return;
+    }
+    if (!r->stopping) {
+        r->stopping = 1;
+        r->failed_step = (long)s->index;
+        rb_proc_cancel(r->cancel);
+    }
+}
+
+static void announce(run *r, const rb_step *s, rb_event_kind kind, rb_outcome o, const char *text)
+{
+    char key[320];
+    step_key(r, s, key, sizeof key);
+    step_state *st = &r->st[s->index];
+    rb_event ev = {.kind = kind, .step = key, .title = s->title, .outcome = o, .text = text,
+                   .duration_ms = st->duration_ms, .attempt = st->attempts, .dry_run = r->o->dry_run};
+    if (kind == RB_EV_STEP_END)
+        ev.continued = s->on_failure == RB_POLICY_CONTINUE && o != RB_OUT_SUCCEEDED && o != RB_OUT_SKIPPED;
+    emit(r, &ev);
+}
+
+/* ---- the step ---- */
+
+static int preconditions_hold(run *r, const rb_step *s, char *why, size_t len)
+{
+    for (size_t i = 0; i < s->npreconditions; i++) {
+        const rb_precondition *pc = &s->preconditions[i];
+        char err[200];
+        int t = pc->expr ? condition(r, pc->expr, err, sizeof err) : 1;
+        if (t == 1 || (t == -1 && r->o->dry_run))
+            continue;
+        snprintf(why, len, "precondition failed: %s", t == -2 ? err : pc->message ? pc->message : pc->expr->str);
+        return 0;
+    }
+    return 1;
+}
+
+static json_t *dry_outputs(run *r, const rb_step *s)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; s->main.action.type && s->main.action.type->outputs[i]; i++)
+        json_object_set(out, s->main.action.type->outputs[i], rb_unknown());
+    for (size_t i = 0; i < s->main.ncaptures; i++)
+        if (s->main.captures[i].name)
+            json_object_set(out, s->main.captures[i].name, rb_unknown());
+    for (size_t i = 0; s->dry_run && i < s->dry_run->count; i++) {
+        int unknown;
+        char err[160];
+        char *v = rb_render_node(s->dry_run->items[2 * i + 1], &(rb_scope){0}, &unknown, err, sizeof err);
+        if (v)
+            json_object_set_new(out, s->dry_run->items[2 * i]->str, json_string(v));
+        free(v);
+    }
+    return out;
+}
+
+static void run_step(run *r, size_t i)
+{
+    const rb_step *s = &r->rb->steps[i];
+    step_state *st = &r->st[i];
+    long long t0 = now_ms();
+    char why[256] = "", cond_err[200] = "";
+    int t = s->when ? condition(r, s->when, cond_err, sizeof cond_err) : 1;
+    if (t == 0 || t == -1) {
+        finish(r, s, RB_OUT_SKIPPED, NULL, t == 0 ? "when is false" : "undecided in a dry run", t0);
+        announce(r, s, RB_EV_STEP_END, RB_OUT_SKIPPED, st->message);
+        return;
+    }
+    journal(r, "step_start", step_fields(r, s));
+    announce(r, s, RB_EV_STEP_START, RB_OUT_NOT_RUN, NULL);
+    act_result res = {0};
+    rb_outcome o = RB_OUT_FAILED;
+    if (t == -2)
+        snprintf(why, sizeof why, "when cannot be evaluated: %s", cond_err);
+    else if (!preconditions_hold(r, s, why, sizeof why))
+        ;
+    else if (s->confirm && confirm(r, s, why, sizeof why) != 0)
+        ;
+    else if (!s->main.action.type)
+        o = RB_OUT_SUCCEEDED;
+    else if (r->o->dry_run && s->writes)
+        o = RB_OUT_SUCCEEDED, res.outputs = dry_outputs(r, s), snprintf(why, sizeof why, "dry run: not run");
+    else {
+        attempts(r, s, st, &res);
+        o = res.outcome;
+        snprintf(why, sizeof why, "%s", res.message);
+    }
+    finish(r, s, o, res.outputs, why, t0);
+    json_decref(res.outputs);
+    announce(r, s, RB_EV_STEP_END, o, why);
+    apply_policy(r, s);
+}
+
+typedef struct job {
+    run *r;
+    size_t i;
+} job;
+
+static void *step_thread(void *arg)
+{
+    job *j = arg;
+    run *r = j->r;
+    pthread_mutex_lock(r->mu);
+    run_step(r, j->i);
+    r->st[j->i].finished = 1;
+    r->running--;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(r->mu);
+    free(j);
+    return NULL;
+}
+
+void run_step_thread_start(run *r, size_t i)
+{
+    job *j = malloc(sizeof *j);
+    step_state *st = &r->st[i];
+    st->started = 1;
+    r->running++;
+    if (!j || pthread_create(&st->thread, NULL, step_thread, j ? (*j = (job){r, i}, j) : NULL) != 0) {
+        free(j);
+        /* No thread: run it here; the caller holds the mutex as the thread would. */
+        run_step(r, i);
+        st->finished = 1;
+        r->running--;
+        st->thread = 0;
+    } else {
+        st->running = 1;
+    }
+}

@@ -1,0 +1,98 @@
+/* Small pieces the executor's files share: clocks, cancellable waits, journaling, events,
+ * the expression scope, and outcome names. */
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+static const char *const outcome_names[] = {"not_run", "succeeded", "failed", "timed_out",
+                                            "skipped", "cancelled", "rolled_back"};
+
+const char *rb_outcome_name(rb_outcome o) { return outcome_names[o]; }
+
+rb_outcome rb_outcome_parse(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof outcome_names / sizeof *outcome_names; i++)
+        if (!strcmp(name, outcome_names[i]))
+            return (rb_outcome)i;
+    return RB_OUT_NOT_RUN;
+}
+
+long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int wait_or_cancel(const rb_proc_cancel_token *cancel, long long ms)
+{
+    long long end = now_ms() + ms;
+    for (;;) {
+        if (cancel && rb_proc_cancel_requested(cancel))
+            return 1;
+        long long left = end - now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {cancel ? cancel->fds[0] : -1, POLLIN, 0};
+        poll(&p, 1, left > 1000 ? 1000 : (int)left);
+    }
+}
+
+void act_fail(act_result *res, rb_outcome o, const char *errclass, const char *fmt, ...)
+{
+    res->outcome = o;
+    snprintf(res->errclass, sizeof res->errclass, "%s", errclass ? errclass : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->message, sizeof res->message, fmt, ap);
+    va_end(ap);
+}
+
+int journal(run *r, const char *type, json_t *fields)
+{
+    int rc = r->journal_failed ? -1 : rb_journal_append(r->journal, type, fields);
+    if (rc != 0 && !r->journal_failed) {
+        r->journal_failed = 1;
+        r->stopping = 1;
+        rb_proc_cancel(r->cancel);
+        rb_event ev = {.kind = RB_EV_NOTE, .text = "the journal cannot be written: stopping the run"};
+        emit(r, &ev);
+    }
+    json_decref(fields);
+    return rc;
+}
+
+void emit(run *r, const rb_event *ev)
+{
+    if (r->o->ui.event)
+        r->o->ui.event(r->o->ui.ctx, ev);
+}
+
+void step_key(const run *r, const rb_step *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s", r->prefix, s->id ? s->id : "?");
+}
+
+static json_t *lookup(void *ctx, const char *root)
+{
+    run *r = ctx;
+    if (!strcmp(root, "inputs"))
+        return r->inputs;
+    if (!strcmp(root, "secrets"))
+        return r->secrets;
+    if (!strcmp(root, "steps"))
+        return r->steps;
+    if (!strcmp(root, "env"))
+        return r->env;
+    if (!strcmp(root, "run"))
+        return r->runobj;
+    if (!strcmp(root, "runbook"))
+        return r->rbobj;
+    return NULL;
+}
+
+rb_scope run_scope(run *r) { return (rb_scope){lookup, r, NULL}; }

@@ -1,0 +1,313 @@
+/* Appending to a run's journal: one masked, checksummed record per write(), synced at once. */
+#include "journal/journal_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Draws of a fresh run id when the file name is taken (same second, same name, same draw). */
+#define CREATE_TRIES 16
+
+static rb_journal *journal_new(const char *state_dir, const char *run_id)
+{
+    rb_journal *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->fd = -1;
+    pthread_mutex_init(&j->mu, NULL);
+    snprintf(j->run_id, sizeof j->run_id, "%s", run_id);
+    j->runs_dir = journal_printf("%s/runs", state_dir);
+    j->path = journal_printf("%s/runs/%s.jsonl", state_dir, run_id);
+    if (!j->runs_dir || !j->path) {
+        rb_journal_close(j);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return j;
+}
+
+void rb_journal_close(rb_journal *j)
+{
+    if (!j)
+        return;
+    if (j->fd >= 0)
+        close(j->fd);
+    pthread_mutex_destroy(&j->mu);
+    free(j->path);
+    free(j->runs_dir);
+    free(j);
+}
+
+/* Opens a new journal file under a fresh run id; EEXIST when the name was taken. */
+static int create_once(const char *state_dir, const char *runbook, rb_journal **out)
+{
+    char id[RB_RUN_ID_MAX];
+    if (rb_run_id_new(runbook, id, sizeof id) < 0)
+        return -1;
+    rb_journal *j = journal_new(state_dir, id);
+    if (!j)
+        return -1;
+    if (journal_make_dirs(j->runs_dir) < 0)
+        goto fail;
+    j->fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (j->fd < 0 || journal_sync_dir(j->runs_dir) < 0)
+        goto fail;
+    *out = j;
+    return 0;
+fail:;
+    int saved = errno;
+    rb_journal_close(j);
+    errno = saved;
+    return -1;
+}
+
+int rb_journal_create(const char *state_dir, const char *runbook, rb_journal **out)
+{
+    if (!state_dir || !*state_dir) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (int i = 0; i < CREATE_TRIES; i++) {
+        if (create_once(state_dir, runbook, out) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
+}
+
+/* Cuts a torn last record off, so the next record follows the last good one. */
+static int cut_torn_tail(int fd, const rb_journal_read_info *info)
+{
+    if (!info->torn_tail)
+        return 0;
+    if (ftruncate(fd, info->good_size) < 0)
+        return -1;
+    return fdatasync(fd);
+}
+
+static int open_existing(rb_journal *j)
+{
+    struct stat st;
+    j->fd = open(j->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    if (j->fd < 0)
+        return -1;
+    if (fstat(j->fd, &st) < 0)
+        return -1;
+    if (!S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int rb_journal_reopen(const char *state_dir, const char *run_id, rb_journal **out,
+                      json_t **records, rb_journal_read_info *info)
+{
+    rb_journal_read_info local;
+    json_t *recs = NULL;
+    if (!info)
+        info = &local;
+    if (!state_dir || !*state_dir || !rb_run_id_valid(run_id)) {
+        errno = EINVAL;
+        return -1;
+    }
+    rb_journal *j = journal_new(state_dir, run_id);
+    if (!j || open_existing(j) < 0)
+        goto fail;
+    rb_journal_status st = rb_journal_load(j->path, &recs, info);
+    if (st != RB_JOURNAL_OK) {
+        if (st != RB_JOURNAL_EIO)
+            errno = EBADMSG;
+        goto fail;
+    }
+    if (cut_torn_tail(j->fd, info) < 0)
+        goto fail;
+    j->size = info->good_size;
+    j->last_seq = info->records;
+    if (records)
+        *records = json_incref(recs);
+    json_decref(recs);
+    *out = j;
+    return 0;
+fail:;
+    int saved = errno;
+    json_decref(recs);
+    rb_journal_close(j);
+    errno = saved;
+    return -1;
+}
+
+const char *rb_journal_run_id(const rb_journal *j)
+{
+    return j->run_id;
+}
+
+const char *rb_journal_path(const rb_journal *j)
+{
+    return j->path;
+}
+
+void rb_journal_set_masker(rb_journal *j, const rb_masker *m)
+{
+    pthread_mutex_lock(&j->mu);
+    j->masker = m;
+    pthread_mutex_unlock(&j->mu);
+}
+
+uint64_t rb_journal_last_seq(const rb_journal *j)
+{
+    pthread_mutex_t *mu = &((rb_journal *)j)->mu; /* the one member a reader changes */
+    pthread_mutex_lock(mu);
+    uint64_t seq = j->last_seq;
+    pthread_mutex_unlock(mu);
+    return seq;
+}
+
+/* A copy of v with every string masked (and made valid UTF-8 again: a secret's bytes may end
+ * in the middle of a character). New reference, or NULL when out of memory. */
+static json_t *masked_copy(json_t *v, const rb_masker *m)
+{
+    json_t *copy, *item;
+    const char *key;
+    size_t i, n;
+    switch (json_typeof(v)) {
+    case JSON_STRING: {
+        char *s = rb_mask_apply(m, json_string_value(v), json_string_length(v), &n);
+        copy = s ? rb_json_string_lossy(s, n) : NULL;
+        free(s);
+        return copy;
+    }
+    case JSON_OBJECT:
+        copy = json_object();
+        json_object_foreach (v, key, item)
+            if (!copy || json_object_set_new(copy, key, masked_copy(item, m)) < 0)
+                goto fail;
+        return copy;
+    case JSON_ARRAY:
+        copy = json_array();
+        json_array_foreach (v, i, item)
+            if (!copy || json_array_append_new(copy, masked_copy(item, m)) < 0)
+                goto fail;
+        return copy;
+    default:
+        return json_incref(v); /* numbers and constants cannot hold a secret */
+    }
+fail:
+    json_decref(copy);
+    return NULL;
+}
+
+static int reserved_key(const char *key)
+{
+    return !strcmp(key, "seq") || !strcmp(key, "ts") || !strcmp(key, "type") ||
+           !strcmp(key, "crc");
+}
+
+static int add_field(rb_journal *j, json_t *rec, const char *key, json_t *v)
+{
+    if (reserved_key(key)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int masking = j->masker && rb_masker_max_len(j->masker) > 0;
+    json_t *copy = masking ? masked_copy(v, j->masker) : json_incref(v);
+    if (!copy || json_object_set_new(rec, key, copy) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+/* seq, ts and type first, then the caller's fields, masked. NULL with errno. */
+static json_t *build_record(rb_journal *j, const char *type, json_t *fields)
+{
+    char ts[JOURNAL_TS_SIZE];
+    const char *key;
+    json_t *v;
+    journal_format_ts(ts);
+    json_t *rec = json_pack("{s:I,s:s,s:o}", "seq", (json_int_t)(j->last_seq + 1), "ts", ts,
+                            "type", rb_json_string_lossy(type, strlen(type)));
+    if (!rec) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    json_object_foreach (fields, key, v)
+        if (add_field(j, rec, key, v) < 0) {
+            json_decref(rec);
+            return NULL;
+        }
+    return rec;
+}
+
+/* After a failed write the file may end in part of a record, and after a failed fdatasync the
+ * kernel may have dropped the pages: cut back to the last whole record and stop. */
+static int fail_append(rb_journal *j)
+{
+    int saved = errno;
+    j->broken = 1;
+    if (ftruncate(j->fd, j->size) == 0)
+        fdatasync(j->fd);
+    errno = saved;
+    return -1;
+}
+
+static int write_durably(rb_journal *j, const char *line, size_t len)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(j->fd, line + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return fail_append(j);
+        }
+        done += (size_t)n;
+    }
+    if (fdatasync(j->fd) < 0)
+        return fail_append(j);
+    j->size += (off_t)len;
+    j->last_seq++;
+    return 0;
+}
+
+static int append_locked(rb_journal *j, const char *type, json_t *fields)
+{
+    if (j->broken) {
+        errno = EIO;
+        return -1;
+    }
+    json_t *rec = build_record(j, type, fields);
+    if (!rec)
+        return -1;
+    size_t len = 0;
+    char *line = journal_record_line(rec, &len);
+    json_decref(rec);
+    int rc = -1;
+    if (!line)
+        errno = ENOMEM;
+    else if (len > RB_JOURNAL_LINE_MAX)
+        errno = E2BIG;
+    else
+        rc = write_durably(j, line, len);
+    free(line);
+    return rc;
+}
+
+int rb_journal_append(rb_journal *j, const char *type, const json_t *fields)
+{
+    if (!type || (fields && !json_is_object(fields))) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&j->mu);
+    int rc = append_locked(j, type, (json_t *)fields);
+    int saved = errno;
+    pthread_mutex_unlock(&j->mu);
+    errno = saved;
+    return rc;
+}

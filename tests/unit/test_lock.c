@@ -1,0 +1,211 @@
+/* Run locks: a second run is refused and told who holds it; a lock dies with its holder. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runbook/lock.h"
+
+static char root[64];
+
+static int setup(void **state)
+{
+    snprintf(root, sizeof root, "/tmp/rb-lock-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+static void lock_file(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/state/locks/%s.lock", root, name);
+}
+
+static void state_dir(char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/state", root);
+}
+
+/* Forks a child that takes `name` as `run_id`, reports on `ready`, and then either waits for
+ * a byte on `go` and exits, or (exec_after) replaces itself by a long sleep. */
+static pid_t spawn_holder(const char *name, const char *run_id, int ready[2], int go[2],
+                          int exec_after)
+{
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char dir[128];
+        state_dir(dir, sizeof dir);
+        rb_lock *l;
+        char ok = rb_lock_acquire(dir, name, run_id, &l, NULL) == 0 ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(2);
+        if (exec_after)
+            execl("/bin/sleep", "sleep", "30", (char *)NULL);
+        char c;
+        if (read(go[0], &c, 1) < 0)
+            _exit(3);
+        _exit(0);
+    }
+    char ok;
+    assert_int_equal(read(ready[0], &ok, 1), 1);
+    assert_int_equal(ok, 'y');
+    return pid;
+}
+
+static void close_pipes(int a[2], int b[2])
+{
+    close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+}
+
+static void second_run_is_refused_and_told_who_holds_it(void **state)
+{
+    char dir[128];
+    state_dir(dir, sizeof dir);
+    int ready[2], go[2];
+    pid_t child = spawn_holder("dr", "20261121T234512Z-failover-ab12", ready, go, 0);
+
+    rb_lock *l = NULL;
+    rb_lock_holder h;
+    assert_int_equal(rb_lock_acquire(dir, "dr", "20261121T234513Z-failover-cd34", &l, &h),
+                     RB_LOCK_BUSY);
+    assert_null(l);
+    assert_string_equal(h.run_id, "20261121T234512Z-failover-ab12");
+    assert_int_equal(h.pid, child);
+    memset(&h, 0, sizeof h);
+    assert_int_equal(rb_lock_query(dir, "dr", &h), 1);
+    assert_int_equal(h.pid, child);
+
+    assert_int_equal(write(go[1], "x", 1), 1);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_int_equal(rb_lock_query(dir, "dr", NULL), 0);
+    assert_int_equal(rb_lock_acquire(dir, "dr", "20261121T234513Z-failover-cd34", &l, &h), 0);
+    assert_non_null(l);
+    rb_lock_release(l);
+    close_pipes(ready, go);
+}
+
+static void killed_holder_leaves_no_stale_lock(void **state)
+{
+    char dir[128];
+    state_dir(dir, sizeof dir);
+    int ready[2], go[2];
+    pid_t child = spawn_holder("db", "run-1", ready, go, 0);
+    rb_lock *l;
+    assert_int_equal(rb_lock_acquire(dir, "db", "run-2", &l, NULL), RB_LOCK_BUSY);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    assert_int_equal(rb_lock_acquire(dir, "db", "run-2", &l, NULL), 0);
+    rb_lock_release(l);
+    close_pipes(ready, go);
+}
+
+/* The holder execs a long-running command: the lock must not live on in it. */
+static void commands_started_by_a_run_do_not_inherit_it(void **state)
+{
+    char dir[128];
+    state_dir(dir, sizeof dir);
+    int ready[2], go[2];
+    pid_t child = spawn_holder("dns", "run-1", ready, go, 1);
+    rb_lock *l = NULL;
+    struct timespec wait = {0, 10000000L};
+    for (int i = 0; i < 300 && rb_lock_acquire(dir, "dns", "run-2", &l, NULL) == RB_LOCK_BUSY; i++)
+        nanosleep(&wait, NULL);
+    assert_non_null(l);
+    assert_int_equal(kill(child, 0), 0); /* the command still runs */
+    rb_lock_release(l);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    close_pipes(ready, go);
+}
+
+static void holder_details_are_in_the_file_while_held(void **state)
+{
+    char dir[128], path[192], text[192] = "";
+    state_dir(dir, sizeof dir);
+    rb_lock *l;
+    assert_int_equal(rb_lock_acquire(dir, "dr", "run-x", &l, NULL), 0);
+    lock_file(path, sizeof path, "dr");
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fgets(text, sizeof text, fp));
+    fclose(fp);
+    char want[64];
+    snprintf(want, sizeof want, "run-x %ld\n", (long)getpid());
+    assert_string_equal(text, want);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(text, sizeof text, "%s/locks", dir);
+    assert_int_equal(stat(text, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    /* The same process asking again is a second run, refused. */
+    rb_lock *again;
+    rb_lock_holder h;
+    assert_int_equal(rb_lock_acquire(dir, "dr", "run-y", &again, &h), RB_LOCK_BUSY);
+    assert_string_equal(h.run_id, "run-x");
+    rb_lock_release(l);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+}
+
+static void lock_names_are_checked(void **state)
+{
+    char dir[128];
+    state_dir(dir, sizeof dir);
+    const char *good[] = {"dr", "0", "a_b-c", "failover-to-secondary"};
+    const char *bad[] = {"", "-x", "_x", "Dr", "a/b", "a b", "../x", "a.b",
+                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_true(rb_lock_name_valid(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_false(rb_lock_name_valid(bad[i]));
+        rb_lock *l;
+        errno = 0;
+        assert_int_equal(rb_lock_acquire(dir, bad[i], "run-1", &l, NULL), -1);
+        assert_int_equal(errno, EINVAL);
+        assert_int_equal(rb_lock_query(dir, bad[i], NULL), -1);
+    }
+    rb_lock *l;
+    assert_int_equal(rb_lock_acquire(dir, "dr", "two words", &l, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(rb_lock_query(dir, "never-taken", NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(second_run_is_refused_and_told_who_holds_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(killed_holder_leaves_no_stale_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(commands_started_by_a_run_do_not_inherit_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(holder_details_are_in_the_file_while_held, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(lock_names_are_checked, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
