@@ -199,10 +199,33 @@ static int guarded(const walk *w, size_t step)
     return 0;
 }
 
+static void find_outcome_guard(const rb_ref *r, void *ctx)
+{
+    const char **want = ctx;
+    if (!strcmp(r->root, "steps") && r->name && r->field && !strcmp(r->name, want[0]) &&
+        !strcmp(r->field, "outcome"))
+        want[1] = "yes";
+}
+
+/* A step whose own `when` tests steps.X.outcome runs only as that test allows, so every
+ * expression of the step may read X's fields. */
+static int guarded_by_when(const walk *w, const rb_step *target)
+{
+    if (!w->step || !w->step->when || !target->id)
+        return 0;
+    rb_expr_error err;
+    rb_expr *e = rb_expr_parse(w->step->when->str, w->step->when->len, &err);
+    const char *want[2] = {target->id, NULL};
+    if (e)
+        rb_expr_refs(e, find_outcome_guard, want);
+    rb_expr_free(e);
+    return want[1] != NULL;
+}
+
 static void report_unguarded(walk *w)
 {
     for (size_t i = 0; i < w->nmaybe; i++) {
-        if (guarded(w, w->maybe_null[i]))
+        if (guarded(w, w->maybe_null[i]) || guarded_by_when(w, &w->c->rb->steps[w->maybe_null[i]]))
             continue;
         const rb_step *t = &w->c->rb->steps[w->maybe_null[i]];
         rb_diag_node(w->c->d, w->c->rb->doc, w->n, w->offsets[i], RB_SEV_WARNING, "unguarded-null",

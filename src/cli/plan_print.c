@@ -38,6 +38,23 @@ static void put_value(plan_view *v, const rb_node *n)
     free(s);
 }
 
+/* A duration from an input is milliseconds in expressions; show it as a duration. */
+static void put_duration(plan_view *v, const rb_node *n)
+{
+    rb_expr_error err;
+    rb_template *t = rb_scalar_has_template(n) ? rb_template_parse(n->str, n->len, &err) : NULL;
+    json_t *val = t && rb_template_single(t) ? rb_expr_eval(rb_template_single(t), &v->scope, &err) : NULL;
+    char buf[32];
+    if (json_is_integer(val)) {
+        rb_duration_format(json_integer_value(val), buf, sizeof buf);
+        P("%s", buf);
+    } else {
+        put_value(v, n);
+    }
+    json_decref(val);
+    rb_template_free(t);
+}
+
 static void put_first_line(plan_view *v, const rb_node *n)
 {
     const char *nl = strchr(n->str, '\n');
@@ -94,7 +111,7 @@ static void put_action(plan_view *v, const rb_action *a)
     } else if (!strcmp(t, "ssh"))
         P("ssh on %s: ", rb_action_param(a, "target")->str), put_first_line(v, rb_action_param(a, "command"));
     else if (!strcmp(t, "sleep"))
-        P("sleep "), put_value(v, rb_action_param(a, "duration"));
+        P("sleep "), put_duration(v, rb_action_param(a, "duration"));
     else if (!strcmp(t, "assert")) {
         n = rb_action_param(a, "that");
         P("assert: ");
@@ -130,18 +147,41 @@ static int put_condition(plan_view *v, const char *label, const rb_node *n)
     return truth;
 }
 
+static void put_expect(plan_view *v, const rb_node *ex)
+{
+    P("      %-12s", "expects:");
+    for (size_t i = 0; ex->kind == RB_NODE_MAP && i < ex->count; i++) {
+        const rb_node *k = ex->items[2 * i], *val = ex->items[2 * i + 1];
+        P(" %s ", k->str);
+        if (val->kind == RB_NODE_SCALAR)
+            put_value(v, val);
+        else if (val->kind == RB_NODE_SEQ)
+            put_list(v, val, "|");
+        else
+            for (size_t j = 0; j < val->count; j++)
+                P("%s%s=%s", j ? "," : "", val->items[2 * j]->str,
+                  val->items[2 * j + 1]->kind == RB_NODE_SCALAR ? val->items[2 * j + 1]->str : "…");
+        P("%s", i + 1 < ex->count ? ";" : "");
+    }
+    P("\n");
+}
+
 static void put_retry(plan_view *v, const rb_retry *r)
 {
-    char d[32], m[32];
     if (!r->node)
         return;
-    fmt_duration(r->delay_ms < 0 && r->delay_ms != RB_DYNAMIC ? 1000 : r->delay_ms, d, sizeof d);
     P("      %-12s ", "retry:");
     if (r->attempts == RB_DYNAMIC)
         put_value(v, r->attempts_node);
     else
         P("%lld", r->attempts);
-    P(" attempts, delay %s", d);
+    P(" attempts, delay ");
+    const rb_node *delay = rb_map_get(r->node, "delay");
+    if (delay)
+        put_duration(v, delay);
+    else
+        P("1s");
+    char m[32];
     if (r->backoff > 1.0)
         P(" ×%g", r->backoff);
     if (r->max_delay_ms >= 0 || r->max_delay_ms == RB_DYNAMIC)
@@ -199,7 +239,7 @@ static void put_step(plan_view *v, size_t pos, const rb_step *s)
     put_action(v, &s->main.action);
     P("\n");
     if (s->main.expect)
-        P("      %-12s (see expect: at line %u)\n", "expects:", s->main.expect->line);
+        put_expect(v, s->main.expect);
     put_timeout(v, s);
     put_retry(v, &s->retry);
     if (s->on_failure != RB_POLICY_UNSET && s->on_failure != RB_POLICY_ABORT)
@@ -226,6 +266,12 @@ static void put_header(plan_view *v)
     for (size_t i = 0; i < rb->ninputs; i++) {
         json_t *val = json_object_get(v->inputs, rb->inputs[i].name);
         char *text = rb_is_unknown(val) ? NULL : json_dumps(val, JSON_ENCODE_ANY);
+        if (text && rb->inputs[i].type == RB_IN_DURATION && json_is_integer(val)) {
+            char d[32];
+            rb_duration_format(json_integer_value(val), d, sizeof d);
+            free(text);
+            text = strdup(d);
+        }
         P("  input  %-18s %s\n", rb->inputs[i].name, text ? text : "(required: give it with --set)");
         free(text);
     }

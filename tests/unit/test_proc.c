@@ -582,9 +582,15 @@ static void test_path_lookup_is_strict(void **state)
     assert_string_equal(r.out.data, "tool\n");
     rb_proc_result_cleanup(&r);
 
+    /* rbtool is right there in both our directory and the child's, yet not found. */
+    char *here = getcwd(NULL, 0);
+    assert_int_equal(chdir(dir), 0);
     s.env = rel_env;
     s.cwd = dir;
-    assert_int_equal(rb_proc_run(&s, &r), -1);
+    int rc = rb_proc_run(&s, &r);
+    assert_int_equal(chdir(here), 0);
+    free(here);
+    assert_int_equal(rc, -1);
     assert_string_equal(r.message, "no such command: rbtool");
     rb_proc_result_cleanup(&r);
 
