@@ -70,6 +70,7 @@ int rb_proc_cancel_requested(const rb_proc_cancel_token *t);
 /* Only when no run and no signal handler can still use the token. Safe on a failed init. */
 void rb_proc_cancel_cleanup(rb_proc_cancel_token *t);
 
+/* Start from rb_proc_spec_init(): a zeroed spec captures nothing and has no grace. */
 typedef struct rb_proc_spec {
     /* NULL-terminated. argv[0] containing '/' is a path (relative to cwd); otherwise it is
      * looked up in the PATH of `env` (default "/usr/bin:/bin"); empty and relative PATH entries

@@ -54,6 +54,17 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* now + ms without wrapping: an absurd timeout means "never", not "already". */
+static uint64_t later(uint64_t now, uint64_t ms)
+{
+    return ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
+}
+
 static void close_fd(int *fd)
 {
     /* Not retried on EINTR: on Linux the fd is gone either way. */
@@ -511,7 +522,7 @@ static void start_stop(proc_run *r, rb_proc_outcome why, uint64_t now)
 {
     r->stop_reason = why;
     r->phase = PHASE_STOPPING;
-    r->kill_at = now + r->spec->grace_ms;
+    r->kill_at = later(now, r->spec->grace_ms);
     signal_group(r, SIGTERM);
     signal_group(r, SIGCONT); /* a stopped member could not act on the TERM */
     close_fd(&r->in_w);
@@ -541,10 +552,6 @@ static int finished(const proc_run *r, uint64_t now)
     return pipes_closed(r) || now >= r->drain_end;
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
-}
 
 static int poll_timeout(const proc_run *r, uint64_t now)
 {
@@ -553,7 +560,7 @@ static int poll_timeout(const proc_run *r, uint64_t now)
         next = r->deadline;
     if (r->phase == PHASE_STOPPING)
         next = min_u64(next, r->kill_at);
-    if (r->exited)
+    if (r->exited && r->phase != PHASE_STOPPING)
         next = min_u64(next, r->drain_end);
     if (!r->exited && r->pidfd < 0)
         next = min_u64(next, now + EXIT_TICK_MS);
@@ -725,7 +732,7 @@ int rb_proc_run(const rb_proc_spec *spec, rb_proc_result *res)
         return -1;
     }
     res->pid = r.pid;
-    r.deadline = spec->timeout_ms ? r.start + spec->timeout_ms : 0;
+    r.deadline = spec->timeout_ms ? later(r.start, spec->timeout_ms) : 0;
     run_loop(&r);
     reap(&r);
     res->output_cut = !pipes_closed(&r);

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: folders, ignore files, help, usage errors, exit codes.
+set -u
+bin=$1 src=$2
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect_exit() { # code, description, command...
+    local want=$1 what=$2; shift 2
+    out=$("$@" 2>&1); code=$?
+    [[ $code == "$want" ]] && ok || bad "$what: exit $code, expected $want
+$out"
+}
+expect_out() { # text, description (uses $out of the last command)
+    grep -qF -- "$1" <<<"$out" && ok || bad "$2: output lacks '$1'
+$out"
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$src" || exit 1
+
+expect_exit 0 "shipped runbooks and examples are valid under --strict" "$bin" validate --strict runbooks/ examples/
+expect_out "0 invalid" "validate summary"
+expect_exit 2 "a missing path is a usage error" "$bin" validate no/such/path
+expect_out "no such file or folder" "missing path message"
+expect_exit 2 "no path at all" "$bin" validate
+expect_exit 2 "unknown format" "$bin" validate --format xml runbooks/
+expect_exit 2 "unknown option" "$bin" validate --frobnicate runbooks/
+expect_exit 2 "unknown command" "$bin" frobnicate
+expect_exit 0 "--version" "$bin" --version
+expect_out "runbook " "version text"
+for cmd in validate plan run resume runs journal graph list; do
+    expect_exit 0 "$cmd --help" "$bin" "$cmd" --help
+    expect_out "usage: runbook $cmd" "$cmd help text"
+done
+
+# Folders recurse; .runbookignore and --exclude skip; invalid files anywhere fail the run.
+mkdir -p "$tmp/tree/sub/skipme" "$tmp/tree/ci"
+cp tests/cases/valid-minimal.yaml "$tmp/tree/sub/"
+printf 'runbook: broken\nversion: 1\n' >"$tmp/tree/sub/skipme/broken.yaml"
+printf 'not: [a runbook\n' >"$tmp/tree/ci/workflow.yml"
+printf '# CI files are not runbooks\nci/\nsub/skipme/\n' >"$tmp/tree/.runbookignore"
+expect_exit 0 ".runbookignore skips folders" "$bin" validate "$tmp/tree"
+expect_out "1 file checked" "only the valid file is checked"
+rm "$tmp/tree/.runbookignore"
+expect_exit 1 "without the ignore file the broken files count" "$bin" validate "$tmp/tree"
+expect_exit 0 "--exclude skips" "$bin" validate --exclude 'skipme/' --exclude '*.yml' "$tmp/tree"
+
+# NAME lookups go through RUNBOOK_PATH.
+expect_exit 0 "plan by name on RUNBOOK_PATH" env RUNBOOK_PATH="$tmp/tree/sub" "$bin" plan valid-minimal
+expect_out "Plan for valid-minimal" "plan by name"
+expect_exit 2 "plan of an unknown name" env RUNBOOK_PATH="$tmp/tree/sub" "$bin" plan no-such-runbook
+expect_exit 1 "plan of an invalid file does nothing" "$bin" plan "$tmp/tree/sub/skipme/broken.yaml"
+expect_exit 0 "list" "$bin" list runbooks
+expect_out "failover-to-secondary" "list shows the failover"
+expect_out "critical" "list shows severities"
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
