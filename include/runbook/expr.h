@@ -2,7 +2,9 @@
  *
  * Values are jansson json_t. Durations are integers of milliseconds. One special value,
  * rb_unknown(), stands for "only a run can tell" (a plan, a dry run without dry_run outputs):
- * any operator on it gives unknown, except `false && x` (false) and `true || x` (true). */
+ * any operator on it gives unknown, except that && and || follow three-valued logic: an operand
+ * that decides wins (`x && false` is false, `x || true` is true, whatever x is). It is a JSON
+ * null to jansson: test rb_is_unknown() before json_is_null(). */
 #ifndef RUNBOOK_EXPR_H
 #define RUNBOOK_EXPR_H
 
@@ -86,7 +88,8 @@ typedef struct rb_scope {
 
 /* Evaluates; returns a new reference (caller json_decref's) or NULL with a message in *err.
  * Left to right, && and || stop at the first operand that decides (`false && x` is false and x
- * is not evaluated); an unknown operand met before that makes the result unknown. */
+ * is not evaluated); an unknown operand before it does not change that; a chain that nothing
+ * decides but that holds an unknown is unknown. */
 json_t *rb_expr_eval(const rb_expr *e, const rb_scope *scope, rb_expr_error *err);
 /* Renders a template to a string (caller frees). Values are rendered: strings as is, numbers
  * in decimal, booleans true/false, null as empty, arrays/objects as compact JSON.

@@ -125,9 +125,11 @@ typedef int (*rb_journal_cb)(json_t *record, void *ud);
 /* Reads and verifies the journal at `path`: each line's crc, its JSON (an object, no duplicate
  * keys, with seq, ts, type), and seqs 1, 2, 3... A last line that is incomplete, too long, or
  * fails a check is a torn tail: it is reported in info->torn_tail and never passed on. The same
- * fault anywhere before the last line is RB_JOURNAL_ECORRUPT; so is a well-formed record with
- * the wrong seq, even at the end. On an error, records already passed to `cb` came from a
- * journal that cannot be trusted: discard them. `info` may be NULL. */
+ * fault anywhere before the last line is RB_JOURNAL_ECORRUPT; so is, even at the end, a
+ * well-formed record with the wrong seq, or a line that starts with a whole record (two records
+ * joined by a lost newline, which a torn write cannot produce). On an error, records already
+ * passed to `cb` came from a journal that cannot be trusted: discard them. `info` may be NULL;
+ * RB_JOURNAL_EIO leaves errno set. */
 rb_journal_status rb_journal_read(const char *path, rb_journal_cb cb, void *ud,
                                   rb_journal_read_info *info);
 

@@ -29,7 +29,7 @@ void rb_masker_free(rb_masker *m);
  *  - the raw bytes;
  *  - base64, standard and URL-safe alphabets, with and without padding;
  *  - the part of its base64 that stays the same wherever it sits inside a longer base64 blob
- *    (the three byte alignments, both alphabets), when that part is at least 4 characters;
+ *    (the three byte alignments, both alphabets); base64 forms under 4 characters are left out;
  *  - percent-encoding (RFC 3986 unreserved kept; upper- and lower-case hex; form style with '+'
  *    for space; the sets kept by JavaScript's encodeURIComponent and Python's quote);
  *  - JSON string escaping as jansson, JavaScript, Python (ensure_ascii), PHP (escaped '/') and

@@ -333,7 +333,9 @@ static void finish(run *r, const rb_step *s, rb_outcome o, json_t *outputs, cons
     st->duration_ms = now_ms() - t0;
     st->done_order = ++r->done_counter;
     snprintf(st->message, sizeof st->message, "%s", why ? why : "");
-    json_t *mine = o == RB_OUT_SUCCEEDED && outputs ? json_deep_copy(outputs) : json_object();
+    /* A shallow copy keeps rb_unknown() values (dry run) as they are: a deep copy would turn
+     * them into plain nulls and later conditions would guess. */
+    json_t *mine = o == RB_OUT_SUCCEEDED && outputs ? json_copy(outputs) : json_object();
     json_object_set_new(mine, "outcome", json_string(rb_outcome_name(o)));
     json_object_set_new(mine, "attempts", json_integer(st->attempts));
     json_object_set_new(mine, "duration", json_integer(st->duration_ms));

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -66,10 +67,22 @@ int journal(run *r, const char *type, json_t *fields)
     return rc;
 }
 
+/* Messages can quote what a command or server said, so they are masked like output
+ * (RB_EV_OUTPUT chunks arrive masked by their stream already). */
 void emit(run *r, const rb_event *ev)
 {
-    if (r->o->ui.event)
+    if (!r->o->ui.event)
+        return;
+    if (ev->kind == RB_EV_OUTPUT || !ev->text || !r->masker) {
         r->o->ui.event(r->o->ui.ctx, ev);
+        return;
+    }
+    size_t n;
+    char *masked = rb_mask_apply(r->masker, ev->text, strlen(ev->text), &n);
+    rb_event copy = *ev;
+    copy.text = masked ? masked : "(message withheld)";
+    r->o->ui.event(r->o->ui.ctx, &copy);
+    free(masked);
 }
 
 void step_key(const run *r, const rb_step *s, char *buf, size_t len)

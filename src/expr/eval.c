@@ -131,7 +131,9 @@ static json_t *eval_not(const node *n, const evaluator *ev)
  * and an unknown operand before that makes the whole unknown. */
 static json_t *eval_logic(const node *n, const evaluator *ev)
 {
-    int decides = n->kind == ND_OR;
+    /* Three-valued (Kleene) logic: an operand that decides wins even after an unknown one,
+     * so `unknown && false` is false; only an undecided chain is unknown. */
+    int decides = n->kind == ND_OR, unknown = 0;
     for (size_t i = 0; i < n->u.list.n; i++) {
         json_t *v = eval(n->u.list.items[i], ev);
         if (!v)
@@ -139,11 +141,11 @@ static json_t *eval_logic(const node *n, const evaluator *ev)
         int t = rb_value_truthy(v);
         json_decref(v);
         if (t < 0)
-            return rb_unknown();
-        if (t == decides)
+            unknown = 1;
+        else if (t == decides)
             return json_boolean(decides);
     }
-    return json_boolean(!decides);
+    return unknown ? rb_unknown() : json_boolean(!decides);
 }
 
 static int compare_numbers(const json_t *l, const json_t *r)

@@ -118,9 +118,22 @@ static int take_record(const char *line, size_t len, rb_journal_cb cb, void *ud,
     return rc;
 }
 
-static const char *bad_kind(line_kind k)
+/* Classifies one line: a good record (passed on: OK or STOPPED), LINE_BAD (a torn tail if
+ * nothing follows it), or a status that ends the read. The reason goes to msg. */
+static int check_line(line_kind k, const char *line, size_t len, rb_journal_cb cb, void *ud,
+                      rb_journal_read_info *info, char *msg, size_t msg_size)
 {
-    return k == LINE_PARTIAL ? "incomplete record (no newline)" : "record too long";
+    int rc = LINE_BAD;
+    if (k == LINE_FULL)
+        rc = take_record(line, len, cb, ud, info, msg, msg_size);
+    else
+        snprintf(msg, msg_size, "%s",
+                 k == LINE_PARTIAL ? "incomplete record (no newline)" : "record too long");
+    if (rc == LINE_BAD && k != LINE_LONG && journal_line_has_record_prefix(line, len)) {
+        snprintf(msg, msg_size, "a whole record with more after it on the same line");
+        return RB_JOURNAL_ECORRUPT;
+    }
+    return rc;
 }
 
 static rb_journal_status read_lines(line_reader *r, rb_journal_cb cb, void *ud,
@@ -140,24 +153,17 @@ static rb_journal_status read_lines(line_reader *r, rb_journal_cb cb, void *ud,
             set_message(info, bad_line, what);
             return RB_JOURNAL_ECORRUPT;
         }
-        int rc = k == LINE_FULL ? take_record(line, len, cb, ud, info, msg, sizeof msg) : LINE_BAD;
-        if (k != LINE_FULL)
-            snprintf(msg, sizeof msg, "%s", bad_kind(k));
-        if (rc == LINE_BAD && k != LINE_LONG && journal_line_has_record_prefix(line, len)) {
-            set_message(info, lineno, "a whole record with more after it on the same line");
-            return RB_JOURNAL_ECORRUPT;
-        }
+        int rc = check_line(k, line, len, cb, ud, info, msg, sizeof msg);
         if (rc == LINE_BAD) {
             bad_line = lineno;
             continue;
         }
-        if (rc != RB_JOURNAL_OK && rc != RB_JOURNAL_STOPPED) {
+        if (rc == RB_JOURNAL_OK || rc == RB_JOURNAL_STOPPED)
+            info->good_size = r->base + (off_t)r->start;
+        else
             set_message(info, lineno, msg);
+        if (rc != RB_JOURNAL_OK)
             return (rb_journal_status)rc;
-        }
-        info->good_size = r->base + (off_t)r->start;
-        if (rc == RB_JOURNAL_STOPPED)
-            return RB_JOURNAL_STOPPED;
     }
     if (bad_line) {
         info->torn_tail = 1;

@@ -273,9 +273,10 @@ static void add_base64_whole(forms *fs, const unsigned char *v, size_t n)
     size_t unpadded = len;
     while (unpadded && b[unpadded - 1] == '=')
         unpadded--;
+    /* Two or three characters (one or two bytes, unpadded) would mask far too much. */
     for (int urlsafe = 0; urlsafe < 2; urlsafe++) {
-        add_b64(fs, b, len, urlsafe, 1);
-        add_b64(fs, b, unpadded, urlsafe, 1);
+        add_b64(fs, b, len, urlsafe, RB_MASK_MIN_LEN);
+        add_b64(fs, b, unpadded, urlsafe, RB_MASK_MIN_LEN);
     }
     free(b);
 }

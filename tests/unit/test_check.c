@@ -339,7 +339,7 @@ static void sql_template_regex_and_captures(void **state)
     static const char *const want[] = {
         "E:10:66:${{ }} is not allowed inside an SQL query",
         "H:10:66:bind values with $1",
-        "E:13:20:column: needs a column name",
+        "E:13:27:column: needs a column name", /* at the (empty) name, after the prefix */
         "E:16:30:invalid regex: missing closing parenthesis",
         "E:17:48:invalid regex: missing terminating ] for character class",
         "E:19:20:a re: capture needs a group: re:version (\\S+)",
