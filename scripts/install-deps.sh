@@ -12,7 +12,7 @@ packages=(
     libssl-dev                                  # base64 (EVP_EncodeBlock) for secret masking
     libcmocka-dev                               # unit tests
     clang                                       # libFuzzer targets (tests/fuzz)
-    python3                                     # test helpers
+    python3 time                                # test helpers (/usr/bin/time for peak memory)
 )
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

@@ -55,5 +55,39 @@ expect_exit 0 "list" "$bin" list runbooks
 expect_out "failover-to-secondary" "list shows the failover"
 expect_out "critical" "list shows severities"
 
+# The bad-input corpus: every file is refused with exit 1 and a located error, never a crash.
+for f in tests/bad/*.yaml; do
+    want=$(cat "${f%.yaml}.expect")
+    pos=${want%% *} text=${want#* }
+    expect_exit 1 "bad input $f" timeout 60 "$bin" validate "$f"
+    if [[ $pos == 0:0 ]]; then
+        expect_out "$f: error: $text" "bad input $f message"
+    else
+        expect_out "$f:$pos: error: $text" "bad input $f position and message"
+    fi
+done
+
+# Huge inputs are refused or accepted quickly, with bounded memory (time bound only catches hangs).
+python3 - "$tmp" <<'PY'
+import sys, os
+d = sys.argv[1]
+open(os.path.join(d, "huge-scalar.yaml"), "w").write("runbook: huge-scalar\nversion: 1\ntitle: x\ndescription: " + "a" * (20 << 20) + "\nsteps: [{id: a, sleep: 1s}]\n")
+with open(os.path.join(d, "many-keys.yaml"), "w") as f:
+    f.write("runbook: many-keys\nversion: 1\ntitle: x\ninputs:\n")
+    for i in range(200000):
+        f.write(f"  i{i}: {{ default: v }}\n")
+    f.write("steps: [{id: a, sleep: 1s}]\n")
+open(os.path.join(d, "long-line.yaml"), "w").write("runbook: long-line\nversion: 1\ntitle: " + "t" * (1 << 20) + "\nsteps: [{id: a, sleep: 1s}]\n")
+open(os.path.join(d, "deep.yaml"), "w").write("runbook: deep\nversion: 1\ntitle: x\nsteps: " + "[" * 1000000 + "\n")
+PY
+for f in huge-scalar many-keys long-line deep; do
+    out=$( { /usr/bin/time -f 'maxrss_kb=%M' timeout 60 "$bin" validate "$tmp/$f.yaml"; } 2>&1 ); code=$?
+    [[ $code == 0 || $code == 1 ]] && ok || bad "huge input $f: exit $code"
+    rss=$(sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p' <<<"$out" | tail -1)
+    [[ -n $rss && $rss -lt 1048576 ]] && ok || bad "huge input $f: peak memory ${rss:-?} KiB"
+done
+[[ $(timeout 60 "$bin" validate "$tmp/huge-scalar.yaml" 2>&1) == *"larger than 16 MiB"* ]] && ok || bad "a 20 MiB file is refused by size"
+[[ $(timeout 60 "$bin" validate "$tmp/deep.yaml" 2>&1) == *"nesting deeper than 64"* ]] && ok || bad "deep nesting is refused"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
