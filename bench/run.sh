@@ -91,30 +91,47 @@ fi
     die "the schema rejects the generated runbooks (above)"
 say "validity: $(tail -1 "$TMP/validate.out")"
 
-# ---- timing: median of RUNS runs ----
-# median_of NAME RUNS WARMUP CMD...: prints the median wall time in seconds
-median_of() {
+# ---- timing ----
+# timed NAME RUNS WARMUP CMD...: prints "WALL CPU": the median wall time and the mean user+system
+# CPU time of one run, in seconds. The targets are judged on the CPU time: it barely moves when
+# other work on the machine takes the cores; the wall time does (see README).
+timed() {
     local name=$1 runs=$2 warmup=$3
     shift 3
     if [ "${HYPERFINE:-1}" = 1 ] && command -v hyperfine >/dev/null; then
         local q cmd=""
         for q in "$@"; do cmd+=" $(printf '%q' "$q")"; done
-        hyperfine --style none --warmup "$warmup" --runs "$runs" --export-json "$TMP/$name.json" "$cmd" >/dev/null 2>&1 ||
-            die "$name: the timed command failed"
-        "$PY" -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$TMP/$name.json"
-    else
-        local i t0 t1 times=()
-        for ((i = 0; i < warmup; i++)); do
-            "$@" >/dev/null 2>&1 || die "$name: the timed command failed"
-        done
-        for ((i = 0; i < runs; i++)); do
-            t0=$(date +%s.%N)
-            "$@" >/dev/null 2>&1 || die "$name: the timed command failed"
-            t1=$(date +%s.%N)
-            times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", b - a}')")
-        done
-        printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.4f\n", m}'
+        hyperfine --style none --warmup "$warmup" --runs "$runs" --export-json "$TMP/$name.json" "$cmd" \
+            >/dev/null 2>&1 || die "$name: the timed command failed"
+        "$PY" -c 'import json,sys
+r = json.load(open(sys.argv[1]))["results"][0]
+print("%.4f %.4f" % (r["median"], r["user"] + r["system"]))' "$TMP/$name.json"
+        return
     fi
+    local i t0 t1 walls=() cpus=()
+    for ((i = 0; i < warmup; i++)); do
+        "$@" >/dev/null 2>&1 || die "$name: the timed command failed"
+    done
+    for ((i = 0; i < runs; i++)); do
+        t0=$(date +%s.%N)
+        if [ -x /usr/bin/time ]; then
+            /usr/bin/time -f '%U %S' -o "$TMP/cpu" "$@" >/dev/null 2>&1 || die "$name: the timed command failed"
+        else
+            "$@" >/dev/null 2>&1 || die "$name: the timed command failed"
+        fi
+        t1=$(date +%s.%N)
+        walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", b - a}')")
+        if [ -x /usr/bin/time ]; then
+            cpus+=("$(tail -1 "$TMP/cpu" | awk '{printf "%.2f", $1 + $2}')")
+        else
+            cpus+=("${walls[-1]}")
+        fi
+    done
+    local wall cpu
+    wall=$(printf '%s\n' "${walls[@]}" | sort -g |
+        awk '{a[NR]=$1} END {printf "%.4f", NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
+    cpu=$(printf '%s\n' "${cpus[@]}" | awk '{s+=$1} END {printf "%.4f", s/NR}')
+    echo "$wall $cpu"
 }
 
 # peak_kib CMD...: peak resident memory (KiB) of one run
@@ -130,16 +147,19 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
 }
 
 say "timing ($RUNS runs each; the Python pair $PY_RUNS runs on $PY_FILES files)"
-t_yaml=$(median_of yaml_events "$RUNS" 1 "$TMP/yaml_events" "${FILES[@]}")
-t_val=$(median_of validate "$RUNS" 1 "$RUNBOOK" validate "${FILES[@]}")
-t_yaml_big=$(median_of yaml_events_big "$RUNS" 1 "$TMP/yaml_events" "$BIG")
-t_val_big=$(median_of validate_big "$RUNS" 1 "$RUNBOOK" validate "$BIG")
-t_py=$(median_of python "$PY_RUNS" 0 "$PY" "$ROOT/bench/py_validate.py" "$SCHEMA" "${PYSET[@]}")
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+read -r w_yaml c_yaml < <(timed yaml_events "$RUNS" 1 "$TMP/yaml_events" "${FILES[@]}")
+read -r w_val c_val < <(timed validate "$RUNS" 1 "$RUNBOOK" validate "${FILES[@]}")
+read -r w_yaml_big c_yaml_big < <(timed yaml_events_big "$RUNS" 1 "$TMP/yaml_events" "$BIG")
+read -r w_val_big c_val_big < <(timed validate_big "$RUNS" 1 "$RUNBOOK" validate "$BIG")
+read -r w_py c_py < <(timed python "$PY_RUNS" 0 "$PY" "$ROOT/bench/py_validate.py" "$SCHEMA" "${PYSET[@]}")
 if ((PY_FILES == NFILES)); then
-    t_val_py=$t_val
+    w_val_py=$w_val c_val_py=$c_val
 else
-    t_val_py=$(median_of validate_pyset "$RUNS" 1 "$RUNBOOK" validate "${PYSET[@]}")
+    read -r w_val_py c_val_py < <(timed validate_pyset "$RUNS" 1 "$RUNBOOK" validate "${PYSET[@]}")
 fi
+LOAD1=$(cut -d' ' -f1 /proc/loadavg)
+[ -n "${c_py:-}" ] || die "timing failed"
 
 say "peak memory"
 m_val_big=$(peak_kib "$RUNBOOK" validate "$BIG")
@@ -148,40 +168,53 @@ m_yaml_big=$(peak_kib "$TMP/yaml_events" "$BIG")
 m_py_big=$(peak_kib "$PY" "$ROOT/bench/py_validate.py" "$SCHEMA" "$BIG")
 
 # ---- report ----
-"$PY" - "$NFILES" "$NSTEPS" "$BIGSTEPS" "$BYTES" "$BIGBYTES" "$PY_FILES" "$t_yaml" "$t_val" "$t_py" \
-    "$t_val_py" "$t_yaml_big" "$t_val_big" "$m_val_big" "$m_val" "$m_yaml_big" "$m_py_big" "$RUNS" "$PY_RUNS" <<'EOF'
+"$PY" - "$NFILES" "$NSTEPS" "$BIGSTEPS" "$BYTES" "$BIGBYTES" "$PY_FILES" "$RUNS" "$PY_RUNS" "$(nproc)" \
+    "$LOAD0" "$LOAD1" "$w_yaml" "$c_yaml" "$w_val" "$c_val" "$w_yaml_big" "$c_yaml_big" "$w_val_big" \
+    "$c_val_big" "$w_val_py" "$c_val_py" "$w_py" "$c_py" "$m_val_big" "$m_val" "$m_yaml_big" "$m_py_big" <<'EOF'
 import sys
 a = sys.argv[1:]
-nf, ns, nb, by, bb, pyf = (int(x) for x in a[0:6])
-ty, tv, tp, tvp, tyb, tvb = (float(x) for x in a[6:12])
-mvb, mv, myb, mpb = (int(x) for x in a[12:16])
-runs, pyruns = a[16], a[17]
-mb = by / 1e6
-print("runbook validate benchmark: %d files x %d steps (%.1f MB), and 1 file x %d steps (%.1f MB)"
-      % (nf, ns, mb, nb, bb / 1e6))
-print("median wall time of %s runs (the Python pair: %s runs)" % (runs, pyruns))
-print()
-print("%-44s %10s %10s" % ("command", "time (s)", "MB/s"))
-def row(name, t, size):
-    print("%-44s %10.3f %10.1f" % (name, t, size / 1e6 / t))
-row("yaml_events (libyaml events only), 100 files", ty, by)
-row("runbook validate, 100 files", tv, by)
-row("yaml_events, 10,000-step file", tyb, bb)
-row("runbook validate, 10,000-step file", tvb, bb)
+nf, ns, nb, by, bb, pyf, runs, pyruns, ncpu = (int(x) for x in a[0:9])
+load0, load1 = a[9], a[10]
+(w_yaml, c_yaml, w_val, c_val, w_yaml_big, c_yaml_big, w_val_big, c_val_big,
+ w_val_py, c_val_py, w_py, c_py) = (float(x) for x in a[11:23])
+m_val_big, m_val, m_yaml_big, m_py_big = (int(x) for x in a[23:27])
+
 pyb = by * pyf // nf
+rows = [
+    ("yaml_events (libyaml events only), 100 files", w_yaml, c_yaml, by),
+    ("runbook validate, 100 files", w_val, c_val, by),
+    ("yaml_events, 10,000-step file", w_yaml_big, c_yaml_big, bb),
+    ("runbook validate, 10,000-step file", w_val_big, c_val_big, bb),
+]
 if pyf != nf:
-    row("runbook validate, first %d files" % pyf, tvp, pyb)
-row("yaml.safe_load + jsonschema, %s%d files" % ("" if pyf == nf else "first ", pyf), tp, pyb)
+    rows.append(("runbook validate, first %d files" % pyf, w_val_py, c_val_py, pyb))
+rows.append(("yaml.safe_load + jsonschema, %s%d files" % ("" if pyf == nf else "first ", pyf), w_py, c_py, pyb))
+
+print("runbook validate benchmark: %d files x %d steps (%.1f MB); 1 file x %d steps (%.1f MB)"
+      % (nf, ns, by / 1e6, nb, bb / 1e6))
+print("wall: median of %d runs (Python pair: %d); cpu: mean user+system a run; "
+      "load average %s -> %s on %d cores" % (runs, pyruns, load0, load1, ncpu))
 print()
-print("%-44s %10s" % ("peak memory", "MiB"))
-for name, k in (("runbook validate, 10,000-step file", mvb), ("runbook validate, 100 files", mv),
-                ("yaml_events, 10,000-step file", myb), ("yaml.safe_load + jsonschema, 10,000-step file", mpb)):
-    print("%-44s %10.1f" % (name, k / 1024))
+print("%-46s %9s %9s %9s" % ("command", "wall (s)", "cpu (s)", "MB/cpu-s"))
+for name, w, c, b in rows:
+    print("%-46s %9.3f %9.3f %9.1f" % (name, w, c, b / 1e6 / c if c > 0 else float("inf")))
 print()
-r_floor, r_py, r_floor_big = tv / ty, tp / tvp, tvb / tyb
+print("%-46s %9s" % ("peak memory (max RSS)", "MiB"))
+for name, k in (("runbook validate, 10,000-step file", m_val_big), ("runbook validate, 100 files", m_val),
+                ("yaml_events, 10,000-step file", m_yaml_big),
+                ("yaml.safe_load + jsonschema, 10,000-step file", m_py_big)):
+    print("%-46s %9.1f" % (name, k / 1024))
+print()
 ok = lambda b: "met" if b else "NOT MET"
-print("validate / libyaml floor, 100 files:   %6.2fx   (target <= 1.5x: %s)" % (r_floor, ok(r_floor <= 1.5)))
-print("validate / libyaml floor, 10,000 steps: %6.2fx" % r_floor_big)
-print("Python pair / validate, %3d files:      %6.1fx   (target >= 30x: %s)" % (pyf, r_py, ok(r_py >= 30)))
-print("peak memory, 10,000-step file:         %6.1f MiB (target <= 64 MiB: %s)" % (mvb / 1024, ok(mvb <= 64 * 1024)))
+r = lambda x, y: x / y if y > 0 else float("inf")
+print("%-46s %9s %9s  %s" % ("ratio", "by cpu", "by wall", "target (on cpu)"))
+fl = r(c_val, c_yaml)
+print("%-46s %8.2fx %8.2fx  <= 1.5x: %s" % ("validate / libyaml floor, 100 files", fl, r(w_val, w_yaml), ok(fl <= 1.5)))
+print("%-46s %8.2fx %8.2fx" % ("validate / libyaml floor, 10,000-step file", r(c_val_big, c_yaml_big),
+                               r(w_val_big, w_yaml_big)))
+py = r(c_py, c_val_py)
+print("%-46s %8.1fx %8.1fx  >= 30x: %s" % ("Python pair / validate, %d files" % pyf, py, r(w_py, w_val_py),
+                                          ok(py >= 30)))
+print("%-46s %8.1f MiB %17s <= 64 MiB: %s" % ("peak memory, validate, 10,000-step file", m_val_big / 1024, "",
+                                             ok(m_val_big <= 64 * 1024)))
 EOF

@@ -85,6 +85,18 @@ void rb_journal_set_masker(rb_journal *j, const rb_masker *m);
  *    (EIO), after cutting off what it may have written, and the run must stop. */
 int rb_journal_append(rb_journal *j, const char *type, const json_t *fields);
 
+/* Like rb_journal_append, but returns once the record is written, before it is durable: the
+ * caller promises rb_journal_sync before anything acts on the world (the executor syncs right
+ * before each action starts, which keeps "a record is on disk before the next action starts"
+ * with one fdatasync per step instead of one per record). A process crash loses nothing that
+ * was written; a power loss may lose the records since the last sync, all of which describe
+ * the end of an action, so a resume sees that action as in doubt. */
+int rb_journal_append_nosync(rb_journal *j, const char *type, const json_t *fields);
+
+/* Makes every record written so far durable (fdatasync if any is pending). 0, or -1 with errno:
+ * the journal then refuses every later append, as after a failed append. */
+int rb_journal_sync(rb_journal *j);
+
 /* The seq of the last record written (0 before the first). */
 uint64_t rb_journal_last_seq(const rb_journal *j);
 

@@ -27,7 +27,10 @@
  * on it); once the child has exited and the output pipes are closed, or grace_ms have passed,
  * whatever is left in the group gets SIGKILL. The direct child is reaped only after that, so its
  * pid, which is the group id, cannot be reused by an unrelated group while it is being signalled.
- * A process that leaves the group (setsid, setpgid) escapes the stop.
+ * A process that leaves the group (setsid, setpgid) escapes the stop; one we may not signal
+ * (it became another user) or that cannot die (uninterruptible sleep) delays the return until
+ * the child has exited, since the child is always reaped before returning. If this process is a
+ * child subreaper, group members orphaned by the kill are reaped too.
  *
  * Normal exit. Background processes the child started are not killed when it exits on its own
  * (a step may start a daemon on purpose). If they still hold stdout or stderr open RB_PROC_DRAIN_MS
@@ -44,7 +47,7 @@
 
 #define RB_PROC_GRACE_DEFAULT_MS 2000u
 #define RB_PROC_CAPTURE_DEFAULT ((size_t)1 << 20) /* bytes kept per stream */
-#define RB_PROC_DRAIN_MS 100u                      /* see "Normal exit" above */
+#define RB_PROC_DRAIN_MS 100u                     /* see "Normal exit" above */
 
 typedef enum { RB_PROC_STDOUT = 1, RB_PROC_STDERR = 2 } rb_proc_stream;
 
@@ -88,9 +91,9 @@ typedef struct rb_proc_spec {
      * is not open in the child. */
     const char *script_fd_data;
     size_t script_fd_len;
-    uint64_t timeout_ms;     /* 0: none. Measured on CLOCK_MONOTONIC from just before the spawn. */
-    uint64_t grace_ms;       /* between SIGTERM and SIGKILL; 0: SIGKILL right after SIGTERM */
-    size_t capture_limit;    /* per stream: keep the first N bytes, count the rest */
+    uint64_t timeout_ms;  /* 0: none. Measured on CLOCK_MONOTONIC from just before the spawn. */
+    uint64_t grace_ms;    /* between SIGTERM and SIGKILL; 0: SIGKILL right after SIGTERM */
+    size_t capture_limit; /* per stream: keep the first N bytes, count the rest */
     rb_proc_output_fn on_output; /* may be NULL */
     void *on_output_ctx;
     const rb_proc_cancel_token *cancel; /* may be NULL */
@@ -120,15 +123,16 @@ typedef struct rb_proc_capture {
 
 typedef struct rb_proc_result {
     rb_proc_outcome outcome;
-    int exit_code;   /* the exit status when the child exited (whatever the outcome), else -1 */
-    int signal;      /* the signal that ended the child (ours on timeout/cancel), else 0 */
-    int error;       /* errno for RB_PROC_SPAWN_FAILED and RB_PROC_ERROR, else 0 */
+    int exit_code;     /* the exit status when the child exited (whatever the outcome), else -1 */
+    int signal;        /* the signal that ended the child (ours on timeout/cancel), else 0 */
+    int error;         /* errno for RB_PROC_SPAWN_FAILED and RB_PROC_ERROR, else 0 */
     char message[256]; /* for those two: "no such command: X", "cannot run X: ...", ... */
     rb_proc_capture out, err;
     uint64_t duration_ms; /* CLOCK_MONOTONIC, from before the spawn to after the reap */
     pid_t pid;            /* the child's pid and process group id; 0 if it never started */
     int output_cut;       /* reading stopped with a pipe still open (see "Normal exit") */
-    int group_left;       /* after a normal exit, members of its group still existed */
+    int group_left;       /* after a normal exit, members of its group still existed (running, or
+                           * exited and not yet reaped by their new parent) */
 } rb_proc_result;
 
 /* Runs spec->argv and waits for it. Always fills *res (overwriting it; no init needed), which

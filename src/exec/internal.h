@@ -105,6 +105,8 @@ void step_key(const run *r, const rb_step *s, char *buf, size_t len);
 /* Journals one record; on failure marks the run failed (a journal that cannot be written must
  * stop the run). Caller holds r->mu. */
 int journal(run *r, const char *type, json_t *fields);
+/* Makes the journal durable; called right before every action (and at a run's end). */
+int journal_sync(run *r);
 void emit(run *r, const rb_event *ev);
 
 /* Success criteria of a finished action (expect), captures, and until. */

@@ -2,18 +2,17 @@
  * output, watches the clock, the child's exit and the cancel token, and stops the whole group. */
 #include "runbook/proc.h"
 
+#include "exec/proc_spawn.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,8 +20,7 @@
 
 #define READ_CHUNK 65536
 #define CAPTURE_FIRST 4096
-#define LOW_FD_LIMIT 4 /* our pipe ends live at or above this, clear of the child's 0..3 */
-#define DEFAULT_PATH "/usr/bin:/bin"
+#define LOW_FD_LIMIT 4  /* our pipe ends live at or above this, clear of the child's 0..3 */
 #define EXIT_TICK_MS 20 /* how often the child's exit is polled when there is no pidfd */
 #define SHELL_PATH "/bin/sh"
 
@@ -34,8 +32,8 @@ typedef struct proc_run {
     rb_proc_result *res;
     pid_t pid;
     int pidfd;
-    int in_w, fd3_w, out_r, err_r;         /* our ends */
-    int child_in, child_fd3, child_out, child_err; /* the child's ends, closed after the spawn */
+    int in_w, fd3_w, out_r, err_r; /* our ends */
+    proc_child_fds child;          /* the child's ends, closed after the spawn */
     size_t in_off, fd3_off;
     size_t cap[2]; /* allocated sizes of res->out.data and res->err.data */
     int exited;    /* the child has exited; it stays unreaped (a zombie) until the end */
@@ -132,19 +130,6 @@ void rb_proc_result_cleanup(rb_proc_result *res)
     memset(res, 0, sizeof *res);
 }
 
-static void set_failure(rb_proc_result *res, rb_proc_outcome o, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void set_failure(rb_proc_result *res, rb_proc_outcome o, int err, const char *fmt, ...)
-{
-    va_list ap;
-    res->outcome = o;
-    res->error = err;
-    va_start(ap, fmt);
-    vsnprintf(res->message, sizeof res->message, fmt, ap);
-    va_end(ap);
-}
-
 /* Gives both captures an empty string, so callers never meet NULL. */
 static int result_start(rb_proc_result *res)
 {
@@ -157,7 +142,7 @@ static int result_start(rb_proc_result *res)
     free(res->out.data);
     free(res->err.data);
     res->out.data = res->err.data = NULL;
-    set_failure(res, RB_PROC_ERROR, ENOMEM, "out of memory");
+    proc_fail(res, RB_PROC_ERROR, ENOMEM, "out of memory");
     return -1;
 }
 
@@ -267,7 +252,7 @@ static void pump_out(int *fd, const char *data, size_t len, size_t *off)
         ssize_t w = write_quietly(*fd, data + *off, len - *off);
         if (w > 0)
             *off += (size_t)w;
-        else if (errno != EAGAIN && errno != EWOULDBLOCK)
+        else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             *off = len; /* the reader is gone: nothing more can be delivered */
     }
     if (*off >= len)
@@ -292,181 +277,17 @@ static void pump_in(proc_run *r, int *fd, rb_proc_stream stream, rb_proc_capture
     capture_add(c, cap, r->spec->capture_limit, buf, (size_t)n);
 }
 
-/* ---- finding the command ---- */
-
-static const char *env_path(const char *const *env)
-{
-    for (; env && *env; env++)
-        if (strncmp(*env, "PATH=", 5) == 0)
-            return *env + 5;
-    return DEFAULT_PATH;
-}
-
-/* 0 if `path` is an executable regular file, else the errno execve would most likely give. */
-static int check_executable(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return errno;
-    if (!S_ISREG(st.st_mode))
-        return EACCES;
-    return faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0 ? 0 : errno;
-}
-
-/* Like execvp's search, but only absolute entries count: "" and "." would make the command
- * depend on the directory the runbook happens to run in. */
-static int find_in_path(const char *name, const char *path, char *out, size_t size)
-{
-    size_t nlen = strlen(name);
-    int err = ENOENT;
-    while (*path) {
-        const char *end = strchrnul(path, ':');
-        size_t dlen = (size_t)(end - path);
-        if (path[0] == '/' && dlen + 1 + nlen < size) {
-            memcpy(out, path, dlen);
-            out[dlen] = '/';
-            memcpy(out + dlen + 1, name, nlen + 1);
-            int e = check_executable(out);
-            if (e == 0)
-                return 0;
-            if (e == EACCES)
-                err = EACCES; /* as execvp: report it only if nothing better turns up */
-        }
-        path = *end ? end + 1 : end;
-    }
-    return err;
-}
-
-/* Turns argv[0] into a path to execute; on failure writes the message into res. */
-static int resolve_command(const rb_proc_spec *spec, char *out, size_t size, rb_proc_result *res)
-{
-    const char *name = spec->argv ? spec->argv[0] : NULL;
-    if (!name || !*name) {
-        set_failure(res, RB_PROC_SPAWN_FAILED, EINVAL, "empty command");
-        return -1;
-    }
-    if (strchr(name, '/')) {
-        snprintf(out, size, "%s", name);
-        return 0;
-    }
-    int err = find_in_path(name, env_path(spec->env), out, size);
-    if (err == 0)
-        return 0;
-    if (err == ENOENT)
-        set_failure(res, RB_PROC_SPAWN_FAILED, err, "no such command: %s", name);
-    else
-        set_failure(res, RB_PROC_SPAWN_FAILED, err, "cannot run %s: %s", name, strerror(err));
-    return -1;
-}
-
-/* ---- spawning ---- */
-
-static int setup_attr(posix_spawnattr_t *at)
-{
-    sigset_t all, none;
-    /* Every bit, not sigfillset(): glibc leaves its two internal signals out of that, and its
-     * posix_spawn then hands them to the child as SIG_IGN, which survives the exec. */
-    memset(&all, 0xff, sizeof all);
-    sigemptyset(&none);
-    int rc = posix_spawnattr_init(at);
-    if (rc)
-        return rc;
-    short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
-    if ((rc = posix_spawnattr_setflags(at, flags)) || (rc = posix_spawnattr_setpgroup(at, 0)) ||
-        (rc = posix_spawnattr_setsigdefault(at, &all)) ||
-        (rc = posix_spawnattr_setsigmask(at, &none)))
-        posix_spawnattr_destroy(at);
-    return rc;
-}
-
-static int setup_files(posix_spawn_file_actions_t *fa, const proc_run *r)
-{
-    int rc = posix_spawn_file_actions_init(fa);
-    if (rc)
-        return rc;
-    if (r->child_in >= 0)
-        rc = posix_spawn_file_actions_adddup2(fa, r->child_in, 0);
-    else
-        rc = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2(fa, r->child_out, 1);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2(fa, r->child_err, 2);
-    if (!rc && r->child_fd3 >= 0)
-        rc = posix_spawn_file_actions_adddup2(fa, r->child_fd3, 3);
-    if (!rc && r->spec->cwd)
-        rc = posix_spawn_file_actions_addchdir_np(fa, r->spec->cwd);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-    /* Our own fds are close-on-exec; this also catches fds other code leaked without it. */
-    if (!rc)
-        rc = posix_spawn_file_actions_addclosefrom_np(fa, r->child_fd3 >= 0 ? 4 : 3);
-#endif
-    if (rc)
-        posix_spawn_file_actions_destroy(fa);
-    return rc;
-}
+/* ---- starting ---- */
 
 static int open_pipes(proc_run *r)
 {
-    if (r->spec->stdin_data && open_pipe(&r->in_w, &r->child_in, 1) < 0)
+    if (r->spec->stdin_data && open_pipe(&r->in_w, &r->child.in, 1) < 0)
         return -1;
-    if (r->spec->script_fd_data && open_pipe(&r->fd3_w, &r->child_fd3, 1) < 0)
+    if (r->spec->script_fd_data && open_pipe(&r->fd3_w, &r->child.fd3, 1) < 0)
         return -1;
-    if (open_pipe(&r->out_r, &r->child_out, 0) < 0 || open_pipe(&r->err_r, &r->child_err, 0) < 0)
+    if (open_pipe(&r->out_r, &r->child.out, 0) < 0 || open_pipe(&r->err_r, &r->child.err, 0) < 0)
         return -1;
     return 0;
-}
-
-/* 1 if the child could not have entered `dir`, which posix_spawn reports like any other errno. */
-static int bad_directory(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-        return 1;
-    return faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) < 0;
-}
-
-/* Explains a failed posix_spawn: the directory, a missing command, or the exec itself. */
-static void explain_spawn_error(const rb_proc_spec *spec, const char *path, int err,
-                                rb_proc_result *res)
-{
-    const char *name = spec->argv[0];
-    struct stat st;
-    /* A relative path is relative to the child's directory: only an absolute one can be looked
-     * at from here. */
-    int can_stat = path[0] == '/' || !spec->cwd;
-    if (spec->cwd && bad_directory(spec->cwd))
-        set_failure(res, RB_PROC_SPAWN_FAILED, err, "cannot change to directory %s: %s",
-                    spec->cwd, strerror(err));
-    else if (err == ENOENT && can_stat && stat(path, &st) == 0)
-        set_failure(res, RB_PROC_SPAWN_FAILED, err,
-                    "cannot run %s: its interpreter or a library it needs is missing", name);
-    else if (err == ENOENT)
-        set_failure(res, RB_PROC_SPAWN_FAILED, err, "no such command: %s", name);
-    else
-        set_failure(res, RB_PROC_SPAWN_FAILED, err, "cannot run %s: %s", name, strerror(err));
-}
-
-static int spawn_child(proc_run *r, const char *path)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    int rc = setup_files(&fa, r);
-    if (rc)
-        goto out;
-    rc = setup_attr(&at);
-    if (rc)
-        goto destroy_files;
-    /* posix_spawn's prototypes predate const; neither array is written to. */
-    rc = posix_spawn(&r->pid, path, &fa, &at, (char *const *)r->spec->argv,
-                     r->spec->env ? (char *const *)r->spec->env : (char *const[]){NULL});
-    posix_spawnattr_destroy(&at);
-destroy_files:
-    posix_spawn_file_actions_destroy(&fa);
-out:
-    if (rc)
-        r->pid = 0;
-    return rc;
 }
 
 static int open_pidfd(pid_t pid)
@@ -551,7 +372,6 @@ static int finished(const proc_run *r, uint64_t now)
         return 0;
     return pipes_closed(r) || now >= r->drain_end;
 }
-
 
 static int poll_timeout(const proc_run *r, uint64_t now)
 {
@@ -652,11 +472,11 @@ static void set_outcome(proc_run *r)
 {
     rb_proc_result *res = r->res;
     if (r->loop_errno)
-        set_failure(res, RB_PROC_ERROR, r->loop_errno, "waiting for %s failed: %s",
-                    r->spec->argv[0], strerror(r->loop_errno));
+        proc_fail(res, RB_PROC_ERROR, r->loop_errno, "waiting for %s failed: %s", r->spec->argv[0],
+                  strerror(r->loop_errno));
     else if (r->lost)
-        set_failure(res, RB_PROC_ERROR, r->lost, "the exit status of %s was lost: %s",
-                    r->spec->argv[0], strerror(r->lost));
+        proc_fail(res, RB_PROC_ERROR, r->lost, "the exit status of %s was lost: %s",
+                  r->spec->argv[0], strerror(r->lost));
     else if (r->phase != PHASE_RUNNING)
         res->outcome = r->stop_reason;
     else
@@ -665,18 +485,18 @@ static void set_outcome(proc_run *r)
 
 static void close_all(proc_run *r)
 {
-    int *fds[] = {&r->in_w,     &r->fd3_w,     &r->out_r,     &r->err_r, &r->pidfd,
-                  &r->child_in, &r->child_fd3, &r->child_out, &r->child_err};
+    int *fds[] = {&r->in_w,     &r->fd3_w,     &r->out_r,     &r->err_r,    &r->pidfd,
+                  &r->child.in, &r->child.fd3, &r->child.out, &r->child.err};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         close_fd(fds[i]);
 }
 
 static void close_child_ends(proc_run *r)
 {
-    close_fd(&r->child_in);
-    close_fd(&r->child_fd3);
-    close_fd(&r->child_out);
-    close_fd(&r->child_err);
+    close_fd(&r->child.in);
+    close_fd(&r->child.fd3);
+    close_fd(&r->child.out);
+    close_fd(&r->child.err);
 }
 
 static void run_init(proc_run *r, const rb_proc_spec *spec, rb_proc_result *res)
@@ -685,27 +505,22 @@ static void run_init(proc_run *r, const rb_proc_spec *spec, rb_proc_result *res)
     r->spec = spec;
     r->res = res;
     r->pidfd = r->in_w = r->fd3_w = r->out_r = r->err_r = -1;
-    r->child_in = r->child_fd3 = r->child_out = r->child_err = -1;
+    r->child = (proc_child_fds){-1, -1, -1, -1};
     r->cap[0] = r->cap[1] = 1; /* result_start allocated one byte each */
 }
 
 /* Creates the pipes and starts the child; on failure fills res. */
 static int start_child(proc_run *r)
 {
-    char path[PATH_MAX];
-    if (resolve_command(r->spec, path, sizeof path, r->res) < 0)
-        return -1;
     if (open_pipes(r) < 0) {
-        set_failure(r->res, RB_PROC_SPAWN_FAILED, errno, "cannot create pipes for %s: %s",
-                    r->spec->argv[0], strerror(errno));
+        proc_fail(r->res, RB_PROC_SPAWN_FAILED, errno, "cannot create pipes for %s: %s",
+                  r->spec->argv && r->spec->argv[0] ? r->spec->argv[0] : "", strerror(errno));
         return -1;
     }
-    int rc = spawn_child(r, path);
+    int rc = proc_spawn(r->spec, &r->child, &r->pid, r->res);
     close_child_ends(r);
-    if (rc) {
-        explain_spawn_error(r->spec, path, rc, r->res);
+    if (rc < 0)
         return -1;
-    }
     r->pidfd = open_pidfd(r->pid);
     /* Nothing to feed is an immediate EOF. */
     if (r->in_w >= 0 && r->spec->stdin_len == 0)

@@ -119,6 +119,7 @@ static int verified(run *r, const rb_step *s)
     long long t = s->verify->timeout_ms >= 0 ? s->verify->timeout_ms : r->rb->default_timeout_ms > 0 ? r->rb->default_timeout_ms : 0;
     act_call call = {r, s, s->verify, params, target, t, r->cancel, 0, NULL, NULL};
     act_result res = {0};
+    journal_sync(r);
     pthread_mutex_unlock(r->mu);
     impl->run(&call, &res);
     pthread_mutex_lock(r->mu);

@@ -38,6 +38,7 @@ static int undo_one(run *r, const rb_step *s, const rb_proc_cancel_token *cancel
                         : s->main.timeout_ms >= 0 ? s->main.timeout_ms
                         : r->rb->default_timeout_ms >= 0 ? r->rb->default_timeout_ms : 0;
     act_call call = {r, s, blk, params, target, timeout, cancel, 1, NULL, NULL};
+    journal_sync(r); /* a failed sync stops the run, but a rollback still tries to undo */
     pthread_mutex_unlock(r->mu);
     if (k)
         impl->run(&call, res);

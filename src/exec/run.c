@@ -333,6 +333,7 @@ int run_finish(run *r, rb_run_result *res)
                               "duration_ms", (json_int_t)ms);
         journal(r, "run_end", f);
     }
+    journal_sync(r);
     rb_event ev = {.kind = RB_EV_RUN_END, .outcome = res->outcome, .duration_ms = ms, .text = res->message,
                    .dry_run = r->o->dry_run};
     emit(r, &ev);

@@ -178,6 +178,13 @@ static void run_action(run *r, const rb_step *s, const rb_block *k, long long ti
     step_key(r, s, key, sizeof key);
     out_ctx oc = {r, key, rb_mask_stream_new(r->masker)};
     act_call call = {r, s, k, params, target, timeout_ms, r->cancel, k != &s->main, on_output, &oc};
+    if (journal_sync(r) != 0) { /* nothing acts unless the journal says so first */
+        act_fail(res, RB_OUT_FAILED, "refused", "the journal cannot be written");
+        rb_mask_stream_free(oc.ms);
+        json_decref(params);
+        json_decref(target);
+        return;
+    }
     pthread_mutex_unlock(r->mu);
     impl->run(&call, res);
     on_output(&oc, 1, "", 0);

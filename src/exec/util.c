@@ -55,7 +55,7 @@ void act_fail(act_result *res, rb_outcome o, const char *errclass, const char *f
 
 int journal(run *r, const char *type, json_t *fields)
 {
-    int rc = r->journal_failed ? -1 : rb_journal_append(r->journal, type, fields);
+    int rc = r->journal_failed ? -1 : rb_journal_append_nosync(r->journal, type, fields);
     if (rc != 0 && !r->journal_failed) {
         r->journal_failed = 1;
         r->stopping = 1;
@@ -65,6 +65,17 @@ int journal(run *r, const char *type, json_t *fields)
     }
     json_decref(fields);
     return rc;
+}
+
+/* Every record so far on disk: called right before an action acts on the world. */
+int journal_sync(run *r)
+{
+    if (r->journal_failed || rb_journal_sync(r->journal) == 0)
+        return r->journal_failed ? -1 : 0;
+    r->journal_failed = 1;
+    r->stopping = 1;
+    rb_proc_cancel(r->cancel);
+    return -1;
 }
 
 /* Messages can quote what a command or server said, so they are masked like output

@@ -18,6 +18,7 @@ struct rb_journal {
     uint64_t last_seq;
     off_t size;  /* bytes of whole records: what a failed append is cut back to */
     int broken;  /* an append failed: the file's end is in doubt, so no more appends */
+    int pending; /* records written by rb_journal_append_nosync and not yet synced */
     const rb_masker *masker;
     pthread_mutex_t mu;
 };

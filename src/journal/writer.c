@@ -255,7 +255,7 @@ static int fail_append(rb_journal *j)
     return -1;
 }
 
-static int write_durably(rb_journal *j, const char *line, size_t len)
+static int write_record(rb_journal *j, const char *line, size_t len, int sync)
 {
     for (size_t done = 0; done < len;) {
         ssize_t n = write(j->fd, line + done, len - done);
@@ -268,14 +268,15 @@ static int write_durably(rb_journal *j, const char *line, size_t len)
         }
         done += (size_t)n;
     }
-    if (fdatasync(j->fd) < 0)
+    if (sync && fdatasync(j->fd) < 0)
         return fail_append(j);
+    j->pending = !sync;
     j->size += (off_t)len;
     j->last_seq++;
     return 0;
 }
 
-static int append_locked(rb_journal *j, const char *type, json_t *fields)
+static int append_locked(rb_journal *j, const char *type, json_t *fields, int sync)
 {
     if (j->broken) {
         errno = EIO;
@@ -293,19 +294,48 @@ static int append_locked(rb_journal *j, const char *type, json_t *fields)
     else if (len > RB_JOURNAL_LINE_MAX)
         errno = E2BIG;
     else
-        rc = write_durably(j, line, len);
+        rc = write_record(j, line, len, sync);
     free(line);
     return rc;
 }
 
-int rb_journal_append(rb_journal *j, const char *type, const json_t *fields)
+static int append(rb_journal *j, const char *type, const json_t *fields, int sync)
 {
     if (!type || (fields && !json_is_object(fields))) {
         errno = EINVAL;
         return -1;
     }
     pthread_mutex_lock(&j->mu);
-    int rc = append_locked(j, type, (json_t *)fields);
+    int rc = append_locked(j, type, (json_t *)fields, sync);
+    int saved = errno;
+    pthread_mutex_unlock(&j->mu);
+    errno = saved;
+    return rc;
+}
+
+int rb_journal_append(rb_journal *j, const char *type, const json_t *fields)
+{
+    return append(j, type, fields, 1);
+}
+
+int rb_journal_append_nosync(rb_journal *j, const char *type, const json_t *fields)
+{
+    return append(j, type, fields, 0);
+}
+
+int rb_journal_sync(rb_journal *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int rc = 0;
+    if (j->broken) {
+        errno = EIO;
+        rc = -1;
+    } else if (j->pending && fdatasync(j->fd) < 0) {
+        j->broken = 1; /* written records may be lost: the run must stop */
+        rc = -1;
+    } else {
+        j->pending = 0;
+    }
     int saved = errno;
     pthread_mutex_unlock(&j->mu);
     errno = saved;

@@ -8,10 +8,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "journal/journal_int.h"
@@ -562,6 +566,58 @@ static void listing_tells_finished_running_and_interrupted_runs(void **state)
     assert_null(runs);
 }
 
+/* A buffer the child can write the journal's path into for the parent. */
+static char *mmap_path(void)
+{
+    char *p = mmap(NULL, 256, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(p != MAP_FAILED);
+    p[0] = '\0';
+    return p;
+}
+
+/* In a child, since the file size limit is per process: an append that hits the limit fails,
+ * what it wrote is cut off, and the journal refuses every later append. */
+static int fail_a_write(const fixture *f, char *path)
+{
+    rb_journal *j;
+    if (rb_journal_create(f->state, "full", &j) < 0 ||
+        rb_journal_append(j, "run_start", NULL) < 0)
+        return 10;
+    snprintf(path, 256, "%s", rb_journal_path(j));
+    struct stat st;
+    stat(path, &st);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim = {(rlim_t)st.st_size + 40, (rlim_t)st.st_size + 40};
+    if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
+        return 11;
+    json_t *fields = json_pack("{s:s}", "text", "a record longer than the forty bytes left");
+    if (rb_journal_append(j, "note", fields) != -1 || errno != EFBIG)
+        return 12;
+    if (rb_journal_append(j, "note", NULL) != -1 || errno != EIO)
+        return 13;
+    json_decref(fields);
+    rb_journal_close(j);
+    return 0;
+}
+
+static void failed_write_is_cut_off_and_stops_the_journal(void **state)
+{
+    fixture *f = *state;
+    char *path = mmap_path();
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(fail_a_write(f, path));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    rb_journal_read_info info;
+    assert_int_equal(rb_journal_read(path, NULL, NULL, &info), RB_JOURNAL_OK);
+    assert_int_equal(info.records, 1);
+    assert_false(info.torn_tail);
+    munmap(path, 256);
+}
+
 typedef struct worker {
     rb_journal *j;
     int id;
@@ -644,6 +700,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(listing_tells_finished_running_and_interrupted_runs,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_write_is_cut_off_and_stops_the_journal, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(parallel_appends_get_consecutive_seqs, setup, teardown),
         cmocka_unit_test_setup_teardown(callback_can_stop_the_reader, setup, teardown),
     };

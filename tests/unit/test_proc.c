@@ -1,5 +1,5 @@
 /* The child-process runner against real processes: exit status, bounded capture, stdin, timeouts
- * that leave nothing behind, cancel, and argv/script contents that stay out of the shell's reach. */
+ * that leave nothing behind, cancel, and argv and script text out of the shell's reach. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -315,8 +315,8 @@ static void test_cwd(void **state)
     assert_int_equal(rb_proc_run(&s, &r), -1);
     assert_int_equal(r.outcome, RB_PROC_SPAWN_FAILED);
     assert_int_equal(r.error, ENOENT);
-    assert_string_equal(r.message,
-                        "cannot change to directory /nonexistent-rb-dir: No such file or directory");
+    assert_string_equal(
+        r.message, "cannot change to directory /nonexistent-rb-dir: No such file or directory");
     assert_int_equal(r.pid, 0);
     rb_proc_result_cleanup(&r);
 }
@@ -611,6 +611,24 @@ static void test_path_lookup_is_strict(void **state)
     assert_string_equal(r.message, "cannot run rbplain: Permission denied");
     rb_proc_result_cleanup(&r);
 
+    char interp[80], dir_msg[96];
+    snprintf(interp, sizeof interp, "%s/rbinterp", dir);
+    write_file(interp, "#!/nonexistent/interpreter\n", 0755);
+    const char *interp_argv[] = {interp, NULL};
+    spec_for(&s, interp_argv);
+    assert_int_equal(rb_proc_run(&s, &r), -1);
+    assert_int_equal(r.error, ENOENT);
+    assert_non_null(strstr(r.message, "its interpreter or a library it needs is missing"));
+    rb_proc_result_cleanup(&r);
+
+    const char *dir_argv[] = {dir, NULL};
+    spec_for(&s, dir_argv);
+    assert_int_equal(rb_proc_run(&s, &r), -1);
+    snprintf(dir_msg, sizeof dir_msg, "cannot run %s: Permission denied", dir);
+    assert_string_equal(r.message, dir_msg);
+    rb_proc_result_cleanup(&r);
+
+    unlink(interp);
     unlink(tool);
     unlink(plain);
     rmdir(dir);
@@ -697,9 +715,8 @@ static void log_chunk(void *ctx, rb_proc_stream stream, const char *b, size_t le
 
 static void test_on_output_sees_chunks_live_and_in_order(void **state)
 {
-    const char *argv[] = {"sh", "-c",
-                          "echo one; sleep 0.3; echo two >&2; sleep 0.3; echo three; sleep 0.3",
-                          NULL};
+    const char *argv[] = {
+        "sh", "-c", "echo one; sleep 0.3; echo two >&2; sleep 0.3; echo three; sleep 0.3", NULL};
     chunk_log log = {0};
     rb_proc_spec s;
     rb_proc_result r;
@@ -744,8 +761,8 @@ static void test_argv_canaries_stay_literal(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/y", dir);
     write_file(path, "keep\n", 0644);
-    const char *argv[] = {"printf", "%s\\n",  "$(touch x); rm -rf y", "`id`", "a\nb", "-n",
-                          "--",     "*",      "'\"; exit 1",          "${HOME}", NULL};
+    const char *argv[] = {"printf", "%s\\n", "$(touch x); rm -rf y", "`id`",    "a\nb", "-n",
+                          "--",     "*",     "'\"; exit 1",          "${HOME}", NULL};
     rb_proc_spec s;
     rb_proc_result r;
     spec_for(&s, argv);
@@ -812,8 +829,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_capture_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stdout_and_stderr_are_captured_apart, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stdout_and_stderr_are_captured_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_output_is_an_empty_string, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stdin_megabyte_through_cat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stdin_unread_does_not_kill_us, setup, teardown),
@@ -826,8 +842,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_from_another_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_from_signal_handler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_token_cancels_siblings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_background_holder_is_drained_briefly, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_background_holder_is_drained_briefly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_path_lookup_is_strict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_never_in_cmdline, setup, teardown),
