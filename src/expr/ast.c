@@ -44,8 +44,10 @@ void expr_node_free(node *n)
     switch (n->kind) {
     case ND_LITERAL: json_decref(n->u.literal); break;
     case ND_NAME:
-        for (size_t i = 0; i < n->u.name.n; i++)
+        for (size_t i = 0; i < n->u.name.n; i++) {
             free(n->u.name.path[i].key);
+            expr_node_free(n->u.name.path[i].expr);
+        }
         free(n->u.name.path);
         free(n->u.name.root);
         break;
@@ -104,7 +106,12 @@ static void walk(const node *n, const walker *w)
 {
     switch (n->kind) {
     case ND_LITERAL: break;
-    case ND_NAME: visit_name(n, w); break;
+    case ND_NAME:
+        visit_name(n, w);
+        for (size_t i = 0; i < n->u.name.n; i++)
+            if (n->u.name.path[i].expr)
+                walk(n->u.name.path[i].expr, w);
+        break;
     case ND_CALL:
         if (w->on_call)
             w->on_call(n->u.call.fn->name, n->u.call.n, n->offset, w->ctx);

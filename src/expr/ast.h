@@ -16,15 +16,17 @@ typedef enum {
 
 typedef enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE } compare_op;
 
-/* One step of a name chain: .ident or ["key"] (key != NULL), or [index] (key == NULL). */
+/* One step of a name chain: .ident or ["key"] (key != NULL), [index] (key == NULL), or
+ * [expr] (expr != NULL: a key or an index computed at evaluation). */
+typedef struct node node;
 typedef struct access {
     char *key;
     size_t key_len;
     long long index;
     size_t offset;
+    node *expr;
 } access;
 
-typedef struct node node;
 struct node {
     node_kind kind;
     size_t offset;

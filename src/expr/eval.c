@@ -68,6 +68,27 @@ static json_t *member(json_t *v, const access *a, const evaluator *ev)
     return m ? m : json_null();
 }
 
+/* v[expr]: a string computes a key, an integer of 0 or more an index. Borrowed result. */
+static json_t *computed_member(json_t *v, const access *a, const evaluator *ev)
+{
+    json_t *k = eval(a->expr, ev);
+    if (!k)
+        return NULL;
+    access fixed = {NULL, 0, 0, a->offset, NULL};
+    json_t *m = NULL;
+    if (rb_is_unknown(k))
+        m = rb_unknown();
+    else if (json_is_string(k))
+        fixed.key = (char *)json_string_value(k), fixed.key_len = json_string_length(k), m = member(v, &fixed, ev);
+    else if (json_is_integer(k) && json_integer_value(k) >= 0)
+        fixed.index = json_integer_value(k), m = member(v, &fixed, ev);
+    else
+        expr_fail(ev->err, a->offset, "an index inside [ ] must be a string or an integer of 0 or more, not %s",
+                  expr_value_type_name(k));
+    json_decref(k);
+    return m;
+}
+
 static json_t *eval_name(const node *n, const evaluator *ev)
 {
     const rb_scope *s = ev->scope;
@@ -77,7 +98,8 @@ static json_t *eval_name(const node *n, const evaluator *ev)
         return NULL;
     }
     for (size_t i = 0; i < n->u.name.n && !rb_is_unknown(v); i++)
-        if (!(v = member(v, &n->u.name.path[i], ev)))
+        if (!(v = n->u.name.path[i].expr ? computed_member(v, &n->u.name.path[i], ev)
+                                         : member(v, &n->u.name.path[i], ev)))
             return NULL;
     return json_incref(v);
 }

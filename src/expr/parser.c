@@ -8,7 +8,7 @@
  *   primary  ::= literal | call | name | '(' expr ')'
  *   literal  ::= STRING | INT | DECIMAL | DURATION | 'true' | 'false' | 'null'
  *   call     ::= IDENT '(' [ expr { ',' expr } ] ')'
- *   name     ::= IDENT { '.' word | '[' ( STRING | INT ) ']' }
+ *   name     ::= IDENT { '.' word | '[' ( STRING | INT | expr ) ']' }
  *   word     ::= IDENT | 'true' | 'false' | 'null'
  *
  * Nesting (each expr and each '!') is counted against RB_EXPR_MAX_DEPTH, so hostile input gets
@@ -130,7 +130,7 @@ static int parse_field(parser *p, access *a)
     return 0;
 }
 
-/* '[' ( STRING | INT ) ']' */
+/* '[' ( STRING | INT | expr ) ']'   (an expr computes a key or an index when evaluated) */
 static int parse_index(parser *p, access *a)
 {
     if (advance(p) < 0)
@@ -140,8 +140,14 @@ static int parse_index(parser *p, access *a)
             return oom(p), -1;
     } else if (TOK.kind == TK_INT && TOK.ival >= 0) {
         a->index = TOK.ival;
+    } else if (TOK.kind == TK_INT) {
+        return fail_expected(p, "an index (0 or more) inside [ ]"), -1;
     } else {
-        return fail_expected(p, "a string key or an index (0 or more) inside [ ]"), -1;
+        if (!(a->expr = parse_expr(p)))
+            return -1;
+        if (TOK.kind != TK_RBRACKET)
+            return fail_expected(p, "']'"), -1;
+        return 0;
     }
     if (advance(p) < 0)
         return -1;
@@ -150,14 +156,15 @@ static int parse_index(parser *p, access *a)
     return 0;
 }
 
-/* name ::= IDENT { '.' word | '[' ( STRING | INT ) ']' }   (the IDENT is already read) */
+/* name ::= IDENT { '.' word | '[' ( STRING | INT | expr ) ']' }   (the IDENT is already read) */
 static node *parse_name(parser *p, node *n)
 {
     while (TOK.kind == TK_DOT || TOK.kind == TK_LBRACKET) {
-        access a = {NULL, 0, 0, TOK.start};
+        access a = {NULL, 0, 0, TOK.start, NULL};
         int rc = TOK.kind == TK_DOT ? parse_field(p, &a) : parse_index(p, &a);
         if (rc < 0 || push_access(n, &a) < 0) {
             free(a.key);
+            expr_node_free(a.expr);
             return rc < 0 ? discard(n, NULL) : discard(n, oom(p));
         }
         if (advance(p) < 0)

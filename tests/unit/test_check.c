@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -603,6 +604,93 @@ static void self_call_is_a_cycle(void **state)
     remove_dir(&t, files);
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "call_cycle_search_is_not_exponential: rb_check still running after 20s\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+    }
+    _exit(1);
+}
+
+static void call_cycle_search_is_not_exponential(void **state)
+{
+    (void)state;
+    /* BUG: find_cycle() in src/check/calls.c walks every call path up to MAX_CALL_DEPTH (16)
+     * without remembering runbooks already explored, so a call cycle that does not pass
+     * through the checked runbook is searched exponentially: with b calling c four times and
+     * c calling b four times, checking a (which calls b) takes 4^16 catalog lookups and
+     * `runbook validate a.yaml` never finishes. Reproduction (one folder):
+     *   a.yaml: runbook: a, steps: [{ id: s, runbook: { name: b } }]
+     *   b.yaml: runbook: b, four steps s1..s4 each `runbook: { name: c }`
+     *   c.yaml: runbook: c, four steps s1..s4 each `runbook: { name: b }`
+     *   runbook validate a.yaml   (or rb_check(a) with a catalog over the folder)
+     * With two calls each it takes ~1s, with three several minutes. */
+    KNOWN_BUG();
+    tmpdir t;
+    snprintf(t.path, sizeof t.path, "/tmp/rb-check-XXXXXX");
+    assert_non_null(mkdtemp(t.path));
+    write_file(&t, "a.yaml", "runbook: a\nversion: 1\ntitle: A\nsteps:\n  - id: s\n    runbook: { name: b }\n");
+    char text[512];
+    for (int k = 0; k < 2; k++) {
+        const char *me = k ? "c" : "b", *other = k ? "b" : "c";
+        int len = snprintf(text, sizeof text, "runbook: %s\nversion: 1\ntitle: X\nsteps:\n", me);
+        for (int i = 1; i <= 4; i++)
+            len += snprintf(text + len, sizeof text - (size_t)len, "  - id: s%d\n    runbook: { name: %s }\n", i, other);
+        char file[16];
+        snprintf(file, sizeof file, "%s.yaml", me);
+        write_file(&t, file, text);
+    }
+    static const char *const files[] = {"a.yaml", "b.yaml", "c.yaml", NULL};
+    char path[256];
+    snprintf(path, sizeof path, "%s/a.yaml", t.path);
+    const char *dirs[] = {t.path, NULL};
+    rb_catalog *cat = rb_catalog_new(dirs);
+    run r;
+    rb_diags_init(&r.d);
+    r.rb = rb_runbook_load(path, &r.d);
+    rb_graph_build(r.rb, &r.g, &r.d);
+    signal(SIGALRM, on_alarm);
+    alarm(20);
+    rb_check(r.rb, &r.g, cat, &r.d);
+    alarm(0);
+    assert_int_equal(r.d.errors, 0); /* the b <-> c cycle is reported when b or c is checked */
+    done(&r);
+    rb_catalog_free(cat);
+    remove_dir(&t, files);
+}
+
+static void call_cycle_not_through_the_caller(void **state)
+{
+    (void)state;
+    /* The compliant neighbour of the bug above: with one call each, a (calling into the
+     * b <-> c cycle) checks clean and fast, and b reports its own cycle. */
+    tmpdir t;
+    snprintf(t.path, sizeof t.path, "/tmp/rb-check-XXXXXX");
+    assert_non_null(mkdtemp(t.path));
+    write_file(&t, "a.yaml", "runbook: a\nversion: 1\ntitle: A\nsteps:\n  - id: s\n    runbook: { name: b }\n");
+    write_file(&t, "b.yaml", "runbook: b\nversion: 1\ntitle: B\nsteps:\n  - id: s\n    runbook: { name: c }\n");
+    write_file(&t, "c.yaml", "runbook: c\nversion: 1\ntitle: C\nsteps:\n  - id: s\n    runbook: { name: b }\n");
+    static const char *const files[] = {"a.yaml", "b.yaml", "c.yaml", NULL};
+    const char *dirs[] = {t.path, NULL};
+    rb_catalog *cat = rb_catalog_new(dirs);
+    char path[256];
+    static const char *const none[] = {NULL};
+    static const char *const cycle[] = {"E:6:22:runbook calls form a cycle: b -> c -> b", NULL};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s.yaml", t.path, k ? "b" : "a");
+        run r;
+        rb_diags_init(&r.d);
+        r.rb = rb_runbook_load(path, &r.d);
+        rb_graph_build(r.rb, &r.g, &r.d);
+        rb_check(r.rb, &r.g, cat, &r.d);
+        expect_exactly(&r.d, k ? cycle : none);
+        done(&r);
+    }
+    rb_catalog_free(cat);
+    remove_dir(&t, files);
+}
+
 /* ---- lint rules: each fires, and not on its compliant variant ---- */
 
 static void lint_rule_list_matches_docs(void **state)
@@ -1093,6 +1181,8 @@ int main(void)
         cmocka_unit_test(checks_survive_a_cycle),
         cmocka_unit_test(calls_between_runbooks),
         cmocka_unit_test(self_call_is_a_cycle),
+        cmocka_unit_test(call_cycle_not_through_the_caller),
+        cmocka_unit_test(call_cycle_search_is_not_exponential),
         cmocka_unit_test(lint_rule_list_matches_docs),
         cmocka_unit_test(lint_no_rollback),
         cmocka_unit_test(lint_unconfirmed_destructive),

@@ -959,10 +959,22 @@ static void duration_format(void **state)
     assert_int_equal(small[5], 'Z');
 }
 
+/* [expr] computes a key or an index when evaluated, and its names are references too. */
+static void computed_index(void **state)
+{
+    (void)state;
+    is_int("steps.q.rows[inputs.list[0]].lag", 7);
+    is_string("steps['read-dns'][\"previous\"]", "api.example.com");
+    is_unknown("inputs.list[steps.u.i]");
+    eval_fails("inputs.list[inputs.ratio]", 11, "must be a string or an integer");
+    refs_are("steps.q.rows[inputs.tries]", "steps/q/rows@0 inputs/tries/-@13 ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(literals),
+        cmocka_unit_test(computed_index),
         cmocka_unit_test(parse_errors),
         cmocka_unit_test(regex_parse_errors),
         cmocka_unit_test(depth_bombs_are_errors),
