@@ -19,8 +19,15 @@ typedef struct rb_graph {
     size_t *order;      /* a topological order (valid when !has_cycle) */
     size_t *level;      /* 0 for steps that may start at once; 1 + max over deps otherwise */
     size_t nlevels;
-    uint64_t *anc;      /* n bitsets of `words` words: the ancestors of each step */
-    size_t words;
+    /* Ancestors, kept in space that grows with the graph's width rather than its square: the
+     * steps are cut into chains (each step the direct dependent of the one before it), and each
+     * step keeps, per chain that reaches it, the last position on that chain that is its
+     * ancestor (sorted by chain). */
+    uint32_t *chain, *pos;
+    struct rb_reach {
+        uint32_t chain, pos;
+    } **reach;
+    uint32_t *nreach;
     int has_cycle;
     rb_strmap ids;      /* step id -> index (first occurrence); keys borrowed from the model */
 } rb_graph;

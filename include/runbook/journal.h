@@ -63,7 +63,8 @@ int rb_journal_create(const char *state_dir, const char *runbook, rb_journal **o
 int rb_journal_reopen(const char *state_dir, const char *run_id, rb_journal **out,
                       json_t **records, rb_journal_read_info *info);
 
-/* Closes and frees. NULL is a no-op. */
+/* Syncs records still pending (best effort: rb_journal_sync says whether it worked), closes
+ * and frees. NULL is a no-op. */
 void rb_journal_close(rb_journal *j);
 
 /* The run id and the journal's path, owned by the journal. */

@@ -17,7 +17,7 @@ static int run_sleep(const act_call *c, act_result *res)
     return 0;
 }
 
-/* Checks one expression; 0 when it holds. */
+/* Checks one expression: 1 holds, 0 does not, -1 undecided (dry run), -2 cannot be evaluated. */
 static int holds(run *r, const rb_node *n, char *msg, size_t len)
 {
     rb_expr_error e;
@@ -28,32 +28,36 @@ static int holds(run *r, const rb_node *n, char *msg, size_t len)
     if (t == 0)
         snprintf(msg, len, "assertion does not hold: %.200s", n->str);
     else if (t == -1)
-        snprintf(msg, len, "assertion undecided in a dry run: %.200s", n->str);
+        snprintf(msg, len, "undecided: the assertion reads values only a real run has: %.160s", n->str);
     else if (t == -2)
         snprintf(msg, len, "assertion cannot be evaluated: %.200s", e.message);
     json_decref(v);
     rb_expr_free(x);
-    return t == 1 ? 0 : -1;
+    return t;
 }
 
+/* A false assertion decides, even after an undecided one; undecided only if none is false. */
 static int run_assert(const act_call *c, act_result *res)
 {
     const rb_node *that = rb_action_param(&c->block->action, "that");
-    char msg[256] = "";
-    int ok = 1;
+    size_t n = that->kind == RB_NODE_SEQ ? that->count : 1;
+    char msg[256] = "", undecided[256] = "";
+    int failed = 0;
     pthread_mutex_lock(c->r->mu);
-    if (that->kind == RB_NODE_SEQ) {
-        for (size_t i = 0; ok && i < that->count; i++)
-            ok = holds(c->r, that->items[i], msg, sizeof msg) == 0;
-    } else {
-        ok = holds(c->r, that, msg, sizeof msg) == 0;
+    for (size_t i = 0; i < n && !failed; i++) {
+        int t = holds(c->r, that->kind == RB_NODE_SEQ ? that->items[i] : that, msg, sizeof msg);
+        failed = t == 0 || t == -2;
+        if (t == -1 && !*undecided)
+            snprintf(undecided, sizeof undecided, "%s", msg);
     }
     pthread_mutex_unlock(c->r->mu);
     res->outputs = json_object();
-    if (ok)
-        res->outcome = RB_OUT_SUCCEEDED;
-    else
+    if (failed)
         act_fail(res, RB_OUT_FAILED, "assert", "%s", msg);
+    else if (*undecided)
+        act_fail(res, RB_OUT_FAILED, "undecided", "%s", undecided);
+    else
+        res->outcome = RB_OUT_SUCCEEDED;
     return 0;
 }
 

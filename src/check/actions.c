@@ -41,6 +41,17 @@ static void check_exprs(checker *c, const rb_node *n, const rb_step *s, ref_scop
     }
 }
 
+static void check_argv(checker *c, const rb_node *argv, const rb_step *s, ref_scope scope)
+{
+    for (size_t i = 0; i < argv->count; i++) {
+        const rb_node *item = argv->items[i];
+        if (item->kind != RB_NODE_SCALAR || !rb_scalar_has_template(item))
+            continue;
+        ref_summary sum = c_template(c, item, s, scope);
+        lint_secret_in_argv(c, item, &sum);
+    }
+}
+
 static void check_param(checker *c, const rb_step *s, const rb_action *a, size_t i, ref_scope scope)
 {
     const rb_param_def *def = &a->type->params[i];
@@ -66,7 +77,10 @@ static void check_param(checker *c, const rb_step *s, const rb_action *a, size_t
     case RB_P_BOOL:
         break;
     default:
-        c_template_tree(c, n, s, scope);
+        if (n->kind == RB_NODE_SEQ && !strcmp(a->type->name, "exec") && !strcmp(def->key, "argv"))
+            check_argv(c, n, s, scope);
+        else
+            c_template_tree(c, n, s, scope);
     }
 }
 
@@ -194,8 +208,10 @@ static void check_dry_run(checker *c, const rb_step *s)
 
 static void check_step(checker *c, const rb_step *s)
 {
-    if (s->when)
-        c_expression(c, s->when, s, SCOPE_STEP);
+    if (s->when) {
+        ref_summary sum = c_expression(c, s->when, s, SCOPE_STEP);
+        lint_unreachable(c, s, &sum);
+    }
     for (size_t i = 0; i < s->npreconditions; i++)
         if (s->preconditions[i].expr)
             c_expression(c, s->preconditions[i].expr, s, SCOPE_STEP);

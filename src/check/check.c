@@ -77,12 +77,22 @@ static void check_targets(checker *c)
 
 void rb_check(const rb_runbook *rb, const rb_graph *g, rb_catalog *cat, rb_diags *d)
 {
-    checker c = {rb, g, cat, d};
+    size_t n = rb->nsteps ? rb->nsteps : 1;
+    checker c = {rb, g, cat, d, calloc(n, 1), calloc(n, sizeof(size_t *)), calloc(n, sizeof(size_t))};
+    if (!c.guards_done || !c.guards || !c.nguards) {
+        free(c.guards_done);
+        c.guards_done = NULL; /* without the cache, no step counts as guarded by its when */
+    }
     check_name(&c);
     check_inputs(&c);
     check_targets(&c);
     c_actions(&c);
     c_lint(&c);
+    for (size_t i = 0; c.guards && i < rb->nsteps; i++)
+        free(c.guards[i]);
+    free(c.guards_done);
+    free(c.guards);
+    free(c.nguards);
 }
 
 /* ---- input values ---- */

@@ -10,6 +10,9 @@ typedef struct checker {
     const rb_graph *g; /* NULL-safe: rules needing order are skipped when it has a cycle */
     rb_catalog *cat;
     rb_diags *d;
+    /* Per step, computed once: the steps whose outcome its own `when` reads (see refs.c). */
+    char *guards_done;
+    size_t **guards, *nguards;
 } checker;
 
 /* Where an expression stands, which decides what it may read. */
@@ -40,6 +43,8 @@ ref_summary c_template_tree(checker *c, const rb_node *n, const rb_step *step, r
 
 void c_actions(checker *c);
 void c_lint(checker *c);
+void lint_secret_in_argv(checker *c, const rb_node *item, const ref_summary *sum);
+void lint_unreachable(checker *c, const rb_step *s, const ref_summary *sum);
 void c_calls(checker *c, const rb_step *s, const rb_action *a);
 /* A regex scalar; `skip` bytes of prefix (such as "re:") are not part of the pattern. Returns
  * the number of groups, or -1 when it does not compile (reported). */

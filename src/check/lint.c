@@ -80,36 +80,14 @@ static void no_timeout(checker *c, const rb_step *s)
         no_timeout_block(c, s, s->verify);
 }
 
-static void secret_in_argv_block(checker *c, const rb_step *s, const rb_action *a)
+/* Called by the action checks with each exec argv item's summary, so the template is not
+ * parsed twice. */
+void lint_secret_in_argv(checker *c, const rb_node *item, const ref_summary *sum)
 {
-    const rb_node *argv = rb_action_param(a, "argv");
-    if (!argv || argv->kind != RB_NODE_SEQ || strcmp(a->type->name, "exec"))
+    if (!sum->secret)
         return;
-    for (size_t i = 0; i < argv->count; i++) {
-        const rb_node *n = argv->items[i];
-        if (n->kind != RB_NODE_SCALAR || !rb_scalar_has_template(n))
-            continue;
-        rb_diags quiet;
-        rb_diags_init(&quiet);
-        checker q = *c;
-        q.d = &quiet; /* the template's own errors were reported already */
-        ref_summary sum = c_template(&q, n, s, SCOPE_SELF);
-        rb_diags_cleanup(&quiet);
-        if (sum.secret) {
-            c_warn(c, n, "secret-in-argv", "a secret in an argv is visible to every user through ps");
-            rb_diag_hint(c->d, "pass it in env: or stdin: instead");
-        }
-    }
-}
-
-static void secret_in_argv(checker *c, const rb_step *s)
-{
-    if (s->main.action.type)
-        secret_in_argv_block(c, s, &s->main.action);
-    if (s->rollback && s->rollback->action.type)
-        secret_in_argv_block(c, s, &s->rollback->action);
-    if (s->verify && s->verify->action.type)
-        secret_in_argv_block(c, s, &s->verify->action);
+    c_warn(c, item, "secret-in-argv", "a secret in an argv is visible to every user through ps");
+    rb_diag_hint(c->d, "pass it in env: or stdin: instead");
 }
 
 static int is_loopback(const rb_node *host)
@@ -160,23 +138,16 @@ static void shell_for_typed(checker *c, const rb_step *s)
     }
 }
 
-/* A `when` with no references is decided now; false means the step can never run. */
-static void unreachable(checker *c, const rb_step *s)
+/* A `when` with no references is decided now; false means the step can never run. Called by
+ * the step checks with the `when`'s summary, so only constant ones are parsed again. */
+void lint_unreachable(checker *c, const rb_step *s, const ref_summary *sum)
 {
-    if (!s->when)
+    if (!sum->parsed || !sum->constant)
         return;
     rb_expr_error err;
     rb_expr *e = rb_expr_parse(s->when->str, s->when->len, &err);
-    if (!e)
-        return;
-    rb_diags quiet;
-    rb_diags_init(&quiet);
-    checker q = *c;
-    q.d = &quiet;
-    ref_summary sum = c_expression(&q, s->when, s, SCOPE_STEP);
-    rb_diags_cleanup(&quiet);
     rb_scope none = {0};
-    json_t *v = sum.constant ? rb_expr_eval(e, &none, &err) : NULL;
+    json_t *v = e ? rb_expr_eval(e, &none, &err) : NULL;
     if (v && rb_value_truthy(v) == 0)
         c_warn(c, s->when, "unreachable", "step \"%s\" can never run: its when is always false", s->id ? s->id : "?");
     json_decref(v);
@@ -216,9 +187,7 @@ void c_lint(checker *c)
         no_rollback(c, s);
         unconfirmed_destructive(c, s);
         no_timeout(c, s);
-        secret_in_argv(c, s);
         shell_for_typed(c, s);
-        unreachable(c, s);
         read_only_write(c, s);
     }
 }

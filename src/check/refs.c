@@ -43,7 +43,7 @@ void c_warn(checker *c, const rb_node *n, const char *rule, const char *fmt, ...
 static int listed(const char *s, const char *const *list)
 {
     for (size_t i = 0; list && list[i]; i++)
-        if (!strcmp(s, list[i]))
+        if (s[0] == list[i][0] && !strcmp(s, list[i]))
             return 1;
     return 0;
 }
@@ -199,27 +199,50 @@ static int guarded(const walk *w, size_t step)
     return 0;
 }
 
-static void find_outcome_guard(const rb_ref *r, void *ctx)
+typedef struct guard_list {
+    checker *c;
+    size_t *items, count;
+} guard_list;
+
+static void collect_guard(const rb_ref *r, void *ctx)
 {
-    const char **want = ctx;
-    if (!strcmp(r->root, "steps") && r->name && r->field && !strcmp(r->name, want[0]) &&
-        !strcmp(r->field, "outcome"))
-        want[1] = "yes";
+    guard_list *g = ctx;
+    long i;
+    if (strcmp(r->root, "steps") || !r->name || !r->field || strcmp(r->field, "outcome") ||
+        (i = rb_graph_find(g->c->g, r->name)) < 0)
+        return;
+    size_t *grown = realloc(g->items, (g->count + 1) * sizeof *grown);
+    if (grown)
+        g->items = grown, g->items[g->count++] = (size_t)i;
+}
+
+/* The steps whose outcome `s`'s own `when` reads, parsed once per step. */
+static void compute_guards(checker *c, const rb_step *s)
+{
+    guard_list g = {c, NULL, 0};
+    rb_expr_error err;
+    rb_expr *e = rb_expr_parse(s->when->str, s->when->len, &err);
+    if (e)
+        rb_expr_refs(e, collect_guard, &g);
+    rb_expr_free(e);
+    c->guards[s->index] = g.items;
+    c->nguards[s->index] = g.count;
+    c->guards_done[s->index] = 1;
 }
 
 /* A step whose own `when` tests steps.X.outcome runs only as that test allows, so every
  * expression of the step may read X's fields. */
 static int guarded_by_when(const walk *w, const rb_step *target)
 {
-    if (!w->step || !w->step->when || !target->id)
+    checker *c = w->c;
+    if (!w->step || !w->step->when || !c->guards_done)
         return 0;
-    rb_expr_error err;
-    rb_expr *e = rb_expr_parse(w->step->when->str, w->step->when->len, &err);
-    const char *want[2] = {target->id, NULL};
-    if (e)
-        rb_expr_refs(e, find_outcome_guard, want);
-    rb_expr_free(e);
-    return want[1] != NULL;
+    if (!c->guards_done[w->step->index])
+        compute_guards(c, w->step);
+    for (size_t i = 0; i < c->nguards[w->step->index]; i++)
+        if (c->guards[w->step->index][i] == target->index)
+            return 1;
+    return 0;
 }
 
 static void report_unguarded(walk *w)

@@ -58,6 +58,12 @@ static void step_end(ui_state *u, const rb_event *ev)
         if (!u->quiet)
             fprintf(u->out, "%s✓%s %s %s(%s%s)%s\n", c(u, "\033[32m"), c(u, "\033[0m"), ev->step, c(u, "\033[2m"), t,
                     ev->dry_run && ev->text && *ev->text ? ", dry run: not run" : "", c(u, "\033[0m"));
+    } else if (ev->outcome == RB_OUT_NOT_RUN) {
+        const char *why = ev->text ? ev->text : "";
+        if (!strncmp(why, "undecided: ", 11))
+            why += 11;
+        if (!u->quiet)
+            fprintf(u->out, "%s?%s %s undecided: %s\n", c(u, "\033[33m"), c(u, "\033[0m"), ev->step, why);
     } else if (ev->outcome == RB_OUT_SKIPPED) {
         if (!u->quiet)
             fprintf(u->out, "%s–%s %s skipped: %s\n", c(u, "\033[2m"), c(u, "\033[0m"), ev->step, ev->text ? ev->text : "");
@@ -83,6 +89,9 @@ static void run_end(ui_state *u, const rb_event *ev)
     for (size_t i = 0; i < u->nsteps; i++)
         if (u->steps[i].continued)
             fprintf(u->out, "  failed and continued past: %s (%s)\n", u->steps[i].id, rb_outcome_name(u->steps[i].outcome));
+    for (size_t i = 0; i < u->nsteps; i++)
+        if (u->steps[i].outcome == RB_OUT_NOT_RUN)
+            fprintf(u->out, "  undecided (only a real run can tell): %s\n", u->steps[i].id);
     if (ev->text && *ev->text)
         fprintf(u->out, "  %s\n", ev->text);
 }
@@ -117,7 +126,7 @@ void ui_event(void *ctx, const rb_event *ev)
     case RB_EV_ROLLBACK:
         end_line(u);
         fprintf(u->out, "%s⤺%s %s %s%s%s\n", c(u, "\033[35m"), c(u, "\033[0m"), ev->step,
-                ev->outcome == RB_OUT_SUCCEEDED ? "rolled back" : "ROLLBACK FAILED",
+                ev->outcome != RB_OUT_SUCCEEDED ? "ROLLBACK FAILED" : ev->dry_run ? "would be rolled back" : "rolled back",
                 ev->outcome == RB_OUT_SUCCEEDED ? "" : ": ", ev->outcome == RB_OUT_SUCCEEDED ? "" : ev->text ? ev->text : "");
         break;
     case RB_EV_NOTE:

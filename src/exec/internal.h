@@ -47,6 +47,9 @@ typedef struct run {
     long long start_ms, deadline_ms;
     int deadline_passed;
     int journal_failed;
+    int rollback_pending;   /* resume: a rollback was in progress; finish it */
+    json_t *replay;         /* resume: the journal's records (borrowed), for called runbooks */
+    char halt[256];         /* resume: why it stopped inside a called runbook ("" if it did not) */
 } run;
 
 /* ---- actions ---- */
@@ -95,10 +98,17 @@ uint64_t rb_content_hash(const char *s, size_t len);
 int wait_or_cancel(const rb_proc_cancel_token *cancel, long long ms);
 
 rb_scope run_scope(run *r);
+/* A duration or int that may be one ${{ }} (RB_DYNAMIC, evaluated from node n); fallback when
+ * absent or not a number. Caller holds r->mu. */
+long long resolve_ms(run *r, long long ms, const rb_node *n, long long fallback);
+long long default_timeout(run *r);
+/* A rollback's or verify's timeout (k), else its step's, else defaults.timeout; 0: none. */
+long long block_timeout(run *r, const rb_step *s, const rb_block *k);
 /* Renders a block's action parameters into JSON; NULL + message on an evaluation error, or with
  * *unknown set when a dry run cannot know a value. Caller holds r->mu. */
 json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_t errlen);
-json_t *render_target(run *r, const rb_action *a, char *err, size_t errlen);
+/* The action's target rendered, or NULL (*unknown set when a dry run cannot know a value). */
+json_t *render_target(run *r, const rb_action *a, int *unknown, char *err, size_t errlen);
 /* The step's journal id: prefix + id. */
 void step_key(const run *r, const rb_step *s, char *buf, size_t len);
 
@@ -116,13 +126,17 @@ int apply_captures(run *r, const rb_block *k, act_result *res, char *err, size_t
 void run_step_thread_start(run *r, size_t i);
 int run_init(run *r, const rb_runbook *rb, const rb_graph *g, const rb_exec_opts *o, json_t *inputs);
 void run_free(run *r);
+void set_deadline(run *r);
 int load_secrets(run *r, char *err, size_t len);
-int take_lock(run *r, rb_lock **lock, char *err, size_t len);
+int take_lock(run *r, const char *name, const char *run_id, rb_lock **lock, char *err, size_t len);
 void schedule(run *r);
 int run_main(run *r, rb_run_result *res);
 int run_finish(run *r, rb_run_result *res);
 int rollback_step(run *r, size_t i, const rb_proc_cancel_token *cancel);
 int run_rollbacks(run *r);
+/* Resume of a called runbook `c` (c->replay set): replays its journaled steps and settles those
+ * in doubt; -1 (message in err) when one stays in doubt. Caller holds c->mu. */
+int resume_called(run *c, char *err, size_t len);
 int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
                      json_t *inputs, act_result *res);
 

@@ -137,7 +137,7 @@ json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_
     return out;
 }
 
-json_t *render_target(run *r, const rb_action *a, char *err, size_t errlen)
+json_t *render_target(run *r, const rb_action *a, int *unknown, char *err, size_t errlen)
 {
     const rb_node *name = rb_action_param(a, "target");
     const rb_target *t = name ? rb_runbook_target(r->rb, name->str) : NULL;
@@ -149,6 +149,7 @@ json_t *render_target(run *r, const rb_action *a, char *err, size_t errlen)
         json_decref(out);
         if (c.unknown)
             snprintf(err, errlen, "target \"%s\" needs a value only a real run has", t->name);
+        *unknown |= c.unknown;
         return NULL;
     }
     json_object_set_new(out, "kind", json_string(rb_target_kind_name(t->kind)));

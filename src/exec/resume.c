@@ -1,6 +1,6 @@
-/* Resume: rebuild a run's state from its journal, settle the steps in doubt (started, never
- * ended) without running anything twice without consent, then go on — or finish a rollback
- * that was interrupted. */
+/* Resume: rebuild a run's state from its journal, settle the steps in doubt (their action may
+ * have started and never ended) without running anything twice without consent, then go on —
+ * or finish a failure's policy or a rollback that was interrupted. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,84 +15,147 @@ typedef struct journaled {
     json_t *records;
 } journaled;
 
-char *rb_exec_resume_path(const char *state_dir, const char *run_id, char *err, size_t errlen)
+/* The run_start record of a journal (new reference), read without changing the file. */
+static json_t *first_record(const char *state_dir, const char *run_id, char *err, size_t errlen)
 {
     char *path = rb_journal_path_of(state_dir, run_id);
-    json_t *records = NULL;
-    rb_journal_read_info info;
-    char *out = NULL;
+    json_t *records = NULL, *first = NULL;
+    rb_journal_read_info info = {0};
     if (!path)
         snprintf(err, errlen, "'%s' is not a run id", run_id);
     else if (rb_journal_load(path, &records, &info) != RB_JOURNAL_OK)
         snprintf(err, errlen, "cannot read the journal %s: %s", path, *info.message ? info.message : strerror(errno));
     else {
-        json_t *first = json_array_get(records, 0);
-        const char *p = json_string_value(json_object_get(first, "path"));
-        if (!p || strcmp(json_string_value(json_object_get(first, "type")), "run_start"))
+        first = json_array_get(records, 0);
+        const char *type = json_string_value(json_object_get(first, "type"));
+        if (!json_string_value(json_object_get(first, "path")) || !type || strcmp(type, "run_start")) {
             snprintf(err, errlen, "the journal of %s does not start with the run's start", run_id);
-        else
-            out = strdup(p);
+            first = NULL;
+        }
+        json_incref(first);
     }
     json_decref(records);
     free(path);
+    return first;
+}
+
+char *rb_exec_resume_path(const char *state_dir, const char *run_id, char *err, size_t errlen)
+{
+    json_t *first = first_record(state_dir, run_id, err, errlen);
+    char *out = first ? strdup(json_string_value(json_object_get(first, "path"))) : NULL;
+    json_decref(first);
     return out;
 }
 
-static long step_index(run *r, const char *key)
+/* The index of a journaled step key in this run, or -1 when it belongs to another runbook (a
+ * called one is replayed when its calling step runs again). */
+static long step_index(const run *r, const char *key)
 {
-    if (!key || strchr(key, '/'))
-        return -1; /* a called runbook's step: settled through its calling step */
-    return rb_graph_find(r->g, key);
+    size_t n = strlen(r->prefix);
+    if (!key || strncmp(key, r->prefix, n) || strchr(key + n, '/'))
+        return -1;
+    return rb_graph_find(r->g, key + n);
+}
+
+/* A journaled step_end. A cancelled step was stopped midway (an interrupt): it is not done,
+ * and it is in doubt when its action had started (cut). A failure that stopped the run is
+ * remembered, so the resume applies its policy instead of going on past it. */
+static void replay_end(run *r, long i, json_t *rec, int cut)
+{
+    step_state *st = &r->st[i];
+    const rb_step *s = &r->rb->steps[i];
+    rb_outcome o = rb_outcome_parse(json_string_value(json_object_get(rec, "outcome")));
+    if (o == RB_OUT_CANCELLED) {
+        st->started = cut;
+        st->in_doubt = cut;
+        return;
+    }
+    st->started = st->finished = 1;
+    st->in_doubt = 0;
+    st->outcome = o;
+    st->duration_ms = json_integer_value(json_object_get(rec, "duration_ms"));
+    st->done_order = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
+    st->continued = o != RB_OUT_SUCCEEDED && o != RB_OUT_SKIPPED && s->on_failure == RB_POLICY_CONTINUE;
+    if (o != RB_OUT_SUCCEEDED && o != RB_OUT_SKIPPED && !st->continued && r->failed_step < 0)
+        r->failed_step = i;
+    json_t *outs = json_object_get(rec, "outputs");
+    json_t *mine = o == RB_OUT_SUCCEEDED && outs ? json_deep_copy(outs) : json_object();
+    json_object_set_new(mine, "outcome", json_string(rb_outcome_name(o)));
+    json_object_set_new(mine, "attempts", json_integer(st->attempts));
+    json_object_set_new(mine, "duration", json_integer(st->duration_ms));
+    json_object_set_new(r->steps, s->id, mine);
+}
+
+/* One record about step i. cut[i]: an attempt started since its step_start, so its action may
+ * have acted, even when the attempt's own end was journaled (what made it a success, its outputs
+ * and captures, is journaled only with the step's end). */
+static void replay_step(run *r, long i, const char *type, json_t *rec, char *cut)
+{
+    step_state *st = &r->st[i];
+    const char *out = json_string_value(json_object_get(rec, "outcome"));
+    if (!strcmp(type, "step_start")) {
+        st->started = 1;
+        st->finished = 0;
+        st->in_doubt = 0;
+        cut[i] = 0;
+    } else if (!strcmp(type, "attempt_start")) {
+        st->attempts = (int)json_integer_value(json_object_get(rec, "attempt"));
+        cut[i] = 1;
+    } else if (!strcmp(type, "step_end")) {
+        replay_end(r, i, rec, cut[i]);
+    } else if (!strcmp(type, "rollback_start")) {
+        st->rollback_done = 0;
+    } else if (!strcmp(type, "rollback_end")) {
+        st->rollback_done = 1;
+        st->rollback_outcome = rb_outcome_parse(out);
+        if (st->rollback_outcome == RB_OUT_SUCCEEDED)
+            st->outcome = RB_OUT_ROLLED_BACK;
+    }
+}
+
+/* A rollback_begin of this run (not of a runbook it called): the policy was being applied. */
+static void replay_rollback_begin(run *r, journaled *j, json_t *rec)
+{
+    const char *scope = json_string_value(json_object_get(rec, "scope"));
+    const char *cause = json_string_value(json_object_get(rec, "cause"));
+    if (strcmp(scope ? scope : "", r->prefix))
+        return;
+    j->rollback_phase = 1;
+    if (cause && !strcmp(cause, "deadline"))
+        r->deadline_passed = 1;
+    else if (cause && r->failed_step < 0)
+        r->failed_step = step_index(r, cause);
 }
 
 /* Replays the records into the run's state. */
 static void replay(run *r, journaled *j)
 {
+    char *cut = calloc(r->rb->nsteps + 1, 1);
     size_t k;
     json_t *rec;
     json_array_foreach(j->records, k, rec)
     {
         const char *type = json_string_value(json_object_get(rec, "type"));
         long i = step_index(r, json_string_value(json_object_get(rec, "step")));
+        if (!type)
+            continue;
         if (!strcmp(type, "run_start"))
             j->run_start = rec;
         else if (!strcmp(type, "run_end"))
             j->run_end = rec;
         else if (!strcmp(type, "rollback_begin"))
-            j->rollback_phase = 1;
-        if (i < 0)
-            continue;
-        step_state *st = &r->st[i];
-        const rb_step *s = &r->rb->steps[i];
-        if (!strcmp(type, "step_start"))
-            st->started = 1;
-        else if (!strcmp(type, "attempt_start"))
-            st->attempts = (int)json_integer_value(json_object_get(rec, "attempt"));
-        else if (!strcmp(type, "step_end")) {
-            st->started = st->finished = 1;
-            st->outcome = rb_outcome_parse(json_string_value(json_object_get(rec, "outcome")));
-            st->duration_ms = json_integer_value(json_object_get(rec, "duration_ms"));
-            st->done_order = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
-            st->continued = st->outcome != RB_OUT_SUCCEEDED && st->outcome != RB_OUT_SKIPPED &&
-                            s->on_failure == RB_POLICY_CONTINUE;
-            json_t *outs = json_object_get(rec, "outputs");
-            json_t *mine = st->outcome == RB_OUT_SUCCEEDED && outs ? json_deep_copy(outs) : json_object();
-            json_object_set_new(mine, "outcome", json_string(rb_outcome_name(st->outcome)));
-            json_object_set_new(mine, "attempts", json_integer(st->attempts));
-            json_object_set_new(mine, "duration", json_integer(st->duration_ms));
-            json_object_set_new(r->steps, s->id, mine);
-        } else if (!strcmp(type, "rollback_start")) {
-            st->rollback_done = 0;
-        } else if (!strcmp(type, "rollback_end")) {
-            st->rollback_done = 1;
-            st->rollback_outcome = rb_outcome_parse(json_string_value(json_object_get(rec, "outcome")));
-            if (st->rollback_outcome == RB_OUT_SUCCEEDED)
-                st->outcome = RB_OUT_ROLLED_BACK;
-        }
+            replay_rollback_begin(r, j, rec);
+        else if (i >= 0 && cut)
+            replay_step(r, i, type, rec, cut);
     }
-    for (size_t i = 0; i < r->rb->nsteps; i++)
-        if (r->st[i].done_order > r->done_counter)
-            r->done_counter = r->st[i].done_order;
+    for (size_t i = 0; i < r->rb->nsteps; i++) {
+        step_state *st = &r->st[i];
+        if (st->started && !st->finished)
+            st->in_doubt = cut && cut[i];
+        if (st->done_order > r->done_counter)
+            r->done_counter = st->done_order;
+    }
+    free(cut);
 }
 
 static void note(run *r, const rb_step *s, const char *what, const char *by)
@@ -115,9 +178,8 @@ static int verified(run *r, const rb_step *s)
     json_t *params = impl ? render_params(r, &s->verify->action, &unknown, err, sizeof err) : NULL;
     if (!params)
         return -1;
-    json_t *target = rb_action_param(&s->verify->action, "target") ? render_target(r, &s->verify->action, err, sizeof err) : NULL;
-    long long t = s->verify->timeout_ms >= 0 ? s->verify->timeout_ms : r->rb->default_timeout_ms > 0 ? r->rb->default_timeout_ms : 0;
-    act_call call = {r, s, s->verify, params, target, t, r->cancel, 0, NULL, NULL};
+    json_t *target = rb_action_param(&s->verify->action, "target") ? render_target(r, &s->verify->action, &unknown, err, sizeof err) : NULL;
+    act_call call = {r, s, s->verify, params, target, block_timeout(r, s, s->verify), r->cancel, 0, NULL, NULL};
     act_result res = {0};
     journal_sync(r);
     pthread_mutex_unlock(r->mu);
@@ -157,34 +219,52 @@ static int settle_step(run *r, size_t i, char *err, size_t len)
     const rb_step *s = &r->rb->steps[i];
     step_state *st = &r->st[i];
     const char *by = "verify";
+    char key[320];
+    step_key(r, s, key, sizeof key);
     int v = s->verify && !s->idempotent && !r->o->rerun_in_doubt ? verified(r, s) : -1;
     if (v == 1) {
         note(r, s, "verify says it happened: marked done", by);
         st->finished = 1;
+        st->in_doubt = 0;
         st->outcome = RB_OUT_SUCCEEDED;
         st->done_order = ++r->done_counter;
         json_object_set_new(r->steps, s->id, json_pack("{s:s, s:i}", "outcome", "succeeded", "attempts", st->attempts));
-        journal(r, "step_end", json_pack("{s:s, s:s, s:b}", "step", s->id, "outcome", "succeeded", "verified", 1));
+        journal(r, "step_end", json_pack("{s:s, s:s, s:i, s:b}", "step", key, "outcome", "succeeded", "attempts",
+                                         st->attempts, "verified", 1));
         return 0;
     }
     int yes = v == 0 ? 1 : consent(r, s, "This step was running when the run stopped; it may or may not have acted. Run it again?", &by);
     if (yes == 1) {
         note(r, s, v == 0 ? "verify says it did not happen: running it" : "running it again", by);
-        st->started = 0;
+        st->started = st->in_doubt = 0;
         return 0;
     }
     snprintf(err, len, yes == 0 ? "step %s is in doubt and the operator chose not to run it again; nothing more was run"
-                                : "step %s is in doubt (it started and never ended); check it by hand, then resume with --rerun-in-doubt to run it again",
-             s->id);
+                                : "step %s is in doubt (its action started, and its end was never journaled); check it by hand, then resume with --rerun-in-doubt to run it again",
+             key);
     return -1;
 }
 
+static int is_call(const rb_step *s)
+{
+    return s->main.action.type && !strcmp(s->main.action.type->name, "runbook");
+}
+
+/* Steps that started and never ended: in doubt when their action had started, else (stopped
+ * before acting: a confirmation, a precondition) they simply run again. A runbook call acts only through
+ * its steps: it runs again, and its called runbook goes on from the journal (resume_called). */
 static int settle(run *r, char *err, size_t len)
 {
     for (size_t k = 0; k < r->g->n; k++) {
         size_t i = r->g->order[k];
-        if (r->st[i].started && !r->st[i].finished && settle_step(r, i, err, len) != 0)
+        step_state *st = &r->st[i];
+        if (!st->started || st->finished)
+            continue;
+        if (st->in_doubt && is_call(&r->rb->steps[i]))
+            note(r, &r->rb->steps[i], "running the call again: its runbook goes on from the journal", "resume");
+        else if (st->in_doubt && settle_step(r, i, err, len) != 0)
             return -1;
+        st->started = st->in_doubt = 0;
     }
     return 0;
 }
@@ -193,29 +273,31 @@ static int settle(run *r, char *err, size_t len)
  * except a file step's own undo, which restores saved content and can run again. */
 static int settle_rollbacks(run *r, journaled *j, char *err, size_t len)
 {
-    for (size_t i = 0; i < r->rb->nsteps; i++) {
-        step_state *st = &r->st[i];
-        int started = 0;
-        size_t k;
-        json_t *rec;
-        json_array_foreach(j->records, k, rec)
-        {
-            const char *type = json_string_value(json_object_get(rec, "type"));
-            if (!strcmp(type, "rollback_start") && step_index(r, json_string_value(json_object_get(rec, "step"))) == (long)i)
-                started = 1;
-        }
+    char *started = calloc(r->rb->nsteps + 1, 1);
+    size_t k;
+    json_t *rec;
+    json_array_foreach(j->records, k, rec)
+    {
+        const char *type = json_string_value(json_object_get(rec, "type"));
+        long i = step_index(r, json_string_value(json_object_get(rec, "step")));
+        if (started && i >= 0 && type && !strcmp(type, "rollback_start"))
+            started[i] = 1;
+    }
+    int rc = started ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < r->rb->nsteps; i++) {
         const rb_step *s = &r->rb->steps[i];
         int file_undo = !s->rollback && s->main.action.type && !strcmp(s->main.action.type->name, "file");
-        if (!started || st->rollback_done || file_undo)
+        if (!started[i] || r->st[i].rollback_done || file_undo)
             continue;
         const char *by;
         if (consent(r, s, "Its rollback was running when the run stopped. Run the rollback again?", &by) != 1) {
             snprintf(err, len, "the rollback of step %s is in doubt; resume with --rerun-in-doubt to run it again", s->id);
-            return -1;
-        }
-        note(r, s, "running its rollback again", by);
+            rc = -1;
+        } else
+            note(r, s, "running its rollback again", by);
     }
-    return 0;
+    free(started);
+    return rc;
 }
 
 static int check_journal(const rb_runbook *rb, journaled *j, const rb_exec_opts *o, char *err, size_t len)
@@ -235,6 +317,42 @@ static int check_journal(const rb_runbook *rb, journaled *j, const rb_exec_opts 
     return 0;
 }
 
+/* Settles what the journal left open: the rollback in progress, the policy of a failure that
+ * stopped the run (killed before it was applied), or the steps in doubt. Afterwards, r->stopping
+ * says the run is only to finish (run_finish), not to go on. -1 (message in err): a step stays
+ * in doubt. The caller holds r->mu. */
+static int settle_journaled(run *r, journaled *j, char *err, size_t len)
+{
+    if (j->rollback_phase) {
+        r->stopping = r->rollback_pending = 1;
+        return settle_rollbacks(r, j, err, len);
+    }
+    if (r->failed_step >= 0) {
+        r->stopping = 1;
+        return 0;
+    }
+    return settle(r, err, len);
+}
+
+int resume_called(run *c, char *err, size_t len)
+{
+    journaled j = {0};
+    j.records = c->replay;
+    replay(c, &j);
+    return settle_journaled(c, &j, err, len);
+}
+
+static int go_on(run *r, journaled *j, char *err, size_t len)
+{
+    if (settle_journaled(r, j, err, len) != 0)
+        return -1;
+    if (!r->stopping)
+        schedule(r);
+    if (*r->halt)
+        return snprintf(err, len, "%s", r->halt), -1;
+    return 0;
+}
+
 static int resume_body(run *r, journaled *j, rb_run_result *res)
 {
     char err[256] = "";
@@ -243,26 +361,60 @@ static int resume_body(run *r, journaled *j, rb_run_result *res)
     emit(r, &ev);
     journal(r, "resume", json_pack("{s:i}", "pid", (int)getpid()));
     pthread_mutex_lock(r->mu);
-    int ok = j->rollback_phase ? settle_rollbacks(r, j, err, sizeof err) : settle(r, err, sizeof err);
+    set_deadline(r);
     int code;
-    if (ok != 0) {
+    if (go_on(r, j, err, sizeof err) != 0) {
         snprintf(res->message, sizeof res->message, "%s", err);
         res->outcome = RB_OUT_FAILED;
         code = res->exit_code = 1;
         journal(r, "interrupted", json_pack("{s:s}", "reason", err));
-    } else {
-        if (j->rollback_phase) {
-            r->stopping = 1;
-            for (size_t i = 0; i < r->rb->nsteps && r->failed_step < 0; i++)
-                if (r->st[i].outcome != RB_OUT_SUCCEEDED && r->st[i].outcome != RB_OUT_ROLLED_BACK &&
-                    r->st[i].finished && r->rb->steps[i].on_failure == RB_POLICY_ROLLBACK)
-                    r->failed_step = (long)i;
-        } else
-            schedule(r);
+        journal_sync(r);
+    } else
         code = run_finish(r, res);
-    }
     pthread_mutex_unlock(r->mu);
     return code;
+}
+
+/* A dry run changed nothing, so it is started again rather than resumed (and it holds no lock
+ * that would keep a real resume from running beside it). */
+static int resumable(const rb_exec_opts *o, const char *run_id, char *lock, size_t locklen, char *err,
+                     size_t errlen)
+{
+    json_t *first = first_record(o->state_dir, run_id, err, errlen);
+    if (!first)
+        return -1;
+    int dry = json_is_true(json_object_get(first, "dry_run"));
+    const char *name = json_string_value(json_object_get(first, "lock"));
+    snprintf(lock, locklen, "%s", name ? name : "");
+    json_decref(first);
+    if (dry)
+        return snprintf(err, errlen, "%s was a dry run, which changes nothing: start a new one", run_id), -1;
+    if (!*lock)
+        return snprintf(err, errlen, "the journal of %s does not name the run's lock", run_id), -1;
+    return 0;
+}
+
+/* Loads the journal (the lock is held: nothing else appends) and resumes. */
+static void resume_locked(run *r, const char *run_id, rb_run_result *res)
+{
+    journaled j = {0};
+    rb_journal_read_info info = {0};
+    if (rb_journal_reopen(r->o->state_dir, run_id, &r->journal, &j.records, &info) != 0) {
+        snprintf(res->message, sizeof res->message, "cannot resume %s: %s", run_id,
+                 *info.message ? info.message : strerror(errno));
+        return;
+    }
+    rb_journal_set_masker(r->journal, r->masker);
+    r->replay = j.records;
+    replay(r, &j);
+    if (check_journal(r->rb, &j, r->o, res->message, sizeof res->message) == 0) {
+        r->inputs = json_incref(json_object_get(j.run_start, "inputs"));
+        r->runobj = json_pack("{s:s, s:b}", "id", run_id, "dry_run", 0);
+        if (load_secrets(r, res->message, sizeof res->message) == 0)
+            resume_body(r, &j, res);
+    }
+    r->replay = NULL;
+    json_decref(j.records);
 }
 
 int rb_exec_resume(const rb_runbook *rb, const rb_graph *g, const char *run_id, const rb_exec_opts *o,
@@ -271,28 +423,15 @@ int rb_exec_resume(const rb_runbook *rb, const rb_graph *g, const char *run_id, 
     memset(res, 0, sizeof *res);
     snprintf(res->run_id, sizeof res->run_id, "%s", run_id);
     res->exit_code = 2;
-    journaled j = {0};
-    rb_journal_read_info info = {0};
+    char lock_name[RB_LOCK_NAME_MAX + 1];
     run r;
     rb_lock *lock = NULL;
-    if (run_init(&r, rb, g, o, NULL) != 0) {
+    if (run_init(&r, rb, g, o, NULL) != 0)
         snprintf(res->message, sizeof res->message, "out of memory");
-    } else if (rb_journal_reopen(o->state_dir, run_id, &r.journal, &j.records, &info) != 0) {
-        snprintf(res->message, sizeof res->message, "cannot resume %s: %s", run_id,
-                 *info.message ? info.message : strerror(errno));
-    } else {
-        rb_journal_set_masker(r.journal, r.masker);
-        replay(&r, &j);
-        if (check_journal(rb, &j, o, res->message, sizeof res->message) == 0) {
-            r.inputs = json_incref(json_object_get(j.run_start, "inputs"));
-            r.runobj = json_pack("{s:s, s:b}", "id", run_id, "dry_run", json_is_true(json_object_get(j.run_start, "dry_run")));
-            if (load_secrets(&r, res->message, sizeof res->message) == 0 &&
-                take_lock(&r, &lock, res->message, sizeof res->message) == 0)
-                resume_body(&r, &j, res);
-        }
-    }
+    else if (resumable(o, run_id, lock_name, sizeof lock_name, res->message, sizeof res->message) == 0 &&
+             take_lock(&r, lock_name, run_id, &lock, res->message, sizeof res->message) == 0)
+        resume_locked(&r, run_id, res);
     rb_lock_release(lock);
-    json_decref(j.records);
     run_free(&r);
     return res->exit_code;
 }

@@ -25,19 +25,22 @@ static int undo_one(run *r, const rb_step *s, const rb_proc_cancel_token *cancel
     const act_impl *impl = act_find(k ? k->action.type ? k->action.type->name : "" : t);
     if (!impl || (!k && !impl->undo))
         return 1; /* nothing to undo */
+    if (r->o->dry_run) {
+        /* a dry run ran no write step, so there is nothing to undo: only say what would run */
+        res->outcome = RB_OUT_SUCCEEDED;
+        snprintf(res->message, sizeof res->message, "dry run: its rollback would run here");
+        return 0;
+    }
     char err[256] = "";
     int unknown = 0;
     const rb_block *blk = k ? k : &s->main;
     json_t *params = render_params(r, &blk->action, &unknown, err, sizeof err);
-    json_t *target = params && rb_action_param(&blk->action, "target") ? render_target(r, &blk->action, err, sizeof err) : NULL;
+    json_t *target = params && rb_action_param(&blk->action, "target") ? render_target(r, &blk->action, &unknown, err, sizeof err) : NULL;
     if (!params) {
         act_fail(res, RB_OUT_FAILED, "refused", "%s", unknown ? "a value is unknown" : err);
         return 0;
     }
-    long long timeout = k && k->timeout_ms >= 0 ? k->timeout_ms
-                        : s->main.timeout_ms >= 0 ? s->main.timeout_ms
-                        : r->rb->default_timeout_ms >= 0 ? r->rb->default_timeout_ms : 0;
-    act_call call = {r, s, blk, params, target, timeout, cancel, 1, NULL, NULL};
+    act_call call = {r, s, blk, params, target, block_timeout(r, s, k), cancel, 1, NULL, NULL};
     journal_sync(r); /* a failed sync stops the run, but a rollback still tries to undo */
     pthread_mutex_unlock(r->mu);
     if (k)
@@ -69,6 +72,8 @@ int rollback_step(run *r, size_t i, const rb_proc_cancel_token *cancel)
     json_object_set_new(f, "outcome", json_string(rb_outcome_name(o)));
     if (!nothing && o != RB_OUT_SUCCEEDED)
         json_object_set_new(f, "message", rb_json_string_lossy(res.message, strlen(res.message)));
+    if (r->o->dry_run)
+        json_object_set_new(f, "dry_run", json_true());
     journal(r, "rollback_end", f);
     r->st[i].rollback_done = 1;
     r->st[i].rollback_outcome = o;
@@ -77,7 +82,7 @@ int rollback_step(run *r, size_t i, const rb_proc_cancel_token *cancel)
     char key[320];
     step_key(r, s, key, sizeof key);
     rb_event ev = {.kind = RB_EV_ROLLBACK, .step = key, .outcome = o,
-                   .text = nothing ? "nothing to undo" : res.message};
+                   .text = nothing ? "nothing to undo" : res.message, .dry_run = r->o->dry_run};
     if (!nothing || s->writes)
         emit(r, &ev);
     json_decref(res.outputs);
@@ -94,7 +99,15 @@ int run_rollbacks(run *r)
     qsort(done, n, sizeof *done, by_done_order);
     rb_proc_cancel_token tok;
     int failed = 0, have_tok = rb_proc_cancel_init(&tok) == 0;
-    journal(r, "rollback_begin", json_pack("{s:i}", "steps", (int)n));
+    /* scope and cause let a resume tell this rollback from a called runbook's, and say why */
+    json_t *f = json_pack("{s:i, s:s}", "steps", (int)n, "scope", r->prefix);
+    if (r->failed_step >= 0) {
+        char key[320];
+        step_key(r, &r->rb->steps[r->failed_step], key, sizeof key);
+        json_object_set_new(f, "cause", json_string(key));
+    } else if (r->deadline_passed)
+        json_object_set_new(f, "cause", json_string("deadline"));
+    journal(r, "rollback_begin", f);
     if (have_tok)
         exec_set_cancel(&tok); /* an interrupt now stops the rollback in progress */
     for (size_t k = 0; k < n; k++) {

@@ -221,20 +221,29 @@ void schedule(run *r)
 
 /* ---- set-up and end ---- */
 
-static int open_journal(run *r, json_t *inputs, char *err, size_t len)
+static const char *lock_name(const rb_runbook *rb) { return rb->lock ? rb->lock : rb->name; }
+
+/* The run's id comes with its journal file, which stays empty until the lock is held: a run
+ * refused for the lock leaves no record that it started. */
+static int create_journal(run *r, char *err, size_t len)
 {
     if (rb_journal_create(r->o->state_dir, r->rb->name, &r->journal) != 0) {
         snprintf(err, len, "cannot create a journal under %s: %s", r->o->state_dir, strerror(errno));
         return -1;
     }
     rb_journal_set_masker(r->journal, r->masker);
+    return 0;
+}
+
+static int start_journal(run *r, json_t *inputs)
+{
     size_t srclen;
     const char *src = rb_doc_source(r->rb->doc, &srclen);
     char hash[32];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)rb_content_hash(src, srclen));
     char *abs = realpath(r->rb->path, NULL);
     json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:i, s:s, s:I}", "runbook", r->rb->name, "lock",
-                          r->rb->lock ? r->rb->lock : r->rb->name, "path", abs ? abs : r->rb->path, "hash", hash,
+                          lock_name(r->rb), "path", abs ? abs : r->rb->path, "hash", hash,
                           "inputs", inputs, "dry_run", r->o->dry_run, "pid", (int)getpid(), "user",
                           getenv("USER") ? getenv("USER") : "?", "rto_ms", (json_int_t)r->rb->rto_ms);
     free(abs);
@@ -261,8 +270,16 @@ int run_init(run *r, const rb_runbook *rb, const rb_graph *g, const rb_exec_opts
     r->env = env_object();
     r->rbobj = rb_runbook_object(rb);
     r->start_ms = now_ms();
-    r->deadline_ms = rb->deadline_ms > 0 ? r->start_ms + rb->deadline_ms : 0;
     return 0;
+}
+
+/* The run's deadline, counted from now (a resume gets the whole of it again); it may be one
+ * ${{ }}, so the inputs must be known. */
+void set_deadline(run *r)
+{
+    const rb_node *n = rb_map_get(rb_doc_root(r->rb->doc), "deadline");
+    long long ms = resolve_ms(r, r->rb->deadline_ms, n, 0);
+    r->deadline_ms = ms > 0 ? now_ms() + ms : 0;
 }
 
 void run_free(run *r)
@@ -294,15 +311,20 @@ static void summarize(run *r, rb_run_result *res, int rollback_ok, int rolled)
         res->outcome = RB_OUT_CANCELLED;
         res->exit_code = 130;
         snprintf(res->message, sizeof res->message, "interrupted: resume with 'runbook resume %s'", res->run_id);
-    } else if (r->failed_step >= 0 || r->deadline_passed || r->journal_failed) {
+    } else if (r->failed_step >= 0 || r->deadline_passed || r->journal_failed || r->rollback_pending) {
         res->outcome = rolled ? RB_OUT_ROLLED_BACK : RB_OUT_FAILED;
         res->exit_code = rolled && !rollback_ok ? 3 : 1;
-        if (r->failed_step >= 0)
-            snprintf(res->message, sizeof res->message, "step %.64s %s: %.160s", r->rb->steps[r->failed_step].id,
-                     rb_outcome_name(r->st[r->failed_step].outcome), r->st[r->failed_step].message);
+        const step_state *st = r->failed_step >= 0 ? &r->st[r->failed_step] : NULL;
+        if (st)
+            snprintf(res->message, sizeof res->message, "step %.64s %s: %.140s", r->rb->steps[r->failed_step].id,
+                     rb_outcome_name(st->outcome == RB_OUT_ROLLED_BACK ? RB_OUT_FAILED : st->outcome), st->message);
         else
             snprintf(res->message, sizeof res->message, "%s",
-                     r->journal_failed ? "the journal could not be written" : "the deadline passed");
+                     r->journal_failed ? "the journal could not be written"
+                     : r->deadline_passed ? "the deadline passed" : "a rollback was interrupted");
+        if (res->exit_code == 3) /* the outcome alone (rolled_back) would hide it */
+            snprintf(res->message + strlen(res->message), sizeof res->message - strlen(res->message), "%s",
+                     "; THE ROLLBACK DID NOT COMPLETE: see the failed rollbacks above");
     } else {
         res->outcome = RB_OUT_SUCCEEDED;
         res->exit_code = 0;
@@ -316,11 +338,20 @@ static const char *status_name(const rb_run_result *res)
     return rb_outcome_name(res->outcome);
 }
 
+static json_t *continued_steps(run *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->rb->nsteps; i++)
+        if (r->st[i].continued && r->st[i].finished)
+            json_array_append_new(a, json_string(r->rb->steps[i].id));
+    return a;
+}
+
 int run_finish(run *r, rb_run_result *res)
 {
     int rolled = 0, rollback_ok = 1;
     rb_policy p = r->failed_step >= 0 ? r->rb->steps[r->failed_step].on_failure : r->rb->on_failure;
-    if (!interrupted && (r->failed_step >= 0 || r->deadline_passed) && p == RB_POLICY_ROLLBACK) {
+    if (!interrupted && (r->rollback_pending || ((r->failed_step >= 0 || r->deadline_passed) && p == RB_POLICY_ROLLBACK))) {
         rolled = 1;
         rollback_ok = run_rollbacks(r) == 0;
     }
@@ -331,6 +362,10 @@ int run_finish(run *r, rb_run_result *res)
     } else {
         json_t *f = json_pack("{s:s, s:i, s:I}", "status", status_name(res), "exit_code", res->exit_code,
                               "duration_ms", (json_int_t)ms);
+        json_t *continued = continued_steps(r);
+        if (json_array_size(continued))
+            json_object_set(f, "continued", continued); /* failed, never to be read as succeeded */
+        json_decref(continued);
         journal(r, "run_end", f);
     }
     journal_sync(r);
@@ -340,16 +375,15 @@ int run_finish(run *r, rb_run_result *res)
     return res->exit_code;
 }
 
-int take_lock(run *r, rb_lock **lock, char *err, size_t len)
+int take_lock(run *r, const char *name, const char *run_id, rb_lock **lock, char *err, size_t len)
 {
     if (r->o->dry_run)
         return 0; /* a dry run changes nothing, so it may run beside a real one */
     rb_lock_holder h = {0};
-    int rc = rb_lock_acquire(r->o->state_dir, r->rb->lock ? r->rb->lock : r->rb->name,
-                             rb_journal_run_id(r->journal), lock, &h);
+    int rc = rb_lock_acquire(r->o->state_dir, name, run_id, lock, &h);
     if (rc == RB_LOCK_BUSY)
-        snprintf(err, len, "lock \"%s\" is held by run %s (pid %ld): one run at a time",
-                 r->rb->lock ? r->rb->lock : r->rb->name, *h.run_id ? h.run_id : "?", h.pid);
+        snprintf(err, len, "lock \"%s\" is held by run %s (pid %ld): one run at a time", name,
+                 *h.run_id ? h.run_id : "?", h.pid);
     else if (rc != 0)
         snprintf(err, len, "cannot take the run's lock under %s: %s", r->o->state_dir, strerror(errno));
     return rc;
@@ -359,6 +393,7 @@ int run_main(run *r, rb_run_result *res)
 {
     current_cancel = r->cancel;
     interrupted = 0;
+    set_deadline(r);
     rb_event ev = {.kind = RB_EV_RUN_START, .text = res->run_id, .path = rb_journal_path(r->journal),
                    .dry_run = r->o->dry_run};
     emit(r, &ev);
@@ -379,13 +414,15 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
     if (run_init(&r, rb, g, o, inputs) != 0) {
         snprintf(res->message, sizeof res->message, "out of memory");
     } else if (load_secrets(&r, res->message, sizeof res->message) == 0 &&
-               open_journal(&r, inputs, res->message, sizeof res->message) == 0) {
+               create_journal(&r, res->message, sizeof res->message) == 0) {
         snprintf(res->run_id, sizeof res->run_id, "%s", rb_journal_run_id(r.journal));
         r.runobj = json_pack("{s:s, s:b}", "id", res->run_id, "dry_run", o->dry_run);
-        if (take_lock(&r, &lock, res->message, sizeof res->message) == 0)
+        if (take_lock(&r, lock_name(rb), res->run_id, &lock, res->message, sizeof res->message) != 0)
+            unlink(rb_journal_path(r.journal)); /* a refused run leaves no journal behind */
+        else if (start_journal(&r, inputs) == 0)
             code = run_main(&r, res);
         else
-            unlink(rb_journal_path(r.journal)); /* a refused run leaves no journal behind */
+            snprintf(res->message, sizeof res->message, "cannot write the journal %s", rb_journal_path(r.journal));
     }
     if (code == 2)
         res->exit_code = 2, res->outcome = RB_OUT_FAILED;
@@ -395,6 +432,41 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
 }
 
 /* ---- a called runbook: its steps run under the caller's journal, lock and masker ---- */
+
+/* Runs a called runbook's steps (or what a resume left of them), then its failure policy; the
+ * calling step fails with the callee, or is cancelled with it. Caller holds c->mu. */
+static int called_graph_body(run *c, act_result *res)
+{
+    if (!c->stopping)
+        schedule(c);
+    rb_policy p = c->failed_step >= 0 ? c->rb->steps[c->failed_step].on_failure : RB_POLICY_ABORT;
+    int rolled = c->rollback_pending || p == RB_POLICY_ROLLBACK, ok = 1;
+    if (rolled && !exec_interrupted())
+        ok = run_rollbacks(c) == 0;
+    if (c->failed_step < 0 && !c->stopping && !c->rollback_pending) {
+        res->outcome = RB_OUT_SUCCEEDED;
+        return 0;
+    }
+    const step_state *st = c->failed_step >= 0 ? &c->st[c->failed_step] : NULL;
+    int cancelled = exec_interrupted() || (st && st->outcome == RB_OUT_CANCELLED);
+    act_fail(res, cancelled ? RB_OUT_CANCELLED : RB_OUT_FAILED, cancelled ? "cancelled" : "runbook",
+             "runbook %s %s%s%.64s%s%.100s%s", c->rb->name, cancelled ? "was cancelled" : "failed",
+             st ? " at step " : "", st ? c->rb->steps[c->failed_step].id : "", st ? ": " : "",
+             st ? st->message : "", !rolled ? "" : ok ? " (rolled back)" : " (ITS ROLLBACK DID NOT COMPLETE)");
+    return -1;
+}
+
+/* A resume that cannot go on inside a called runbook (a step there stays in doubt) stops the
+ * whole run as it would at the top: nothing more starts, and the calling step is left to be
+ * entered again by the next resume. */
+static void halt_resume(run *parent, act_result *res, const char *why)
+{
+    run *top = parent;
+    for (run *p = parent; p; p = p->parent)
+        p->stopping = 1, top = p;
+    snprintf(top->halt, sizeof top->halt, "%s", why);
+    act_fail(res, RB_OUT_CANCELLED, "cancelled", "stopped: %s", why);
+}
 
 int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
                      json_t *inputs, act_result *res)
@@ -420,6 +492,7 @@ int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, co
     c.runobj = json_incref(parent->runobj);
     c.rbobj = rb_runbook_object(callee);
     c.start_ms = now_ms();
+    c.replay = parent->replay;
     int rc = -1;
     if (c.st) {
         pthread_mutex_lock(c.mu);
@@ -427,20 +500,12 @@ int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, co
         char err[256] = "";
         json_decref(c.secrets);
         c.secrets = NULL;
-        if (load_secrets(&c, err, sizeof err) != 0) {
+        if (load_secrets(&c, err, sizeof err) != 0)
             act_fail(res, RB_OUT_FAILED, "refused", "%s", err);
-        } else {
-            schedule(&c);
-            int rolled = 0, ok = 1;
-            if (c.failed_step >= 0 && callee->steps[c.failed_step].on_failure == RB_POLICY_ROLLBACK)
-                rolled = 1, ok = run_rollbacks(&c) == 0;
-            if (c.failed_step >= 0 || c.stopping)
-                act_fail(res, exec_interrupted() ? RB_OUT_CANCELLED : RB_OUT_FAILED, "runbook",
-                         "runbook %s failed%s%s", callee->name, rolled ? (ok ? " and was rolled back" : "; its rollback did not complete") : "",
-                         c.failed_step >= 0 ? "" : "");
-            else
-                res->outcome = RB_OUT_SUCCEEDED, rc = 0;
-        }
+        else if (c.replay && resume_called(&c, err, sizeof err) != 0)
+            halt_resume(parent, res, err);
+        else
+            rc = called_graph_body(&c, res);
         pthread_mutex_unlock(c.mu);
     }
     res->outputs = json_object();

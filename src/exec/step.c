@@ -52,16 +52,39 @@ static long long eval_number(run *r, const rb_node *n, long long fallback)
     return out;
 }
 
-static long long resolve_ms(run *r, long long ms, const rb_node *n, long long fallback)
+long long resolve_ms(run *r, long long ms, const rb_node *n, long long fallback)
 {
     if (ms == RB_DYNAMIC && n)
         return eval_number(r, n, fallback);
     return ms < 0 ? fallback : ms;
 }
 
+/* defaults.timeout, also when it is one ${{ }}; 0: none. */
+long long default_timeout(run *r)
+{
+    const rb_node *n = rb_map_get(rb_map_get(rb_doc_root(r->rb->doc), "defaults"), "timeout");
+    return resolve_ms(r, r->rb->default_timeout_ms, n, 0);
+}
+
+/* A block's timeout (a rollback's, a verify's), else its step's, else the default; 0: none. */
+long long block_timeout(run *r, const rb_step *s, const rb_block *k)
+{
+    if (k && k->timeout_ms != RB_NO_DURATION)
+        return resolve_ms(r, k->timeout_ms, k->timeout_node, 0);
+    if (s->main.timeout_ms != RB_NO_DURATION)
+        return resolve_ms(r, s->main.timeout_ms, s->main.timeout_node, 0);
+    return default_timeout(r);
+}
+
+/* The step's own retry, else the runbook's defaults.retry: all of it, on_errors and until too. */
+static const rb_retry *retry_of(run *r, const rb_step *s)
+{
+    return s->retry.node ? &s->retry : &r->rb->default_retry;
+}
+
 static attempt_plan plan_attempts(run *r, const rb_step *s)
 {
-    const rb_retry *rt = s->retry.node ? &s->retry : &r->rb->default_retry;
+    const rb_retry *rt = retry_of(r, s);
     attempt_plan p = {1, 1000, -1, 0, 0, 1.0};
     if (rt->node) {
         p.attempts = rt->attempts == RB_DYNAMIC ? eval_number(r, rt->attempts_node, 1) : rt->attempts;
@@ -72,8 +95,7 @@ static attempt_plan plan_attempts(run *r, const rb_step *s)
     }
     if (p.attempts < 1)
         p.attempts = 1;
-    long long t = s->main.timeout_ms != RB_NO_DURATION ? s->main.timeout_ms : r->rb->default_timeout_ms;
-    p.timeout_ms = resolve_ms(r, t, s->main.timeout_node ? s->main.timeout_node : NULL, 0);
+    p.timeout_ms = block_timeout(r, s, NULL);
     return p;
 }
 
@@ -94,13 +116,13 @@ static int error_listed(const rb_node *list, const char *cls)
     return 0;
 }
 
-static int worth_retry(const rb_step *s, const act_result *res)
+static int worth_retry(const rb_retry *rt, const act_result *res)
 {
-    if (res->outcome == RB_OUT_CANCELLED || !strcmp(res->errclass, "refused"))
+    if (res->outcome == RB_OUT_CANCELLED || !strcmp(res->errclass, "refused") || !strcmp(res->errclass, "undecided"))
         return 0;
     if (!strcmp(res->errclass, "until"))
         return 1;
-    return error_listed(s->retry.on_errors, res->errclass);
+    return error_listed(rt->on_errors, res->errclass);
 }
 
 static long long delay_for(const attempt_plan *p, int attempt)
@@ -161,10 +183,11 @@ static void run_action(run *r, const rb_step *s, const rb_block *k, long long ti
     char err[256] = "";
     int unknown = 0;
     json_t *params = render_params(r, &k->action, &unknown, err, sizeof err);
-    json_t *target = params && rb_action_param(&k->action, "target") ? render_target(r, &k->action, err, sizeof err) : NULL;
+    json_t *target = params && rb_action_param(&k->action, "target") ? render_target(r, &k->action, &unknown, err, sizeof err) : NULL;
     const act_impl *impl = act_find(k->action.type->name);
     if (!params || (rb_action_param(&k->action, "target") && !target) || !impl) {
-        act_fail(res, RB_OUT_FAILED, "refused", "%s", unknown ? "undecided: a value is known only in a real run" : err);
+        act_fail(res, RB_OUT_FAILED, unknown ? "undecided" : "refused", "%s",
+                 unknown ? "undecided: a value is known only in a real run" : err);
         json_decref(params);
         json_decref(target);
         return;
@@ -206,11 +229,12 @@ static void run_action(run *r, const rb_step *s, const rb_block *k, long long ti
 /* `until` reads this step's own outputs: set them in the scope for the evaluation. */
 static int until_holds(run *r, const rb_step *s, json_t *outputs)
 {
-    if (!s->retry.until)
+    const rb_node *until = retry_of(r, s)->until;
+    if (!until)
         return 1;
     json_object_set(r->steps, s->id, outputs);
     char err[200];
-    int t = condition(r, s->retry.until, err, sizeof err);
+    int t = condition(r, until, err, sizeof err);
     json_object_del(r->steps, s->id);
     return t == 1;
 }
@@ -265,7 +289,7 @@ static void attempts(run *r, const rb_step *s, step_state *st, act_result *res)
     for (int a = 1;; a++) {
         memset(res, 0, sizeof *res);
         st->attempts = a;
-        if (one_attempt(r, s, a, &p, res) == 0 || a >= p.attempts || r->stopping || !worth_retry(s, res))
+        if (one_attempt(r, s, a, &p, res) == 0 || a >= p.attempts || r->stopping || !worth_retry(retry_of(r, s), res))
             return;
         long long delay = delay_for(&p, a);
         char key[320];
@@ -333,7 +357,10 @@ static json_t *visible_outputs(const rb_step *s, json_t *outputs)
     return copy;
 }
 
-static void finish(run *r, const rb_step *s, rb_outcome o, json_t *outputs, const char *why, long long t0)
+/* Ends a step: its state, its outputs for later expressions, and its step_end record. An
+ * undecided step (dry run) keeps unknown outputs, outcome included. */
+static void finish_as(run *r, const rb_step *s, rb_outcome o, json_t *outputs, const char *why, long long t0,
+                      int undecided)
 {
     step_state *st = &r->st[s->index];
     st->outcome = o;
@@ -342,8 +369,8 @@ static void finish(run *r, const rb_step *s, rb_outcome o, json_t *outputs, cons
     snprintf(st->message, sizeof st->message, "%s", why ? why : "");
     /* A shallow copy keeps rb_unknown() values (dry run) as they are: a deep copy would turn
      * them into plain nulls and later conditions would guess. */
-    json_t *mine = o == RB_OUT_SUCCEEDED && outputs ? json_copy(outputs) : json_object();
-    json_object_set_new(mine, "outcome", json_string(rb_outcome_name(o)));
+    json_t *mine = (o == RB_OUT_SUCCEEDED || undecided) && outputs ? json_copy(outputs) : json_object();
+    json_object_set_new(mine, "outcome", undecided ? json_incref(rb_unknown()) : json_string(rb_outcome_name(o)));
     json_object_set_new(mine, "attempts", json_integer(st->attempts));
     json_object_set_new(mine, "duration", json_integer(st->duration_ms));
     if (s->id)
@@ -363,13 +390,20 @@ static void finish(run *r, const rb_step *s, rb_outcome o, json_t *outputs, cons
     }
     if (r->o->dry_run)
         json_object_set_new(f, "dry_run", json_true());
+    if (undecided)
+        json_object_set_new(f, "undecided", json_true());
     journal(r, "step_end", f);
+}
+
+static void finish(run *r, const rb_step *s, rb_outcome o, json_t *outputs, const char *why, long long t0)
+{
+    finish_as(r, s, o, outputs, why, t0, 0);
 }
 
 static void apply_policy(run *r, const rb_step *s)
 {
     step_state *st = &r->st[s->index];
-    if (st->outcome == RB_OUT_SUCCEEDED || st->outcome == RB_OUT_SKIPPED)
+    if (st->outcome == RB_OUT_SUCCEEDED || st->outcome == RB_OUT_SKIPPED || st->outcome == RB_OUT_NOT_RUN)
         return;
     if (st->outcome == RB_OUT_CANCELLED && r->stopping)
         return;
@@ -392,22 +426,27 @@ static void announce(run *r, const rb_step *s, rb_event_kind kind, rb_outcome o,
     rb_event ev = {.kind = kind, .step = key, .title = s->title, .outcome = o, .text = text,
                    .duration_ms = st->duration_ms, .attempt = st->attempts, .dry_run = r->o->dry_run};
     if (kind == RB_EV_STEP_END)
-        ev.continued = s->on_failure == RB_POLICY_CONTINUE && o != RB_OUT_SUCCEEDED && o != RB_OUT_SKIPPED;
+        ev.continued = s->on_failure == RB_POLICY_CONTINUE && o != RB_OUT_SUCCEEDED && o != RB_OUT_SKIPPED &&
+                       o != RB_OUT_NOT_RUN;
     emit(r, &ev);
 }
 
 /* ---- the step ---- */
 
+/* 1 all hold, 0 one failed (why says which), -1 one is undecided (dry run). */
 static int preconditions_hold(run *r, const rb_step *s, char *why, size_t len)
 {
     for (size_t i = 0; i < s->npreconditions; i++) {
         const rb_precondition *pc = &s->preconditions[i];
         char err[200];
         int t = pc->expr ? condition(r, pc->expr, err, sizeof err) : 1;
-        if (t == 1 || (t == -1 && r->o->dry_run))
+        if (t == 1)
             continue;
-        snprintf(why, len, "precondition failed: %s", t == -2 ? err : pc->message ? pc->message : pc->expr->str);
-        return 0;
+        if (t == -1)
+            snprintf(why, len, "undecided: a precondition reads values only a real run has");
+        else
+            snprintf(why, len, "precondition failed: %s", t == -2 ? err : pc->message ? pc->message : pc->expr->str);
+        return t == -1 ? -1 : 0;
     }
     return 1;
 }
@@ -431,6 +470,22 @@ static json_t *dry_outputs(run *r, const rb_step *s)
     return out;
 }
 
+/* A dry run cannot tell whether this step would run, or what it would give: it is reported as
+ * undecided (outcome not_run), and its outputs stay unknown, so whatever reads them is
+ * undecided too rather than guessed. */
+static void undecided(run *r, const rb_step *s, const char *why, long long t0)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; s->main.action.type && s->main.action.type->outputs[i]; i++)
+        json_object_set(out, s->main.action.type->outputs[i], rb_unknown());
+    for (size_t i = 0; i < s->main.ncaptures; i++)
+        if (s->main.captures[i].name)
+            json_object_set(out, s->main.captures[i].name, rb_unknown());
+    finish_as(r, s, RB_OUT_NOT_RUN, out, why, t0, 1);
+    json_decref(out);
+    announce(r, s, RB_EV_STEP_END, RB_OUT_NOT_RUN, why);
+}
+
 static void run_step(run *r, size_t i)
 {
     const rb_step *s = &r->rb->steps[i];
@@ -438,27 +493,37 @@ static void run_step(run *r, size_t i)
     long long t0 = now_ms();
     char why[256] = "", cond_err[200] = "";
     int t = s->when ? condition(r, s->when, cond_err, sizeof cond_err) : 1;
-    if (t == 0 || t == -1) {
-        finish(r, s, RB_OUT_SKIPPED, NULL, t == 0 ? "when is false" : "undecided in a dry run", t0);
+    if (t == 0) {
+        finish(r, s, RB_OUT_SKIPPED, NULL, "when is false", t0);
         announce(r, s, RB_EV_STEP_END, RB_OUT_SKIPPED, st->message);
         return;
     }
+    if (t == -1)
+        return undecided(r, s, "undecided: when reads values only a real run has", t0);
+    int pre = t == 1 ? preconditions_hold(r, s, why, sizeof why) : 0;
+    if (pre == -1)
+        return undecided(r, s, why, t0);
     journal(r, "step_start", step_fields(r, s));
     announce(r, s, RB_EV_STEP_START, RB_OUT_NOT_RUN, NULL);
     act_result res = {0};
     rb_outcome o = RB_OUT_FAILED;
     if (t == -2)
         snprintf(why, sizeof why, "when cannot be evaluated: %s", cond_err);
-    else if (!preconditions_hold(r, s, why, sizeof why))
+    else if (!pre)
         ;
     else if (s->confirm && confirm(r, s, why, sizeof why) != 0)
-        ;
+        o = exec_interrupted() ? RB_OUT_CANCELLED : RB_OUT_FAILED;
     else if (!s->main.action.type)
         o = RB_OUT_SUCCEEDED;
     else if (r->o->dry_run && s->writes)
         o = RB_OUT_SUCCEEDED, res.outputs = dry_outputs(r, s), snprintf(why, sizeof why, "dry run: not run");
     else {
         attempts(r, s, st, &res);
+        if (r->o->dry_run && !strcmp(res.errclass, "undecided")) {
+            undecided(r, s, res.message, t0);
+            json_decref(res.outputs);
+            return;
+        }
         o = res.outcome;
         snprintf(why, sizeof why, "%s", res.message);
     }

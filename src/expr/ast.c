@@ -6,72 +6,72 @@
 
 #include "expr/builtins.h"
 
-node *expr_node_new(node_kind kind, size_t offset)
+node *expr_node_new(rb_arena *a, node_kind kind, size_t offset)
 {
-    node *n = calloc(1, sizeof *n);
+    node *n = rb_arena_alloc(a, sizeof *n);
     if (n) {
+        memset(n, 0, sizeof *n);
         n->kind = kind;
         n->offset = offset;
     }
     return n;
 }
 
-/* Capacity doubles at powers of two, so it need not be stored. */
-int expr_node_push(node ***items, size_t *n, node *child)
+/* Capacity doubles at powers of two, so it need not be stored; a full list moves to a bigger
+ * one in the arena (the old one is left there: lists are short). */
+int expr_node_push(rb_arena *a, node ***items, size_t *n, node *child)
 {
     if (*n == 0 || (*n & (*n - 1)) == 0) {
         size_t cap = *n ? *n * 2 : 2;
-        node **p = realloc(*items, cap * sizeof *p);
+        node **p = rb_arena_alloc(a, cap * sizeof *p);
         if (!p)
             return -1;
+        if (*n)
+            memcpy(p, *items, *n * sizeof *p);
         *items = p;
     }
     (*items)[(*n)++] = child;
     return 0;
 }
 
-static void free_list(node **items, size_t n)
+static void release_list(node **items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        expr_node_free(items[i]);
-    free(items);
+        expr_node_release(items[i]);
 }
 
-void expr_node_free(node *n)
+void expr_node_release(node *n)
 {
     if (!n)
         return;
     switch (n->kind) {
-    case ND_LITERAL: json_decref(n->u.literal); break;
+    case ND_LITERAL: json_decref(n->u.literal); n->u.literal = NULL; break;
     case ND_NAME:
-        for (size_t i = 0; i < n->u.name.n; i++) {
-            free(n->u.name.path[i].key);
-            expr_node_free(n->u.name.path[i].expr);
-        }
-        free(n->u.name.path);
-        free(n->u.name.root);
+        for (size_t i = 0; i < n->u.name.n; i++)
+            expr_node_release(n->u.name.path[i].expr);
         break;
-    case ND_CALL: free_list(n->u.call.args, n->u.call.n); break;
+    case ND_CALL: release_list(n->u.call.args, n->u.call.n); break;
     case ND_AND:
-    case ND_OR: free_list(n->u.list.items, n->u.list.n); break;
-    case ND_NOT: expr_node_free(n->u.operand); break;
+    case ND_OR: release_list(n->u.list.items, n->u.list.n); break;
+    case ND_NOT: expr_node_release(n->u.operand); break;
     case ND_COMPARE:
-        expr_node_free(n->u.cmp.left);
-        expr_node_free(n->u.cmp.right);
+        expr_node_release(n->u.cmp.left);
+        expr_node_release(n->u.cmp.right);
         break;
     case ND_MATCH:
-        expr_node_free(n->u.match.subject);
+        expr_node_release(n->u.match.subject);
         rb_regex_free(n->u.match.re);
+        n->u.match.re = NULL;
         break;
     }
-    free(n);
 }
 
 void rb_expr_free(rb_expr *e)
 {
     if (!e)
         return;
-    expr_node_free(e->root);
+    expr_node_release(e->root);
+    rb_arena_cleanup(&e->arena);
     free(e);
 }
 

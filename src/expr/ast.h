@@ -7,6 +7,7 @@
 
 #include "runbook/expr.h"
 #include "runbook/regex.h"
+#include "util/arena.h"
 
 struct expr_builtin;
 
@@ -61,11 +62,14 @@ struct node {
 
 struct rb_expr {
     node *root;
+    rb_arena arena; /* every node, name and list of the tree */
 };
 
-node *expr_node_new(node_kind kind, size_t offset);
-void expr_node_free(node *n);
-/* Appends `child` to a node list; -1 when out of memory (the caller still owns `child`). */
-int expr_node_push(node ***items, size_t *n, node *child);
+/* Nodes, their lists and names live in the expression's arena; what a tree holds outside it
+ * (literal values, compiled regexes) is released by expr_node_release. */
+node *expr_node_new(rb_arena *a, node_kind kind, size_t offset);
+/* Appends `child` to a node list in the arena; -1 when out of memory. */
+int expr_node_push(rb_arena *a, node ***items, size_t *n, node *child);
+void expr_node_release(node *n);
 
 #endif

@@ -35,21 +35,24 @@ static int set_text(lexer *lx, size_t s, size_t e)
     return expr_buf_add(&lx->text, lx->src + s, e - s);
 }
 
+/* Identifiers are not copied: the parser reads them from the source (tok.start, tok.end). */
+static int is_word(const lexer *lx, size_t s, size_t len, const char *word)
+{
+    return strlen(word) == len && memcmp(lx->src + s, word, len) == 0;
+}
+
 static int lex_ident(lexer *lx, rb_expr_error *err)
 {
+    (void)err;
     size_t s = lx->pos, p = s;
     while (p < lx->end && is_ident_char(lx->src[p]))
         p++;
-    if (set_text(lx, s, p) < 0) {
-        expr_fail(err, s, "out of memory");
-        return -1;
-    }
     lx->tok.kind = TK_IDENT;
-    if (strcmp(lx->text.data, "true") == 0)
+    if (is_word(lx, s, p - s, "true"))
         lx->tok.kind = TK_TRUE;
-    else if (strcmp(lx->text.data, "false") == 0)
+    else if (is_word(lx, s, p - s, "false"))
         lx->tok.kind = TK_FALSE;
-    else if (strcmp(lx->text.data, "null") == 0)
+    else if (is_word(lx, s, p - s, "null"))
         lx->tok.kind = TK_NULL;
     lx->tok.end = lx->pos = p;
     return 0;
@@ -200,11 +203,18 @@ static int punct_error(lexer *lx, rb_expr_error *err)
     return -1;
 }
 
+/* Every punctuation token starts with one of these; the table is only scanned for them. */
+static int starts_punct(char c) { return c && strchr("|&=!<>()[].,", c) != NULL; }
+
 static int lex_punct(lexer *lx, rb_expr_error *err)
 {
     size_t left = lx->end - lx->pos;
-    for (size_t i = 0; i < sizeof puncts / sizeof puncts[0]; i++) {
-        size_t n = strlen(puncts[i].text);
+    char c = lx->src[lx->pos];
+    size_t count = starts_punct(c) ? sizeof puncts / sizeof puncts[0] : 0;
+    for (size_t i = 0; i < count; i++) {
+        if (puncts[i].text[0] != c)
+            continue;
+        size_t n = puncts[i].text[1] ? 2 : 1;
         if (n <= left && memcmp(lx->src + lx->pos, puncts[i].text, n) == 0) {
             lx->tok.kind = puncts[i].kind;
             lx->tok.end = lx->pos += n;

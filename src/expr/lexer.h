@@ -22,7 +22,7 @@ typedef struct lexer {
     const char *src; /* the whole text; offsets are relative to it */
     size_t pos, end; /* next byte, and where this expression stops */
     token tok;       /* the current token */
-    expr_buf text;   /* decoded contents of the current TK_STRING or TK_IDENT */
+    expr_buf text;   /* decoded contents of the current TK_STRING (words stay in src) */
 } lexer;
 
 void expr_lex_init(lexer *lx, const char *src, size_t start, size_t end);

@@ -26,6 +26,7 @@ typedef struct parser {
     lexer lx;
     rb_expr_error *err;
     int depth;
+    rb_arena *arena; /* the expression's: nodes, lists and names */
 } parser;
 
 static node *parse_expr(parser *p);
@@ -50,11 +51,11 @@ static node *oom(parser *p)
     return NULL;
 }
 
-/* Frees up to two partial trees on an error path. */
+/* Releases up to two partial trees on an error path (their memory goes with the arena). */
 static node *discard(node *a, node *b)
 {
-    expr_node_free(a);
-    expr_node_free(b);
+    expr_node_release(a);
+    expr_node_release(b);
     return NULL;
 }
 
@@ -84,7 +85,7 @@ static node *parse_literal(parser *p)
         expr_fail(p->err, TOK.start, "string is not valid UTF-8");
         return NULL;
     }
-    node *n = expr_node_new(ND_LITERAL, TOK.start);
+    node *n = expr_node_new(p->arena, ND_LITERAL, TOK.start);
     if (!n) {
         json_decref(v);
         return oom(p);
@@ -94,26 +95,30 @@ static node *parse_literal(parser *p)
 }
 
 /* Capacity doubles at powers of two, as expr_node_push does. */
-static int push_access(node *n, const access *a)
+static int push_access(parser *p, node *n, const access *a)
 {
     size_t k = n->u.name.n;
     if (k == 0 || (k & (k - 1)) == 0) {
-        access *grown = realloc(n->u.name.path, (k ? 2 * k : 2) * sizeof *grown);
+        access *grown = rb_arena_alloc(p->arena, (k ? 2 * k : 2) * sizeof *grown);
         if (!grown)
             return -1;
+        if (k)
+            memcpy(grown, n->u.name.path, k * sizeof *grown);
         n->u.name.path = grown;
     }
     n->u.name.path[n->u.name.n++] = *a;
     return 0;
 }
 
+/* The current token's text: a word straight from the source, a string as decoded. */
 static char *copy_text(parser *p, size_t *len)
 {
-    char *s = malloc(p->lx.text.len + 1);
-    if (s) {
-        memcpy(s, p->lx.text.data, p->lx.text.len + 1);
-        *len = p->lx.text.len;
-    }
+    int word = TOK.kind == TK_IDENT || TOK.kind == TK_TRUE || TOK.kind == TK_FALSE || TOK.kind == TK_NULL;
+    const char *from = word ? p->lx.src + TOK.start : p->lx.text.data;
+    size_t n = word ? TOK.end - TOK.start : p->lx.text.len;
+    char *s = rb_arena_strndup(p->arena, from, n);
+    if (s)
+        *len = n;
     return s;
 }
 
@@ -162,9 +167,8 @@ static node *parse_name(parser *p, node *n)
     while (TOK.kind == TK_DOT || TOK.kind == TK_LBRACKET) {
         access a = {NULL, 0, 0, TOK.start, NULL};
         int rc = TOK.kind == TK_DOT ? parse_field(p, &a) : parse_index(p, &a);
-        if (rc < 0 || push_access(n, &a) < 0) {
-            free(a.key);
-            expr_node_free(a.expr);
+        if (rc < 0 || push_access(p, n, &a) < 0) {
+            expr_node_release(a.expr);
             return rc < 0 ? discard(n, NULL) : discard(n, oom(p));
         }
         if (advance(p) < 0)
@@ -192,7 +196,7 @@ static node *parse_call(parser *p, node *n)
         node *arg = parse_expr(p);
         if (!arg)
             return discard(n, NULL);
-        if (expr_node_push(&n->u.call.args, &n->u.call.n, arg) < 0)
+        if (expr_node_push(p->arena, &n->u.call.args, &n->u.call.n, arg) < 0)
             return discard(n, discard(arg, oom(p)));
         if (TOK.kind != TK_COMMA)
             break;
@@ -213,15 +217,11 @@ static node *parse_name_or_call(parser *p)
     char *id = copy_text(p, &len);
     if (!id)
         return oom(p);
-    if (advance(p) < 0) {
-        free(id);
+    if (advance(p) < 0)
         return NULL;
-    }
-    node *n = expr_node_new(TOK.kind == TK_LPAREN ? ND_CALL : ND_NAME, at);
-    if (!n) {
-        free(id);
+    node *n = expr_node_new(p->arena, TOK.kind == TK_LPAREN ? ND_CALL : ND_NAME, at);
+    if (!n)
         return oom(p);
-    }
     if (n->kind == ND_NAME) {
         n->u.name.root = id;
         return parse_name(p, n);
@@ -229,7 +229,6 @@ static node *parse_name_or_call(parser *p)
     n->u.call.fn = expr_builtin_find(id);
     if (!n->u.call.fn)
         expr_fail(p->err, at, "unknown function '%.60s'", id);
-    free(id);
     return n->u.call.fn ? parse_call(p, n) : discard(n, NULL);
 }
 
@@ -268,7 +267,7 @@ static node *parse_unary(parser *p)
 {
     if (TOK.kind != TK_NOT)
         return parse_primary(p);
-    node *n = expr_node_new(ND_NOT, TOK.start);
+    node *n = expr_node_new(p->arena, ND_NOT, TOK.start);
     if (!n)
         return oom(p);
     if (enter(p) < 0 || advance(p) < 0)
@@ -311,7 +310,7 @@ static rb_regex *compile_regex(parser *p)
 /* ( '=~' | '!~' ) STRING   (the left side is parsed, TOK is the operator) */
 static node *parse_match(parser *p, node *left)
 {
-    node *n = expr_node_new(ND_MATCH, TOK.start);
+    node *n = expr_node_new(p->arena, ND_MATCH, TOK.start);
     if (!n)
         return discard(left, oom(p));
     n->u.match.negate = TOK.kind == TK_NOMATCH;
@@ -328,7 +327,7 @@ static node *parse_match(parser *p, node *left)
 /* cmp_op unary   (the left side is parsed, TOK is the operator) */
 static node *parse_comparison(parser *p, node *left)
 {
-    node *n = expr_node_new(ND_COMPARE, TOK.start);
+    node *n = expr_node_new(p->arena, ND_COMPARE, TOK.start);
     if (!n)
         return discard(left, oom(p));
     n->u.cmp.op = (compare_op)compare_op_of(TOK.kind);
@@ -358,14 +357,14 @@ static node *parse_chain(parser *p, token_kind op, node_kind kind, node *(*sub)(
     node *first = sub(p);
     if (!first || TOK.kind != op)
         return first;
-    node *list = expr_node_new(kind, TOK.start);
-    if (!list || expr_node_push(&list->u.list.items, &list->u.list.n, first) < 0)
+    node *list = expr_node_new(p->arena, kind, TOK.start);
+    if (!list || expr_node_push(p->arena, &list->u.list.items, &list->u.list.n, first) < 0)
         return discard(list, discard(first, oom(p)));
     while (TOK.kind == op) {
         node *next = advance(p) < 0 ? NULL : sub(p);
         if (!next)
             return discard(list, NULL);
-        if (expr_node_push(&list->u.list.items, &list->u.list.n, next) < 0)
+        if (expr_node_push(p->arena, &list->u.list.items, &list->u.list.n, next) < 0)
             return discard(list, discard(next, oom(p)));
     }
     return list;
@@ -410,18 +409,22 @@ rb_expr *expr_parse_range(const char *src, size_t start, size_t end, rb_expr_err
                   RB_EXPR_MAX_LEN);
         return NULL;
     }
-    parser p = {.err = err};
-    expr_lex_init(&p.lx, src, start, end);
-    node *root = parse_all(&p);
-    expr_lex_cleanup(&p.lx);
-    rb_expr *e = root ? malloc(sizeof *e) : NULL;
+    rb_expr *e = malloc(sizeof *e);
     if (!e) {
-        if (root)
-            expr_fail(err, start, "out of memory");
-        expr_node_free(root);
+        expr_fail(err, start, "out of memory");
         return NULL;
     }
-    e->root = root;
+    /* most expressions fit in the first block; small enough for malloc's fast per-thread cache */
+    rb_arena_init(&e->arena, 960);
+    parser p = {.err = err, .arena = &e->arena};
+    expr_lex_init(&p.lx, src, start, end);
+    e->root = parse_all(&p);
+    expr_lex_cleanup(&p.lx);
+    if (!e->root) {
+        rb_arena_cleanup(&e->arena);
+        free(e);
+        return NULL;
+    }
     return e;
 }
 

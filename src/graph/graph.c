@@ -200,24 +200,79 @@ out:
     return rc;
 }
 
-static void ancestors_and_levels(rb_graph *g)
+typedef struct rb_reach reach_t;
+
+static int by_chain(const void *a, const void *b)
 {
+    const reach_t *x = a, *y = b;
+    return x->chain != y->chain ? (x->chain < y->chain ? -1 : 1) : (x->pos > y->pos ? -1 : x->pos < y->pos);
+}
+
+/* Joins what the dependencies reach, plus the dependencies themselves, keeping the highest
+ * position per chain. */
+static int join_reach(rb_graph *g, size_t v)
+{
+    size_t n = 0;
+    for (size_t e = 0; e < g->ndeps[v]; e++)
+        n += g->nreach[g->deps[v][e]] + 1;
+    reach_t *all = malloc((n ? n : 1) * sizeof *all);
+    if (!all)
+        return -1;
+    size_t k = 0;
+    for (size_t e = 0; e < g->ndeps[v]; e++) {
+        size_t d = g->deps[v][e];
+        memcpy(all + k, g->reach[d], g->nreach[d] * sizeof *all);
+        k += g->nreach[d];
+        all[k++] = (reach_t){g->chain[d], g->pos[d]};
+    }
+    qsort(all, k, sizeof *all, by_chain);
+    size_t out = 0;
+    for (size_t i = 0; i < k; i++)
+        if (!out || all[out - 1].chain != all[i].chain)
+            all[out++] = all[i];
+    g->reach[v] = all;
+    g->nreach[v] = (uint32_t)out;
+    return 0;
+}
+
+/* A step continues the chain of a dependency that is still that chain's last step. */
+static void assign_chain(rb_graph *g, size_t v, uint32_t *tails, uint32_t *nchains)
+{
+    for (size_t e = 0; e < g->ndeps[v]; e++) {
+        size_t d = g->deps[v][e];
+        if (tails[g->chain[d]] == d) {
+            g->chain[v] = g->chain[d];
+            g->pos[v] = g->pos[d] + 1;
+            tails[g->chain[v]] = (uint32_t)v;
+            return;
+        }
+    }
+    g->chain[v] = (*nchains)++;
+    g->pos[v] = 0;
+    tails[g->chain[v]] = (uint32_t)v;
+}
+
+static int ancestors_and_levels(rb_graph *g)
+{
+    uint32_t *tails = malloc((g->n ? g->n : 1) * sizeof *tails), nchains = 0;
+    if (!tails)
+        return -1;
     for (size_t k = 0; k < g->n; k++) {
         size_t i = g->order[k], lvl = 0;
-        uint64_t *mine = g->anc + i * g->words;
-        for (size_t e = 0; e < g->ndeps[i]; e++) {
-            size_t d = g->deps[i][e];
-            const uint64_t *theirs = g->anc + d * g->words;
-            for (size_t w = 0; w < g->words; w++)
-                mine[w] |= theirs[w];
-            mine[d / 64] |= 1ull << (d % 64);
-            if (g->level[d] + 1 > lvl)
-                lvl = g->level[d] + 1;
+        assign_chain(g, i, tails, &nchains);
+        if (join_reach(g, i) != 0) {
+            free(tails);
+            return -1;
         }
+        for (size_t e = 0; e < g->ndeps[i]; e++)
+            if (g->level[g->deps[i][e]] + 1 > lvl)
+                lvl = g->level[g->deps[i][e]] + 1;
         g->level[i] = lvl;
         if (lvl + 1 > g->nlevels)
             g->nlevels = lvl + 1;
     }
+    free(tails);
+    return 0;
 }
 
 static int allocate(rb_graph *g, size_t n)
@@ -225,14 +280,15 @@ static int allocate(rb_graph *g, size_t n)
     memset(g, 0, sizeof *g);
     rb_strmap_init(&g->ids);
     g->n = n;
-    g->words = (n + 63) / 64;
     g->deps = calloc(n ? n : 1, sizeof *g->deps);
     g->ndeps = calloc(n ? n : 1, sizeof *g->ndeps);
     g->order = calloc(n ? n : 1, sizeof *g->order);
     g->level = calloc(n ? n : 1, sizeof *g->level);
-    size_t cells = n * g->words;
-    g->anc = calloc(cells ? cells : 1, sizeof *g->anc);
-    return g->deps && g->ndeps && g->order && g->level && g->anc ? 0 : -1;
+    g->chain = calloc(n ? n : 1, sizeof *g->chain);
+    g->pos = calloc(n ? n : 1, sizeof *g->pos);
+    g->reach = calloc(n ? n : 1, sizeof *g->reach);
+    g->nreach = calloc(n ? n : 1, sizeof *g->nreach);
+    return g->deps && g->ndeps && g->order && g->level && g->chain && g->pos && g->reach && g->nreach ? 0 : -1;
 }
 
 int rb_graph_build(const rb_runbook *rb, rb_graph *g, rb_diags *d)
@@ -246,7 +302,7 @@ int rb_graph_build(const rb_runbook *rb, rb_graph *g, rb_diags *d)
         resolve_deps(&b);
         rc = order_steps(&b);
         if (rc == 0)
-            ancestors_and_levels(g);
+            rc = ancestors_and_levels(g);
     }
     free(b.has_dependent);
     free(b.frontier);
@@ -261,16 +317,30 @@ void rb_graph_cleanup(rb_graph *g)
     free(g->ndeps);
     free(g->order);
     free(g->level);
-    free(g->anc);
+    for (size_t i = 0; g->reach && i < g->n; i++)
+        free(g->reach[i]);
+    free(g->reach);
+    free(g->nreach);
+    free(g->chain);
+    free(g->pos);
     rb_strmap_cleanup(&g->ids);
     memset(g, 0, sizeof *g);
 }
 
 int rb_graph_is_ancestor(const rb_graph *g, size_t a, size_t b)
 {
-    if (g->has_cycle || a >= g->n || b >= g->n)
+    if (g->has_cycle || a >= g->n || b >= g->n || a == b)
         return 0;
-    return (g->anc[b * g->words + a / 64] >> (a % 64)) & 1;
+    const reach_t *r = g->reach[b];
+    size_t lo = 0, hi = g->nreach[b];
+    while (lo < hi) { /* binary search for a's chain */
+        size_t mid = (lo + hi) / 2;
+        if (r[mid].chain < g->chain[a])
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < g->nreach[b] && r[lo].chain == g->chain[a] && r[lo].pos >= g->pos[a];
 }
 
 long rb_graph_find(const rb_graph *g, const char *id)

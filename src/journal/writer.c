@@ -33,6 +33,8 @@ void rb_journal_close(rb_journal *j)
 {
     if (!j)
         return;
+    if (j->fd >= 0 && j->pending && !j->broken)
+        fdatasync(j->fd); /* best effort: a caller that must know calls rb_journal_sync */
     if (j->fd >= 0)
         close(j->fd);
     pthread_mutex_destroy(&j->mu);

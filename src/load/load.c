@@ -26,6 +26,11 @@ typedef struct dup_key {
     const rb_node *key, *first;
 } dup_key;
 
+typedef struct hashed_key {
+    uint64_t hash; /* sorting on it first spares most string comparisons */
+    const rb_node *key;
+} hashed_key;
+
 typedef struct loader {
     rb_doc *doc;
     rb_diags *d;
@@ -35,7 +40,7 @@ typedef struct loader {
     int depth;
     rb_node **stack; /* children of every open collection, the innermost last */
     size_t top, cap;
-    const rb_node **keys; /* scratch for duplicate detection: one map's keys, sorted */
+    hashed_key *keys; /* scratch for duplicate detection: one map's keys, sorted */
     dup_key *dups;
     size_t keys_cap;
     size_t nodes, errors;
@@ -156,7 +161,7 @@ static rb_node *node_new(loader *ld, rb_node_kind kind, const yaml_event_t *ev)
                "split the runbook into smaller files", "more than %d nodes", RB_LOAD_MAX_NODES);
         return NULL;
     }
-    rb_node *n = ld_arena_alloc(&ld->doc->arena, sizeof *n);
+    rb_node *n = rb_arena_alloc(&ld->doc->arena, sizeof *n);
     if (!n) {
         out_of_memory(ld);
         return NULL;
@@ -166,7 +171,8 @@ static rb_node *node_new(loader *ld, rb_node_kind kind, const yaml_event_t *ev)
     n->kind = kind;
     n->line = (uint32_t)ev->start_mark.line + 1;
     n->col = (uint32_t)ev->start_mark.column + 1;
-    clamp_to_text(&ld->doc->src, &n->line, &n->col);
+    if (n->line > ld->doc->src.nlines)
+        clamp_to_text(&ld->doc->src, &n->line, &n->col);
     n->offset = mark_offset(ld, &ev->start_mark);
     n->end_offset = mark_offset(ld, &ev->end_mark);
     return n;
@@ -273,7 +279,7 @@ static void set_value(loader *ld, rb_node *n, const char *value, size_t len)
         report(ld, n->line, n->col, 0, NULL, "scalar longer than 1 MiB (%zu bytes)", len);
         return;
     }
-    char *s = ld_arena_strndup(&ld->doc->arena, value, len);
+    char *s = rb_arena_strndup(&ld->doc->arena, value, len);
     if (!s) {
         out_of_memory(ld);
         return;
@@ -345,15 +351,27 @@ static void on_start(loader *ld, const yaml_event_t *ev, rb_node_kind kind, int 
 
 /* ---- duplicate keys: sorted at the map's end, so a map of n keys costs n log n ---- */
 
+/* FNV-1a. Colliding keys (even crafted ones) only fall back to comparing bytes: the order and
+ * so the cost bound do not depend on the hash being good. */
+static uint64_t key_hash(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+    return h;
+}
+
 static int key_cmp(const void *a, const void *b)
 {
-    const rb_node *x = *(const rb_node *const *)a, *y = *(const rb_node *const *)b;
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    int c = memcmp(x->str, y->str, x->len);
+    const hashed_key *x = a, *y = b;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    if (x->key->len != y->key->len)
+        return x->key->len < y->key->len ? -1 : 1;
+    int c = memcmp(x->key->str, y->key->str, x->key->len);
     if (c)
         return c;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
+    return x->key->offset < y->key->offset ? -1 : x->key->offset > y->key->offset;
 }
 
 static int dup_cmp(const void *a, const void *b)
@@ -382,7 +400,7 @@ static size_t sorted_keys(loader *ld, const rb_node *map)
     for (size_t i = 0; i < map->count; i++) {
         const rb_node *key = map->items[2 * i];
         if (key->kind == RB_NODE_SCALAR && !rb_node_is_null(key))
-            ld->keys[k++] = key;
+            ld->keys[k++] = (hashed_key){key_hash(key->str, key->len), key};
     }
     qsort(ld->keys, k, sizeof *ld->keys, key_cmp);
     return k;
@@ -396,8 +414,9 @@ static void check_duplicates(loader *ld, const rb_node *map)
     }
     size_t k = sorted_keys(ld, map), ndup = 0, first = 0;
     for (size_t i = 1; i < k; i++) {
-        const rb_node *a = ld->keys[first], *b = ld->keys[i];
-        if (a->len == b->len && memcmp(a->str, b->str, a->len) == 0)
+        const rb_node *a = ld->keys[first].key, *b = ld->keys[i].key;
+        if (ld->keys[first].hash == ld->keys[i].hash && a->len == b->len &&
+            memcmp(a->str, b->str, a->len) == 0)
             ld->dups[ndup++] = (dup_key){b, a};
         else
             first = i;
@@ -417,7 +436,7 @@ static void on_end(loader *ld, const yaml_event_t *ev)
     rb_node *n = f->node;
     size_t count = ld->top - f->base;
     if (count) {
-        n->items = ld_arena_alloc(&ld->doc->arena, count * sizeof *n->items);
+        n->items = rb_arena_alloc(&ld->doc->arena, count * sizeof *n->items);
         if (!n->items) {
             out_of_memory(ld);
             return;
@@ -590,7 +609,7 @@ static rb_doc *load_owned(const char *name, char *base, size_t len, rb_diags *d)
         return NULL;
     }
     doc->base = base;
-    ld_arena_init(&doc->arena);
+    rb_arena_init(&doc->arena, 64u << 10); /* documents are big: start with 64 KiB blocks */
     const char *text = base;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* offsets count from after it */
         text += 3;

@@ -2,7 +2,7 @@
 #ifndef RUNBOOK_LOAD_LOAD_H
 #define RUNBOOK_LOAD_LOAD_H
 
-#include "load/arena.h"
+#include "util/arena.h"
 #include "load/source.h"
 #include "runbook/node.h"
 
@@ -10,7 +10,7 @@ struct rb_doc {
     char *name;     /* copy of the name shown in diagnostics (may be NULL) */
     char *base;     /* the allocation holding the source, BOM included */
     ld_source src;  /* the BOM-stripped text inside `base`, with its line index */
-    ld_arena arena; /* every node, string and item array */
+    rb_arena arena; /* every node, string and item array */
     rb_node *root;
 };
 

@@ -10,7 +10,7 @@ void rb_doc_free(rb_doc *doc)
 {
     if (!doc)
         return;
-    ld_arena_cleanup(&doc->arena);
+    rb_arena_cleanup(&doc->arena);
     ld_source_cleanup(&doc->src);
     free(doc->base);
     free(doc->name);

@@ -101,8 +101,9 @@ const rb_action_type *const rb_action_types[] = {
 
 const rb_action_type *rb_action_type_find(const char *name)
 {
+    /* called for every key of every step: the first letter rules out most names cheaply */
     for (size_t i = 0; rb_action_types[i]; i++)
-        if (strcmp(rb_action_types[i]->name, name) == 0)
+        if (rb_action_types[i]->name[0] == name[0] && strcmp(rb_action_types[i]->name, name) == 0)
             return rb_action_types[i];
     return NULL;
 }

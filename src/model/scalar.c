@@ -69,7 +69,7 @@ const char *rb_suggest(const char *word, const char *const *candidates)
 static int listed(const char *key, const char *const *list)
 {
     for (size_t i = 0; list && list[i]; i++)
-        if (strcmp(key, list[i]) == 0)
+        if (key[0] == list[i][0] && strcmp(key, list[i]) == 0)
             return 1;
     return 0;
 }

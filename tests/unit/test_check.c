@@ -465,6 +465,55 @@ static void checks_survive_a_cycle(void **state)
     done(&r);
 }
 
+static void templates_outside_steps_are_checked(void **state)
+{
+    (void)state;
+    /* BUG: some templates and expressions are accepted by the model but never looked at by the
+     * checker, so unknown names and even syntax errors in them pass `validate` and only fail at
+     * run time (docs/language.md: "validate resolves every name"). Reproduction, each line
+     * alone validates clean:
+     *   deadline: "${{ inputs.nope }}"                          (top level; rb_check skips it)
+     *   objectives: { rto: "${{ steps.zz.x }}" }
+     *   defaults: { timeout: "${{ secrets.nothing }}" }
+     *   defaults: { retry: { until: "((" } }                    (check_retry reads s->retry only)
+     *   defaults: { retry: { delay: "${{ bogus.x }}" } }
+     *   inputs: { d: { type: duration, min: "${{ inputs.q }}" } } (the bound is silently dropped)
+     *   capture: { outcome: "re:(x)" }   (a capture may hide outcome/attempts/duration, the
+     *                                     outputs every step has; build_capture() only compares
+     *                                     with the action's own outputs)
+     * Expected: an error on each of those lines. */
+    KNOWN_BUG();
+    run r;
+    check_yaml(&r, HEAD "deadline: \"${{ inputs.nope }}\"\n"                               /* 4 */
+                        "objectives: { rto: \"${{ steps.zz.x }}\" }\n"                     /* 5 */
+                        "defaults: { timeout: \"${{ secrets.nothing }}\" }\n"              /* 6 */
+                        "inputs:\n"
+                        "  d: { type: duration, min: \"${{ inputs.q }}\" }\n"              /* 8 */
+                        "steps:\n"
+                        "  - id: a\n"
+                        "    exec: [x]\n"
+                        "    effect: read\n"
+                        "    capture: { outcome: \"re:(x)\" }\n");                      /* 13 */
+    static const unsigned lines[] = {4, 5, 6, 8, 13};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        int found = 0;
+        for (size_t k = 0; k < r.d.count; k++)
+            found |= r.d.items[k].sev == RB_SEV_ERROR && r.d.items[k].line == lines[i];
+        if (!found) {
+            dump(&r.d);
+            fail_msg("no error on line %u", lines[i]);
+        }
+    }
+    done(&r);
+    check_yaml(&r, HEAD "defaults: { retry: { attempts: 2, until: \"((\", delay: \"${{ bogus.x }}\" } }\n"
+                        "steps:\n  - id: a\n    exec: [x]\n    effect: read\n");
+    if (r.d.errors < 2) {
+        dump(&r.d);
+        fail_msg("defaults.retry: expected 2 errors (until, delay), got %zu", r.d.errors);
+    }
+    done(&r);
+}
+
 /* ---- calls through a catalog ---- */
 
 typedef struct tmpdir {
@@ -1023,6 +1072,29 @@ static void lint_unguarded_null(void **state)
                "unguarded-null", 0);
 }
 
+static void lint_heuristics_match_words(void **state)
+{
+    (void)state;
+    /* BUG (lint accuracy, src/check/lint.c):
+     *  - read_only_write() looks for the substrings "copy" and then "program" anywhere, so
+     *    query "SELECT * FROM copy_jobs WHERE program_id = 1" with effect: read draws
+     *    "a read step runs COPY ... PROGRAM" (a false positive on ordinary names);
+     *  - is_loopback() takes any host starting with "127." as loopback, so a DNS name such as
+     *    host: 127.example.com with sslmode: disable draws no insecure-transport warning.
+     * Reproduction: the runbook below; expected no read-only-write and one insecure-transport. */
+    KNOWN_BUG();
+    run r;
+    check_yaml(&r, HEAD "defaults: { timeout: 1m }\n"
+                        "targets: { db: { postgres: { host: 127.example.com, sslmode: disable } } }\n"
+                        "steps:\n"
+                        "  - id: a\n"
+                        "    sql: { target: db, query: \"SELECT * FROM copy_jobs WHERE program_id = 1\" }\n"
+                        "    effect: read\n");
+    assert_int_equal(count_rule(&r.d, "read-only-write"), 0);
+    assert_int_equal(count_rule(&r.d, "insecure-transport"), 1);
+    done(&r);
+}
+
 /* ---- rb_input_check ---- */
 
 static rb_runbook *inputs_runbook(rb_diags *d)
@@ -1179,6 +1251,7 @@ int main(void)
         cmocka_unit_test(targets_and_dry_run),
         cmocka_unit_test(name_must_match_file),
         cmocka_unit_test(checks_survive_a_cycle),
+        cmocka_unit_test(templates_outside_steps_are_checked),
         cmocka_unit_test(calls_between_runbooks),
         cmocka_unit_test(self_call_is_a_cycle),
         cmocka_unit_test(call_cycle_not_through_the_caller),
@@ -1193,6 +1266,7 @@ int main(void)
         cmocka_unit_test(lint_unreachable),
         cmocka_unit_test(lint_read_only_write),
         cmocka_unit_test(lint_unguarded_null),
+        cmocka_unit_test(lint_heuristics_match_words),
         cmocka_unit_test(input_check_every_type),
         cmocka_unit_test(input_pattern_anchoring_keeps_valid_patterns_valid),
     };

@@ -618,6 +618,30 @@ static void failed_write_is_cut_off_and_stops_the_journal(void **state)
     munmap(path, 256);
 }
 
+/* Records written without a sync are in the file at once and read back like the others. */
+static void unsynced_records_are_written_and_synced_later(void **state)
+{
+    fixture *f = *state;
+    rb_journal *j;
+    assert_int_equal(rb_journal_create(f->state, "batch", &j), 0);
+    assert_int_equal(rb_journal_sync(j), 0); /* nothing pending */
+    json_t *fields = json_pack("{s:s}", "step", "one");
+    assert_int_equal(rb_journal_append_nosync(j, "step_end", fields), 0);
+    assert_int_equal(rb_journal_append_nosync(j, "note", NULL), 0);
+    rb_journal_read_info info;
+    assert_int_equal(rb_journal_read(rb_journal_path(j), NULL, NULL, &info), RB_JOURNAL_OK);
+    assert_int_equal(info.records, 2);
+    assert_int_equal(rb_journal_sync(j), 0);
+    assert_int_equal(rb_journal_append(j, "step_start", fields), 0);
+    assert_int_equal(rb_journal_last_seq(j), 3);
+    json_t *bad = json_pack("{s:i}", "crc", 1);
+    assert_int_equal(rb_journal_append_nosync(j, "note", bad), -1);
+    assert_int_equal(errno, EINVAL);
+    json_decref(bad);
+    json_decref(fields);
+    rb_journal_close(j);
+}
+
 typedef struct worker {
     rb_journal *j;
     int id;
@@ -701,6 +725,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(listing_tells_finished_running_and_interrupted_runs,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(failed_write_is_cut_off_and_stops_the_journal, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(unsynced_records_are_written_and_synced_later, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(parallel_appends_get_consecutive_seqs, setup, teardown),
         cmocka_unit_test_setup_teardown(callback_can_stop_the_reader, setup, teardown),

@@ -401,6 +401,26 @@ static void test_bad_utf8(void **state)
     rb_doc_free(doc);
 }
 
+/* Each refused byte, at each place in an 8-byte window of the pre-scan's fast path. */
+static void test_prescan_every_bad_byte(void **state)
+{
+    (void)state;
+    static const unsigned char bad[] = {0x00, 0x01, 0x08, 0x0B, 0x0C, 0x0E, 0x1B, 0x1F,
+                                        0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xF5, 0xFF};
+    for (size_t b = 0; b < sizeof bad; b++) {
+        for (uint32_t pos = 0; pos < 20; pos++) {
+            char text[64];
+            memset(text, 'x', sizeof text);
+            memcpy(text, "k: ", 3);
+            text[3 + pos] = (char)bad[b];
+            text[sizeof text - 1] = '\n';
+            const char *what = bad[b] == 0 ? "NUL byte" : bad[b] < 0x80 ? "control character"
+                                                                        : "invalid UTF-8 byte";
+            refused_n(text, sizeof text, 1, 4 + pos, what);
+        }
+    }
+}
+
 static void test_nul_and_control_bytes(void **state)
 {
     (void)state;
@@ -960,6 +980,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nesting_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_block_nesting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prescan_every_bad_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nul_and_control_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_documents_and_top_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_files, setup, teardown),

@@ -698,6 +698,29 @@ static void name_and_step_list_errors(void **state)
     expect_errors(HEAD "steps: { a: b }\n", want2);
 }
 
+static void ids_and_action_suggestions(void **state)
+{
+    (void)state;
+    /* ids: at most 64 characters of [a-z0-9_-], starting with a letter or digit */
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, HEAD "steps:\n  - id: %s\n    exec: [x]\n  - id: %s\n    exec: [x]\n"
+                                     "  - id: 0-a_b\n    exec: [x]\n  - id: -a\n    exec: [x]\n",
+             "a234567890123456789012345678901234567890123456789012345678901234",   /* 64 */
+             "a2345678901234567890123456789012345678901234567890123456789012345"); /* 65 */
+    static const char *const want[] = {
+        "7:9:\" is not a valid name", /* the 65-character one (quoted up to 64) */
+        "11:9:step id \"-a\" is not a valid name",
+        NULL};
+    expect_errors(yaml, want);
+    /* a misspelt action key is suggested from the action names */
+    static const char *const want2[] = {
+        "6:5:unknown key \"exce\" in a step",
+        "6:5:hint:did you mean \"exec\"?",
+        "5:5:a step needs an action",
+        NULL};
+    expect_errors(HEAD "steps:\n  - id: a\n    exce: [x]\n", want2);
+}
+
 static void input_errors(void **state)
 {
     (void)state;
@@ -1125,6 +1148,7 @@ int main(void)
         cmocka_unit_test(template_durations_and_ints_are_dynamic),
         cmocka_unit_test(header_errors),
         cmocka_unit_test(name_and_step_list_errors),
+        cmocka_unit_test(ids_and_action_suggestions),
         cmocka_unit_test(input_errors),
         cmocka_unit_test(negative_two_is_not_a_template),
         cmocka_unit_test(negative_three_is_checked),

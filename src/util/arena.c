@@ -1,40 +1,40 @@
-/* The arena behind a document: nodes are never freed one by one, so a bump pointer in a few
- * large blocks replaces hundreds of thousands of mallocs and frees everything in one pass. */
-#include "load/arena.h"
+/* Arenas: objects never freed one by one, so a bump pointer in a few blocks replaces many
+ * mallocs and frees everything in one pass. */
+#include "util/arena.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FIRST_BLOCK (64u << 10)
 #define MAX_BLOCK (8u << 20)
 
-struct ld_block {
-    ld_block *next;
+struct rb_arena_block {
+    rb_arena_block *next;
     size_t size, used;
     /* data follows; the header is a multiple of 8 bytes so the data stays 8-aligned */
 };
 
-void ld_arena_init(ld_arena *a)
+void rb_arena_init(rb_arena *a, size_t first_block)
 {
     memset(a, 0, sizeof *a);
-    a->next_size = FIRST_BLOCK;
+    a->next_size = first_block < 64 ? 64 : first_block;
+    a->first_size = a->next_size;
 }
 
-void ld_arena_cleanup(ld_arena *a)
+void rb_arena_cleanup(rb_arena *a)
 {
-    ld_block *b = a->head;
+    rb_arena_block *b = a->head;
     while (b) {
-        ld_block *next = b->next;
+        rb_arena_block *next = b->next;
         free(b);
         b = next;
     }
-    ld_arena_init(a);
+    rb_arena_init(a, a->first_size);
 }
 
-static ld_block *block_new(ld_arena *a, size_t size)
+static rb_arena_block *block_new(rb_arena *a, size_t size)
 {
-    ld_block *b = malloc(sizeof *b + size);
+    rb_arena_block *b = malloc(sizeof *b + size);
     if (!b)
         return NULL;
     b->size = size;
@@ -45,9 +45,9 @@ static ld_block *block_new(ld_arena *a, size_t size)
 
 /* A request too big for an ordinary block gets a block of its own, linked behind the current
  * one so the current block's free tail is not wasted. */
-static void *alloc_big(ld_arena *a, size_t n)
+static void *alloc_big(rb_arena *a, size_t n)
 {
-    ld_block *b = block_new(a, n);
+    rb_arena_block *b = block_new(a, n);
     if (!b)
         return NULL;
     b->used = n;
@@ -61,14 +61,14 @@ static void *alloc_big(ld_arena *a, size_t n)
     return b + 1;
 }
 
-void *ld_arena_alloc(ld_arena *a, size_t n)
+void *rb_arena_alloc(rb_arena *a, size_t n)
 {
     if (n > SIZE_MAX / 2)
         return NULL;
     n = (n + 7) & ~(size_t)7;
     if (n > a->next_size / 4)
         return alloc_big(a, n);
-    ld_block *b = a->head;
+    rb_arena_block *b = a->head;
     if (!b || b->size - b->used < n) {
         b = block_new(a, a->next_size);
         if (!b)
@@ -83,9 +83,9 @@ void *ld_arena_alloc(ld_arena *a, size_t n)
     return p;
 }
 
-char *ld_arena_strndup(ld_arena *a, const char *s, size_t n)
+char *rb_arena_strndup(rb_arena *a, const char *s, size_t n)
 {
-    char *p = ld_arena_alloc(a, n + 1);
+    char *p = rb_arena_alloc(a, n + 1);
     if (!p)
         return NULL;
     if (n)

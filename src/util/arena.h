@@ -1,0 +1,27 @@
+/* A bump allocator: objects that die together (a document's nodes, an expression's tree) come
+ * from a few growing blocks and are freed all at once. */
+#ifndef RUNBOOK_UTIL_ARENA_H
+#define RUNBOOK_UTIL_ARENA_H
+
+#include <stddef.h>
+
+typedef struct rb_arena_block rb_arena_block;
+
+typedef struct rb_arena {
+    rb_arena_block *head;   /* the block being filled; older blocks follow */
+    size_t next_size; /* size of the next ordinary block (doubles up to a cap) */
+    size_t first_size;
+    size_t total;     /* bytes obtained from malloc, for measurements */
+} rb_arena;
+
+/* `first_block` is the size of the first block; later ones double, up to 8 MiB. */
+void rb_arena_init(rb_arena *a, size_t first_block);
+void rb_arena_cleanup(rb_arena *a);
+
+/* `n` bytes aligned to 8, valid until rb_arena_cleanup; NULL when out of memory. */
+void *rb_arena_alloc(rb_arena *a, size_t n);
+
+/* A NUL-terminated copy of `n` bytes of `s`. */
+char *rb_arena_strndup(rb_arena *a, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,561 @@
+#!/usr/bin/env bash
+# The executor for real, through the command line: timeouts that leave no process behind,
+# retries and polling, rollbacks, failure policies, confirmations, secrets and injection,
+# locks, signals and resume, dry runs, parallel steps, runbook calls, exit codes, and the crash
+# torture (tests/torture/run.py). Every run has a time bound that only catches hangs.
+#   bash tests/suite_exec.sh BINARY SOURCE_DIR     (RB_TORTURE_TRIALS=N: torture trials, 50)
+set -u
+bin=$(realpath "$1") src=$(realpath "$2")
+ex=$src/tests/exec
+work=$(mktemp -d "${TMPDIR:-/tmp}/rb-exec.XXXXXX")
+export RUNBOOK_PATH=$ex NO_COLOR=1
+unset RB_TEST_CANARY XDG_STATE_HOME
+pass=0 fail=0
+bgpids=()
+cleanup() {
+    local p
+    for p in "${bgpids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- helpers ----
+
+# A fresh folder per test: T (scratch), S (state dir), D (files the runbooks touch).
+begin() {
+    T=$work/$1 S=$work/$1/state D=$work/$1/d
+    mkdir -p "$D"
+}
+
+# Runs the binary without a terminal; sets code, out, err and rid (the run id it printed).
+rb() {
+    timeout -k 5 60 "$bin" "$@" </dev/null >"$T/out" 2>"$T/err"
+    code=$?
+    out=$(<"$T/out") err=$(<"$T/err")
+    rid=$(run_id_of "$T/out")
+}
+printed_run_id() { [[ -n $(run_id_of "$1") ]]; }
+run_id_of() { sed -n 's/^\(Dry run\|Run\) \([^ ]*\) (journal: .*/\2/p' "$1" | head -1; }
+
+check() { # description, command...: passes when the command succeeds
+    local what=$1
+    shift
+    if "$@"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: $what"
+        [[ -f ${T:-}/out ]] && sed 's/^/    out: /' "$T/out" | tail -15 && sed 's/^/    err: /' "$T/err" | grep -v warning | tail -8
+    fi
+}
+eq() { [[ "$1" == "$2" ]] || { echo "    got '$1', want '$2'"; return 1; }; }
+has() { grep -qF -- "$2" <<<"$1" || { echo "    no '$2' in the output"; return 1; }; }
+lacks() { ! grep -qF -- "$2" <<<"$1" || { echo "    '$2' is in the output"; return 1; }; }
+exists() { [[ -e $1 ]] || { echo "    $1 does not exist"; return 1; }; }
+absent() { [[ ! -e $1 ]] || { echo "    $1 exists"; return 1; }; }
+lines() { if [[ -f $1 ]]; then tr '\n' ' ' <"$1" | sed 's/ $//'; fi; }
+
+# The value of a Python expression over the run's journal records (tests/exec/jr.py).
+jq_() { "$bin" journal "$1" --state-dir "$S" --format json 2>/dev/null | python3 "$ex/jr.py" "${@:2}"; }
+jcheck() { # description, run id, expression that must be true
+    local v
+    v=$(jq_ "$2" "$3")
+    check "$1" eq "$v" true
+}
+
+# A process that exists and is not a zombie.
+alive() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) && [[ -n $st && $st != Z ]]
+}
+dead() { ! alive "$1" || { echo "    process $1 is still alive"; return 1; }; }
+no_marker() { # no live process has the marker in its command line
+    local p left=()
+    for p in $(pgrep -f -- "$1"); do alive "$p" && left+=("$p"); done
+    [[ ${#left[@]} -eq 0 ]] || { echo "    still running: ${left[*]}"; return 1; }
+}
+wait_until() { # seconds, command...: polls until the command succeeds
+    local n=$(($1 * 20))
+    shift
+    while ((n-- > 0)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+journal_has() { grep -q "\"type\":\"$2\"" "$S/runs/$1.jsonl" 2>/dev/null; }
+latest_run() { ls "$S/runs" 2>/dev/null | sed -n 's/\.jsonl$//p' | sort | tail -1; }
+marker() { echo "rbmark-$1-$$-$RANDOM"; }
+
+# ---- a timeout ends the whole process group ----
+
+t_timeout() {
+    begin timeout
+    local m t0 t1 bg
+    m=$(marker timeout)
+    t0=$(date +%s%N)
+    rb run timeout --state-dir "$S" --set "marker=$m"
+    t1=$(date +%s%N)
+    bg=$(sed -n 's/.*bg=\([0-9]*\).*/\1/p' <<<"$out" | head -1)
+    check "timeout: the run fails (exit 1)" eq "$code" 1
+    check "timeout: journaled as timed_out" eq "$(jq_ "$rid" 'last("step_end","hang").get("outcome")')" timed_out
+    check "timeout: it took about the timeout, not the sleep" test $(((t1 - t0) / 1000000)) -lt 15000
+    check "timeout: the background pid was printed first" test -n "$bg"
+    check "timeout: the background sleep is gone" dead "${bg:-1}"
+    check "timeout: nothing with the marker is left" no_marker "$m"
+}
+
+# ---- retries, backoff, until, on_errors ----
+
+t_retry() {
+    begin retry
+    rb run retry --state-dir "$S" --set "dir=$D" --set code=3
+    check "retry: failures continued past, exit 0" eq "$code" 0
+    check "retry: four attempts journaled" eq "$(jq_ "$rid" 'len(of("attempt_start","backoff"))')" 4
+    check "retry: step_end says 4 attempts" eq "$(jq_ "$rid" 'last("step_end","backoff")["attempts"]')" 4
+    # the pause before attempt n+1, from the journal: about 300, 600, 1200 ms
+    local gaps
+    gaps=$(jq_ "$rid" '[ms(s) - ms(e) for e, s in zip(of("attempt_end","backoff"), of("attempt_start","backoff")[1:])]')
+    check "retry: three pauses ($gaps)" eq "$(python3 -c "print(len($gaps))")" 3
+    check "retry: pauses at least the delays 300/600/1200 ms ($gaps)" \
+        python3 -c "g=$gaps; assert g[0] >= 290 and g[1] >= 590 and g[2] >= 1190, g"
+    check "retry: pauses grow by the backoff ($gaps)" \
+        python3 -c "g=$gaps; assert g[1] > 1.5 * g[0] and g[2] > 1.5 * g[1] and g[2] < 6000, g"
+    check "retry: a retry is shown" has "$out" "attempt 1/4 failed"
+    check "retry: until polled until the file appeared (3 attempts)" \
+        eq "$(jq_ "$rid" 'last("step_end","poll")["outcome"] + " " + str(len(of("attempt_start","poll")))')" "succeeded 3"
+    check "retry: the poll ran three times" eq "$(<"$D/n")" 3
+    check "retry: an exit code not in on_errors fails at once" \
+        eq "$(jq_ "$rid" 'str(len(of("attempt_start","listed"))) + " " + last("step_end","listed")["outcome"]')" "1 failed"
+    check "retry: ... and the command ran once" eq "$(lines "$D/listed")" x
+
+    begin retry-listed
+    rb run retry --state-dir "$S" --set "dir=$D" --set code=7 --set need=99
+    check "retry: an exit code in on_errors is retried to the limit" eq "$(jq_ "$rid" 'len(of("attempt_start","listed"))')" 3
+    check "retry: until that never holds fails after every attempt" \
+        eq "$(jq_ "$rid" 'str(len(of("attempt_start","poll"))) + " " + last("step_end","poll")["outcome"]')" "6 failed"
+    check "retry: ... with a message about until" has "$(jq_ "$rid" 'last("step_end","poll").get("message","")')" "until"
+
+    begin defaults-retry
+    local t0 t1
+    t0=$(date +%s%N)
+    rb run defaults-retry --state-dir "$S" --set "dir=$D" --set limit=1s
+    t1=$(date +%s%N)
+    check "defaults.retry: its on_errors applies (exit 3 is not listed: one attempt)" eq "$(lines "$D/count")" x
+    check "defaults.timeout / deadline from an expression stop a 30 s step" test $(((t1 - t0) / 1000000)) -lt 10000
+    check "defaults.timeout from an expression: the run fails" eq "$code" 1
+    check "defaults.timeout: the slow step did not succeed" \
+        python3 -c "import sys; assert sys.argv[1] in ('timed_out', 'cancelled'), sys.argv[1]" \
+        "$(jq_ "$rid" 'last("step_end","slow").get("outcome","none")')"
+    check "defaults.timeout: nothing left running" no_marker "$D-slow"
+}
+
+# ---- rollback order, and a rollback that fails ----
+
+t_rollback() {
+    begin rollback
+    rb run rollback --state-dir "$S" --set "dir=$D" --jobs 3
+    check "rollback: a rolled-back run exits 1" eq "$code" 1
+    check "rollback: steps finished b c a, rollbacks ran newest first" eq "$(lines "$D/order")" "b c a rb-a rb-c rb-b"
+    jcheck "rollback: journal order of rollbacks is the reverse of completion" "$rid" \
+        'steps("rollback_start") == [r["step"] for r in reversed(of("step_end")) if r["outcome"] == "succeeded"]'
+    jcheck "rollback: every rollback succeeded" "$rid" 'all(r["outcome"] == "succeeded" for r in of("rollback_end"))'
+    check "rollback: run_end status rolled_back" eq "$(jq_ "$rid" 'last("run_end")["status"]')" rolled_back
+
+    begin rollback-bad
+    rb run rollback --state-dir "$S" --set "dir=$D" --set bad=true --jobs 3
+    check "failing rollback: exit 3" eq "$code" 3
+    check "failing rollback: the rest still ran" eq "$(lines "$D/order")" "b c a rb-a rb-c rb-b"
+    check "failing rollback: journaled as failed" eq "$(jq_ "$rid" 'last("rollback_end","c")["outcome"]')" failed
+    check "failing rollback: run_end status rollback_incomplete" \
+        eq "$(jq_ "$rid" 'last("run_end")["status"] + " " + str(last("run_end")["exit_code"])')" "rollback_incomplete 3"
+    check "failing rollback: reported" has "$out" "c ROLLBACK FAILED"
+    check "failing rollback: the summary says the rollback did not complete" has "$out" "ROLLBACK DID NOT COMPLETE"
+    "$bin" runs --state-dir "$S" >"$T/runs" 2>&1
+    check "failing rollback: runs lists it as rollback_incomplete" grep -q "$rid .*rollback_incomplete" "$T/runs"
+}
+
+# ---- on_failure: continue ----
+
+t_continue() {
+    begin continue
+    rb run continue --state-dir "$S" --set "dir=$D"
+    check "continue: exit 0" eq "$code" 0
+    check "continue: the step stays failed in the journal" eq "$(jq_ "$rid" 'last("step_end","flaky")["outcome"]')" failed
+    check "continue: shown as failed and continuing" has "$out" "flaky failed, continuing"
+    check "continue: listed as failed-and-continued in the summary" has "$out" "failed and continued past: flaky"
+    check "continue: never shown as succeeded" lacks "$out" "✓ flaky"
+    check "continue: run_end lists it" eq "$(jq_ "$rid" 'last("run_end").get("continued")')" '["flaky"]'
+    check "continue: a later step branched on outcome == failed" exists "$D/if-failed"
+    check "continue: the other branch was skipped" absent "$D/if-succeeded"
+}
+
+# ---- confirmations without a terminal, and --yes ----
+
+t_confirm() {
+    begin confirm
+    local t0 t1
+    t0=$(date +%s%N)
+    rb run confirm --state-dir "$S" --set "dir=$D"
+    t1=$(date +%s%N)
+    check "confirm: no terminal fails the step (exit 1)" eq "$code" 1
+    check "confirm: at once, no hang" test $(((t1 - t0) / 1000000)) -lt 10000
+    check "confirm: the message says how to go on" has "$out" "--yes"
+    check "confirm: the action did not run" absent "$D/did-it"
+    check "confirm: the journal records that nobody answered" \
+        eq "$(jq_ "$rid" 'last("confirm","ask")["by"] + "/" + last("confirm","ask")["answer"]')" "nobody/none"
+
+    begin confirm-yes
+    rb run confirm --state-dir "$S" --set "dir=$D" --yes
+    check "confirm --yes: succeeds" eq "$code" 0
+    check "confirm --yes: the action ran" exists "$D/did-it"
+    check "confirm --yes: journaled as --yes" \
+        eq "$(jq_ "$rid" '[r["by"] + "/" + r["answer"] for r in of("confirm")]')" '["--yes/yes", "--yes/yes"]'
+    check "confirm --yes: the manual step is done" eq "$(jq_ "$rid" 'last("step_end","manual")["outcome"]')" succeeded
+}
+
+# ---- secrets never leak ----
+
+no_canary() { # file...: none holds the canary or its encoded forms
+    local f form
+    for f in "$@"; do
+        for form in "${forms[@]}"; do
+            if grep -qF -- "$form" "$f"; then
+                echo "    $f holds '$form'"
+                return 1
+            fi
+        done
+    done
+}
+
+scan_cmdlines() { # writes SEEN when a marked process was seen, LEAK when any cmdline held the canary
+    local end=$((SECONDS + 20)) c
+    while ((SECONDS < end)); do
+        for c in /proc/[0-9]*/cmdline; do
+            local text
+            text=$(tr '\0' ' ' 2>/dev/null <"$c") || continue
+            [[ $text == *"$m"* ]] && echo seen >"$T/SEEN"
+            [[ $text == *"$RB_TEST_CANARY"* ]] && echo "$text" >"$T/LEAK"
+        done
+        [[ -e $T/stop-scan ]] && return
+        sleep 0.05
+    done
+}
+
+t_secret() {
+    begin secret
+    local canary m scanner
+    canary="Cn4ry/$RANDOM+S3cr3t=x&y"
+    export RB_TEST_CANARY=$canary
+    m=$(marker secret)
+    forms=("$canary"
+        "$(printf %s "$canary" | base64 -w0)"
+        "$(printf %s "$canary" | base64 -w0 | tr -d =)"
+        "$(python3 -c 'import sys,urllib.parse as u; print(u.quote(sys.argv[1], safe=""))' "$canary")"
+        "$(python3 -c 'import sys,urllib.parse as u; print(u.quote_plus(sys.argv[1]))' "$canary")")
+    printf 'password=old-%s\n' "$canary" >"$D/app.conf"
+    chmod 600 "$D/app.conf"
+    scan_cmdlines &
+    scanner=$!
+    bgpids+=("$scanner")
+    rb run secret --state-dir "$S" --set "dir=$D" --set "marker=$m"
+    touch "$T/stop-scan"
+    wait "$scanner"
+    unset RB_TEST_CANARY
+    check "secret: the run fails only at the argv step (exit 1)" eq "$code" 1
+    check "secret: the argv step is refused" has "$out" "refused: a secret would be visible in the argv"
+    check "secret: ... and never ran" bash -c "! ls '$D' | grep -q leaked"
+    check "secret: outputs were masked, not dropped" has "$out" "raw=***"
+    check "secret: the shell script got it as a quoted word" has "$out" "inline='***'"
+    check "secret: the file step wrote it" grep -qF "password=$canary" "$D/app.conf"
+    check "secret: nothing in stdout or stderr" no_canary "$T/out" "$T/err"
+    "$bin" journal "$rid" --state-dir "$S" >"$T/journal.txt" 2>&1
+    "$bin" journal "$rid" --state-dir "$S" --format json >"$T/journal.json" 2>&1
+    check "secret: nothing in the journal (file, text, json)" no_canary "$S/runs/$rid.jsonl" "$T/journal.txt" "$T/journal.json"
+    local f others=() copies=()
+    while IFS= read -r f; do
+        if grep -qF -- "$canary" "$f"; then copies+=("$f"); else others+=("$f"); fi
+    done < <(find "$S" -type f)
+    check "secret: no side file holds it but the rollback copy" \
+        eq "${copies[*]##*/}" "conf.old"
+    check "secret: the rollback copy is beside the journal" eq "$(dirname "${copies[0]:-/x}")" "$S/runs/$rid.d"
+    check "secret: the rollback copy is mode 0600" eq "$(stat -c %a "${copies[0]:-/x}" 2>&1)" 600
+    check "secret: the journal is mode 0600" eq "$(stat -c %a "$S/runs/$rid.jsonl")" 600
+    check "secret: the other state files hold no encoded form" no_canary "${others[@]}"
+    check "secret: a marked child was seen while it slept" exists "$T/SEEN"
+    check "secret: no process ever had it in its command line" absent "$T/LEAK"
+    check "secret: the secret capture is masked in the journal" \
+        eq "$(jq_ "$rid" 'last("step_end","forms")["outputs"]["seen"]')" "***"
+}
+
+# ---- injection canaries stay literal ----
+
+t_inject() {
+    begin inject
+    local v i=0
+    local values=("\$(touch $D/pwned1)" "; touch $D/pwned2" "\`touch $D/pwned3\`" $'two\nlines; touch '"$D/pwned4"
+        "-n" "--help" "a'b\"c" "\$HOME" '*' "x && touch $D/pwned5 #")
+    for v in "${values[@]}"; do
+        i=$((i + 1))
+        rb run inject --state-dir "$S" --set "v=$v"
+        check "inject #$i: the run succeeds" eq "$code" 0
+        check "inject #$i: exec argv keeps it as one literal argument" \
+            eq "$(jq_ "$rid" 'last("step_end","argv")["outputs"]["stdout"] == sys.argv[2] + "\n"' "$v")" true
+        check "inject #$i: the shell script sees one literal word" \
+            eq "$(jq_ "$rid" 'last("step_end","script")["outputs"]["stdout"] == "[" + sys.argv[2] + "]\n"' "$v")" true
+        check "inject #$i: two substitutions are two words" \
+            eq "$(jq_ "$rid" 'last("step_end","script_count")["outputs"]["stdout"]')" 2
+    done
+    check "inject: no command in a value ever ran" bash -c "! ls '$D' | grep -q pwned"
+}
+
+# ---- locks ----
+
+t_lock() {
+    begin lock
+    "$bin" run lock-a --state-dir "$S" --set hold=3s </dev/null >"$T/first" 2>&1 &
+    local first=$!
+    bgpids+=("$first")
+    wait_until 10 printed_run_id "$T/first"
+    local holder
+    holder=$(run_id_of "$T/first")
+    wait_until 10 journal_has "$holder" attempt_start
+    rb run lock-a --state-dir "$S"
+    check "lock: a second run of the same runbook is refused (exit 2)" eq "$code" 2
+    check "lock: ... naming the holder's run id and pid" has "$err" "held by run $holder (pid $first)"
+    rb run lock-b --state-dir "$S"
+    check "lock: another runbook with the same lock name is refused" eq "$code" 2
+    check "lock: ... naming the holder" has "$err" "held by run $holder"
+    check "lock: refused runs leave no journal" eq "$(ls "$S/runs" | grep -c jsonl)" 1
+    rb run lock-b --state-dir "$S" --dry-run
+    check "lock: a dry run does not need the lock" eq "$code" 0
+    rb resume "$holder" --state-dir "$S"
+    check "lock: resuming a run that is still going is refused" eq "$code" 2
+    check "lock: ... and its journal is untouched" eq "$(grep -c '"resume"' "$S/runs/$holder.jsonl")" 0
+    wait "$first"
+    check "lock: the first run succeeded" eq "$?" 0
+    rb run lock-b --state-dir "$S"
+    check "lock: after the first ends, a run succeeds" eq "$code" 0
+}
+
+# ---- SIGINT / SIGTERM, then resume ----
+
+t_signal() { # signal name
+    local sig=$1
+    begin "signal-$sig"
+    local m pid t0 t1
+    m=$(marker "sig$sig")
+    "$bin" run interrupt --state-dir "$S" --set "dir=$D" --set "marker=$m" </dev/null >"$T/first" 2>&1 &
+    pid=$!
+    bgpids+=("$pid")
+    wait_until 10 grep -q wait "$D/log" 2>/dev/null
+    local r
+    r=$(latest_run)
+    kill "-$sig" "$pid"
+    t0=$(date +%s%N)
+    wait "$pid"
+    code=$?
+    t1=$(date +%s%N)
+    check "$sig: the run exits 130" eq "$code" 130
+    check "$sig: promptly" test $(((t1 - t0) / 1000000)) -lt 10000
+    check "$sig: the step's process group is gone" no_marker "$m"
+    check "$sig: the interruption is journaled" eq "$(jq_ "$r" 'last("interrupted") != {}')" true
+    check "$sig: the step is journaled as cancelled" eq "$(jq_ "$r" 'last("step_end","wait")["outcome"]')" cancelled
+    check "$sig: the summary says how to resume" has "$(<"$T/first")" "runbook resume $r"
+    rb resume "$r" --state-dir "$S"
+    check "$sig: resume without consent stops at the interrupted step (exit 1)" eq "$code" 1
+    check "$sig: ... saying it is in doubt" has "$err" "step wait is in doubt"
+    check "$sig: ... and runs nothing" eq "$(lines "$D/log")" "one wait"
+    touch "$D/go"
+    rb resume "$r" --state-dir "$S" --rerun-in-doubt
+    check "$sig: resume --rerun-in-doubt finishes the run" eq "$code" 0
+    check "$sig: the interrupted step ran again (with consent), then the rest" eq "$(lines "$D/log")" "one wait wait three"
+    check "$sig: the consent is journaled" eq "$(jq_ "$r" 'last("note","wait")["by"]')" "--rerun-in-doubt"
+    rb resume "$r" --state-dir "$S"
+    check "$sig: an ended run is not resumed (exit 2)" eq "$code" 2
+}
+
+# ---- a crash after a failure, before its policy: resume applies the policy ----
+
+t_policy_after_crash() {
+    begin policy
+    rb run policy --state-dir "$S" --set "dir=$D"
+    check "policy: the run rolled back" eq "$(lines "$D/log")" "w bad rb-w"
+    local j=$S/runs/$rid.jsonl n
+    # cut the journal right after the failed step's step_end, as a crash there would
+    n=$(grep -n '"type":"step_end","step":"bad"' "$j" | cut -d: -f1)
+    head -n "$n" "$j" >"$j.cut" && mv "$j.cut" "$j"
+    : >"$D/log"
+    rb resume "$rid" --state-dir "$S"
+    check "policy: resume applies the failure's rollback (exit 1)" eq "$code" 1
+    check "policy: nothing after the failure ran, the rollback did" eq "$(lines "$D/log")" "rb-w"
+    check "policy: run_end rolled_back" eq "$(jq_ "$rid" 'last("run_end")["status"]')" rolled_back
+}
+
+# ---- dry runs ----
+
+t_dry() {
+    begin dry
+    rb run dry --state-dir "$S" --set "dir=$D" --dry-run
+    check "dry run: succeeds" eq "$code" 0
+    check "dry run: read steps ran" exists "$D/probe-ran"
+    check "dry run: a write step did not" absent "$D/promote-ran"
+    check "dry run: a file step did not write" absent "$D/written"
+    check "dry run: dry_run outputs decide a later when" exists "$D/after-promote-ran"
+    check "dry run: captures of read steps decide too" exists "$D/on-role-ran"
+    check "dry run: a when on an unknown output is not guessed" absent "$D/after-write-ran"
+    check "dry run: ... it is reported as undecided" has "$out" "? after_write undecided"
+    check "dry run: ... and journaled so" \
+        eq "$(jq_ "$rid" 'last("step_end","after_write")["outcome"] + " " + str(last("step_end","after_write").get("undecided"))')" "not_run True"
+    check "dry run: a condition on an undecided step is undecided too" absent "$D/after-after-ran"
+    check "dry run: ... journaled so" eq "$(jq_ "$rid" 'last("step_end","after_after").get("undecided")')" true
+    check "dry run: a read step needing an unknown value is undecided, not failed" \
+        eq "$(jq_ "$rid" 'last("step_end","reads_unknown").get("undecided")')" true
+    check "dry run: ... and not run" bash -c "! ls '$D' | grep -q exit-"
+    check "dry run: the summary lists the undecided" has "$out" "undecided (only a real run can tell): after_write"
+    jcheck "dry run: the journal marks the run and its steps as dry" "$rid" \
+        'R[0]["dry_run"] is True and all(r.get("dry_run") for r in of("step_end"))'
+
+    begin dry-rollback
+    rb run dry --state-dir "$S" --set "dir=$D" --set fail=true --dry-run
+    check "dry run: a failure exits 1" eq "$code" 1
+    check "dry run: a rollback is only shown, never run" absent "$D/rollback-ran"
+    check "dry run: ... as would be rolled back" has "$out" "promote would be rolled back"
+
+    begin dry-interrupt
+    local m pid r
+    m=$(marker dry)
+    "$bin" run dry-interrupt --state-dir "$S" --set "dir=$D" --set "marker=$m" --dry-run </dev/null >"$T/first" 2>&1 &
+    pid=$!
+    bgpids+=("$pid")
+    wait_until 10 grep -q wait "$D/log" 2>/dev/null
+    r=$(latest_run)
+    kill -TERM "$pid"
+    wait "$pid"
+    check "dry run: an interrupted dry run exits 130" eq "$?" 130
+    touch "$D/go"
+    rb resume "$r" --state-dir "$S" --rerun-in-doubt --yes
+    check "dry run: an interrupted dry run is not resumed (exit 2)" eq "$code" 2
+    check "dry run: ... saying so" has "$err" "was a dry run"
+    check "dry run: ... and no write step ran for real" absent "$D/written"
+}
+
+# ---- --jobs ----
+
+t_jobs() {
+    begin jobs
+    local m t0 t1
+    m=$(marker jobs)
+    rb run parallel --state-dir "$S" --set "marker=$m" --jobs 3
+    check "jobs 3: succeeds" eq "$code" 0
+    jcheck "jobs 3: the three steps overlap (each starts before any ends)" "$rid" \
+        'max(ms(last("step_start", s)) for s in ("p1","p2","p3")) < min(ms(last("step_end", s)) for s in ("p1","p2","p3"))'
+    rb run parallel --state-dir "$S" --set "marker=$m" --jobs 1
+    jcheck "jobs 1: no overlap" "$rid" \
+        'all(ms(last("step_start", b)) >= ms(last("step_end", a)) for a, b in (("p1","p2"),("p2","p3")))'
+
+    begin jobs-fail
+    t0=$(date +%s%N)
+    rb run parallel --state-dir "$S" --set "marker=$m" --set fail=true --set len=30 --jobs 3
+    t1=$(date +%s%N)
+    check "jobs: a failing step fails the run" eq "$code" 1
+    check "jobs: its siblings are journaled as cancelled" \
+        eq "$(jq_ "$rid" '[last("step_end", s)["outcome"] for s in ("p1","p2","p3")]')" '["cancelled", "cancelled", "failed"]'
+    check "jobs: ... at once (not after their 30 s)" test $(((t1 - t0) / 1000000)) -lt 10000
+    check "jobs: ... and their processes are gone" no_marker "$m"
+    check "jobs: nothing after them started" eq "$(jq_ "$rid" 'len(of("step_start","after"))')" 0
+}
+
+# ---- runbook calls ----
+
+t_calls() {
+    begin calls
+    rb run caller --state-dir "$S" --set "dir=$D"
+    check "call: succeeds" eq "$code" 0
+    check "call: the callee's steps are journaled as caller-step/step" \
+        eq "$(jq_ "$rid" 'steps("step_end")')" '["first", "call/inner1", "call/inner2", "call/inner3", "call", "after"]'
+
+    begin calls-fail
+    rb run caller --state-dir "$S" --set "dir=$D" --set fail=true
+    check "call: a failing callee fails the run" eq "$code" 1
+    check "call: ... through the calling step" eq "$(jq_ "$rid" 'last("step_end","call")["outcome"]')" failed
+    check "call: ... which names the callee's failed step" has "$(jq_ "$rid" 'last("step_end","call")["message"]')" "inner2"
+    check "call: nothing after it ran" eq "$(lines "$D/log")" "first inner1 inner2"
+
+    begin calls-resume
+    "$bin" run caller --state-dir "$S" --set "dir=$D" --set wait=true </dev/null >"$T/first" 2>&1 &
+    local pid=$! r
+    bgpids+=("$pid")
+    wait_until 10 grep -q inner2 "$D/log" 2>/dev/null
+    r=$(latest_run)
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    touch "$D/go" # the orphaned inner2 ends; wait for it, as a crash would have ended it
+    wait_until 10 no_marker "$D" >/dev/null
+    rb resume "$r" --state-dir "$S"
+    check "call resume: a callee step in doubt stops the resume (exit 1)" eq "$code" 1
+    check "call resume: ... naming it" has "$err" "step call/inner2 is in doubt"
+    check "call resume: ... and nothing ran" eq "$(lines "$D/log")" "first inner1 inner2"
+    rb resume "$r" --state-dir "$S" --rerun-in-doubt
+    check "call resume: with consent the run finishes" eq "$code" 0
+    check "call resume: the callee's finished step did not run again" eq "$(lines "$D/log")" "first inner1 inner2 inner2 inner3 after"
+}
+
+# ---- exit codes and input errors ----
+
+t_exits() {
+    begin exits
+    rb run exits --state-dir "$S" --set mode=ok
+    check "exit 0 on success" eq "$code" 0
+    rb run exits --state-dir "$S" --set mode=fail
+    check "exit 1 when the run fails (and rolls back)" eq "$code" 1
+    rb run exits --state-dir "$S" --set mode=rollback_fails
+    check "exit 3 when a rollback did not complete" eq "$code" 3
+    rb run exits --state-dir "$S" --set mode=bogus
+    check "exit 2 for a bad --set value" eq "$code" 2
+    rb run exits --state-dir "$S" --set nosuch=1 --set mode=ok
+    check "exit 2 for an undeclared input" eq "$code" 2
+    rb run no-such-runbook --state-dir "$S"
+    check "exit 2 for a missing runbook" eq "$code" 2
+    rb run required --state-dir "$S"
+    check "exit 2 for a missing required input without a terminal" eq "$code" 2
+    check "... with a clear message" has "$err" "input 'target_host' is required (string, the host to act on): give it with --set target_host=VALUE"
+    check "... and no run was started" eq "$(ls "$S/runs" 2>/dev/null | grep -c required)" 0
+    rb resume 20200101T000000Z-nothing-0000 --state-dir "$S"
+    check "exit 2 for resuming an unknown run" eq "$code" 2
+    rb run "$src/tests/exec/jr.py" --state-dir "$S"
+    check "exit 1 for a file that is not a valid runbook" eq "$code" 1
+}
+
+# ---- crash torture ----
+
+t_torture() {
+    T=$work/torture
+    mkdir -p "$T"
+    local n=${RB_TORTURE_TRIALS:-50}
+    python3 "$src/tests/torture/run.py" --bin "$bin" --trials "$n" --work "$T" >"$T/out" 2>"$T/err"
+    code=$?
+    local summary
+    summary=$(tail -1 "$T/out")
+    check "torture: $n kill -9 trials, rollbacks, torn journals ($summary)" eq "$code" 0
+    [[ $code -eq 0 ]] || grep -i fail "$T/out" | head -20
+}
+
+t_timeout
+t_retry
+t_rollback
+t_continue
+t_confirm
+t_secret
+t_inject
+t_lock
+t_signal INT
+t_signal TERM
+t_policy_after_crash
+t_dry
+t_jobs
+t_calls
+t_exits
+t_torture
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
