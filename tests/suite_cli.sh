@@ -67,6 +67,11 @@ for f in tests/bad/*.yaml; do
     fi
 done
 
+# Inputs that once crashed the checker (found by fuzzing): refused cleanly now.
+for f in tests/fuzz/crashes/*.yaml; do
+    expect_exit 1 "former crash $f" timeout 60 "$bin" validate "$f"
+done
+
 # Huge inputs are refused or accepted quickly, with bounded memory (time bound only catches hangs).
 python3 - "$tmp" <<'PY'
 import sys, os

@@ -10,6 +10,9 @@ ex=$src/tests/exec
 work=$(mktemp -d "${TMPDIR:-/tmp}/rb-exec.XXXXXX")
 export RUNBOOK_PATH=$ex NO_COLOR=1
 unset RB_TEST_CANARY XDG_STATE_HOME
+# A sanitizer build writes its reports here (every process: runs, journals, the torture's).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$work/sanitizer"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$work/sanitizer"
 pass=0 fail=0
 bgpids=()
 cleanup() {
@@ -288,6 +291,31 @@ t_secret() {
         eq "$(jq_ "$rid" 'last("step_end","forms")["outputs"]["seen"]')" "***"
 }
 
+t_secret_resume() {
+    begin secret-capture
+    local pw pid r
+    pw="Pw-$RANDOM-$RANDOM-s3cret"
+    printf '%s\n' "$pw" >"$D/pw"
+    "$bin" run secret-capture --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
+    pid=$!
+    bgpids+=("$pid")
+    wait_until 10 grep -q wait "$D/log" 2>/dev/null
+    r=$(latest_run)
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    touch "$D/go"
+    wait_until 10 no_marker "$D" >/dev/null
+    rm -f "$D/pw" # the capture must come back from the run's side file, not from a new read
+    rb resume "$r" --state-dir "$S" --rerun-in-doubt
+    check "secret capture: the resumed run succeeds" eq "$code" 0
+    check "secret capture: the fetch step did not run again" eq "$(jq_ "$r" 'len(of("step_start","fetch"))')" 1
+    check "secret capture: a later step read its value after the resume" \
+        eq "$(cat "$D/digest" 2>&1)" "$(printf %s "$pw" | md5sum | cut -d' ' -f1)"
+    check "secret capture: still masked in the resumed run's output" has "$out" "using ***"
+    check "secret capture: never in any output or journal" bash -c "! grep -rqF -- '$pw' '$T/out' '$T/err' '$T/first' '$S/runs/$r.jsonl'"
+    check "secret capture: kept beside the journal, mode 0600" eq "$(stat -c %a "$S/runs/$r.d/fetch.secrets" 2>&1)" 600
+}
+
 # ---- injection canaries stay literal ----
 
 t_inject() {
@@ -373,6 +401,60 @@ t_signal() { # signal name
     check "$sig: the consent is journaled" eq "$(jq_ "$r" 'last("note","wait")["by"]')" "--rerun-in-doubt"
     rb resume "$r" --state-dir "$S"
     check "$sig: an ended run is not resumed (exit 2)" eq "$code" 2
+}
+
+# ---- a signal during the rollback phase ----
+
+t_signal_rollback() {
+    begin signal-rollback
+    local m pid r
+    m=$(marker sigrb)
+    "$bin" run rollback-wait --state-dir "$S" --set "dir=$D" --set "marker=$m" </dev/null >"$T/first" 2>&1 &
+    pid=$!
+    bgpids+=("$pid")
+    wait_until 10 grep -q rb-a "$D/log" 2>/dev/null
+    r=$(latest_run)
+    kill -TERM "$pid"
+    wait "$pid"
+    check "rollback interrupted: exit 130" eq "$?" 130
+    check "rollback interrupted: the rollback's process group is gone" no_marker "$m"
+    check "rollback interrupted: journaled as cancelled" eq "$(jq_ "$r" 'last("rollback_end","a")["outcome"]')" cancelled
+    rb resume "$r" --state-dir "$S"
+    check "rollback interrupted: resume without consent stops (exit 1)" eq "$code" 1
+    check "rollback interrupted: ... the cut rollback is in doubt, not done" has "$err" "rollback of step a is in doubt"
+    touch "$D/go"
+    rb resume "$r" --state-dir "$S" --rerun-in-doubt
+    check "rollback interrupted: with consent the rollback completes (exit 1, rolled back)" \
+        eq "$code/$(jq_ "$r" 'last("run_end")["status"]')" "1/rolled_back"
+    check "rollback interrupted: only the cut rollback ran again" eq "$(lines "$D/log")" "a b rb-b rb-a rb-a"
+}
+
+# ---- verify settles a step in doubt ----
+
+t_verify() {
+    local variant
+    for variant in happened did-not; do
+        begin "verify-$variant"
+        local pid r
+        "$bin" run verify --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
+        pid=$!
+        bgpids+=("$pid")
+        wait_until 10 exists "$D/done" >/dev/null
+        r=$(latest_run)
+        kill -9 "$pid"
+        wait "$pid" 2>/dev/null
+        touch "$D/go"
+        wait_until 10 no_marker "$D" >/dev/null
+        [[ $variant == did-not ]] && rm "$D/done"
+        rb resume "$r" --state-dir "$S"
+        check "verify ($variant): the resume needs no operator (exit 0)" eq "$code" 0
+        if [[ $variant == happened ]]; then
+            check "verify (happened): the step is marked done, not run again" eq "$(lines "$D/log")" "act next"
+            check "verify (happened): journaled" has "$(jq_ "$r" 'last("note","act")["resume"]')" "verify says it happened"
+        else
+            check "verify (did not): the step runs again" eq "$(lines "$D/log")" "act act next"
+        fi
+    done
 }
 
 # ---- a crash after a failure, before its policy: resume applies the policy ----
@@ -547,15 +629,21 @@ t_rollback
 t_continue
 t_confirm
 t_secret
+t_secret_resume
 t_inject
 t_lock
 t_signal INT
 t_signal TERM
+t_signal_rollback
+t_verify
 t_policy_after_crash
 t_dry
 t_jobs
 t_calls
 t_exits
 t_torture
+T=$work
+check "no sanitizer report from any process" bash -c "! ls '$work' | grep -q '^sanitizer'"
+cat "$work"/sanitizer* 2>/dev/null | head -40
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -4,6 +4,7 @@
 #ifndef RUNBOOK_MODEL_H
 #define RUNBOOK_MODEL_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #include "runbook/diag.h"
@@ -67,8 +68,9 @@ typedef enum { RB_IN_STRING, RB_IN_INT, RB_IN_BOOL, RB_IN_URL, RB_IN_ENUM, RB_IN
 typedef enum { RB_TARGET_POSTGRES, RB_TARGET_SSH, RB_TARGET_HTTP } rb_target_kind;
 typedef enum { RB_CAP_RE, RB_CAP_JSON, RB_CAP_COLUMN } rb_capture_kind;
 
-#define RB_NO_DURATION (-1LL) /* a duration that is absent */
-#define RB_DYNAMIC (-2LL)     /* a duration or int given as ${{ }}: known only at run time */
+#define RB_NO_DURATION (-1LL)   /* a duration that is absent (durations are never negative) */
+#define RB_DYNAMIC (-LLONG_MAX - 1) /* a duration or int given as ${{ }}: known only at run time;
+                                      no literal reads as this value (rb_scalar_int refuses it) */
 
 typedef struct rb_action {
     const rb_action_type *type;       /* NULL for a manual (confirm-only) step */
@@ -208,6 +210,9 @@ const char *rb_target_kind_name(rb_target_kind k);
 int rb_scalar_bool(const rb_node *n, int *out);        /* 0 ok, -1 not a bool */
 int rb_scalar_int(const rb_node *n, long long *out);   /* 0 ok, -1 not an int */
 int rb_scalar_has_template(const rb_node *n);          /* holds "${{" */
+
+/* "a" or "an" before an action or target name, as read aloud ("an http", "a shell"). */
+const char *rb_article(const char *word);
 
 /* Closest of `candidates` (NULL-terminated) to `word` by edit distance, or NULL if none is
  * close enough to suggest. */

@@ -22,4 +22,8 @@ int rb_regex_groups(const rb_regex *re);
 int rb_regex_match(const rb_regex *re, const char *subject, size_t len, int group, size_t *gstart,
                    size_t *glen);
 
+/* Like rb_regex_match, but the match must cover the whole subject (as an input's pattern
+ * does); the pattern itself is not rewritten, so every valid pattern stays valid. */
+int rb_regex_match_whole(const rb_regex *re, const char *subject, size_t len);
+
 #endif

@@ -13,14 +13,6 @@
 
 #define FILE_MAX (16u << 20)
 
-static void side_key(const act_call *c, char *buf, size_t len)
-{
-    step_key(c->r, c->step, buf, len);
-    for (char *p = buf; *p; p++)
-        if (*p == '/')
-            *p = '_';
-}
-
 static int sync_dir_of(const char *path)
 {
     char *copy = strdup(path);
@@ -94,7 +86,7 @@ static char *read_bounded(const char *path, size_t *len, struct stat *st)
 static int save_previous(const act_call *c, const char *path, char *err, size_t errlen)
 {
     char key[320];
-    side_key(c, key, sizeof key);
+    side_key(c->r, c->step, key, sizeof key);
     char *meta_path = rb_journal_side_path(c->r->journal, key, "meta");
     struct stat st;
     int have = meta_path && stat(meta_path, &st) == 0;
@@ -140,7 +132,7 @@ static int run_file(const act_call *c, act_result *res)
 static int undo_file(const act_call *c, act_result *res)
 {
     char key[320], err[256];
-    side_key(c, key, sizeof key);
+    side_key(c->r, c->step, key, sizeof key);
     const char *path = json_string_value(json_object_get(c->params, "path"));
     char *meta_path = rb_journal_side_path(c->r->journal, key, "meta");
     char *old_path = rb_journal_side_path(c->r->journal, key, "old");

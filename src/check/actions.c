@@ -122,8 +122,8 @@ static void check_capture(checker *c, const rb_capture *cap, const rb_action *a)
     if (!cap->node)
         return;
     if (!capture_source_ok(cap, a)) {
-        c_error(c, cap->node, RB_NO_OFFSET, "this capture cannot read the output of a%s %s step",
-                a->type && strchr("aeiou", a->type->name[0]) ? "n" : "", a->type ? a->type->name : "manual");
+        const char *t = a->type ? a->type->name : "manual";
+        c_error(c, cap->node, RB_NO_OFFSET, "this capture cannot read the output of %s %s step", rb_article(t), t);
         return;
     }
     if (cap->kind == RB_CAP_RE) {

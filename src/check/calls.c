@@ -149,23 +149,40 @@ static void check_inputs(checker *c, const rb_action *a, const rb_runbook *calle
     }
 }
 
-/* Depth-first over the callee's own calls; `chain` holds the names on the current path. */
-static int find_cycle(checker *c, const rb_runbook *rb, const char **chain, size_t depth)
+/* Runbooks already searched from this call without finding the caller: each is searched once,
+ * so a web of calls costs its size, not the number of paths through it. */
+typedef struct visited {
+    const rb_runbook *items[256];
+    size_t count;
+} visited;
+
+static int seen_before(visited *v, const rb_runbook *rb)
 {
-    if (depth >= MAX_CALL_DEPTH)
+    for (size_t i = 0; i < v->count; i++)
+        if (v->items[i] == rb)
+            return 1;
+    if (v->count < sizeof v->items / sizeof v->items[0])
+        v->items[v->count++] = rb;
+    return 0;
+}
+
+/* Depth-first over the callee's own calls; `chain` holds the names on the current path. */
+static int find_cycle(checker *c, const rb_runbook *rb, const char **chain, size_t depth, visited *v)
+{
+    if (depth >= MAX_CALL_DEPTH || seen_before(v, rb))
         return 0;
     char *dir = dir_of(rb->path);
     int found = 0;
     for (size_t i = 0; !found && i < rb->nsteps; i++) {
         const rb_node *n = rb_action_param(&rb->steps[i].main.action, "name");
-        if (!n || rb->steps[i].main.action.type != rb_action_type_find("runbook"))
+        if (!n || n->kind != RB_NODE_SCALAR || rb->steps[i].main.action.type != rb_action_type_find("runbook"))
             continue;
         chain[depth] = n->str;
         if (!strcmp(n->str, c->rb->name))
             found = (int)depth + 1;
         else {
             const rb_runbook *next = rb_catalog_get(c->cat, n->str, dir);
-            found = next ? find_cycle(c, next, chain, depth + 1) : 0;
+            found = next ? find_cycle(c, next, chain, depth + 1, v) : 0;
         }
     }
     free(dir);
@@ -175,9 +192,10 @@ static int find_cycle(checker *c, const rb_runbook *rb, const char **chain, size
 static void check_cycle(checker *c, const rb_node *at, const rb_runbook *callee)
 {
     const char *chain[MAX_CALL_DEPTH + 1];
+    visited v = {.count = 0};
     chain[0] = callee->name;
     int self = !strcmp(callee->name, c->rb->name);
-    int found = self ? 0 : find_cycle(c, callee, chain + 1, 0);
+    int found = self ? 0 : find_cycle(c, callee, chain + 1, 0, &v);
     int len = self ? 1 : found ? found + 1 : 0; /* names after the caller's own */
     if (!len)
         return;

@@ -68,6 +68,19 @@ static void check_inputs(checker *c)
     }
 }
 
+/* Run-wide values that may come from inputs: the deadline and the defaults. */
+static void check_header_templates(checker *c)
+{
+    const rb_node *root = rb_doc_root(c->rb->doc), *defaults = rb_map_get(root, "defaults");
+    const rb_node *retry = rb_map_get(defaults, "retry");
+    const rb_node *nodes[] = {rb_map_get(root, "deadline"), rb_map_get(defaults, "timeout"),
+                              rb_map_get(retry, "attempts"), rb_map_get(retry, "delay"),
+                              rb_map_get(retry, "max_delay"), rb_map_get(retry, "jitter")};
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++)
+        if (nodes[i] && rb_scalar_has_template(nodes[i]))
+            c_template(c, nodes[i], NULL, SCOPE_TARGET);
+}
+
 static void check_targets(checker *c)
 {
     for (size_t i = 0; i < c->rb->ntargets; i++)
@@ -86,6 +99,7 @@ void rb_check(const rb_runbook *rb, const rb_graph *g, rb_catalog *cat, rb_diags
     check_name(&c);
     check_inputs(&c);
     check_targets(&c);
+    check_header_templates(&c);
     c_actions(&c);
     c_lint(&c);
     for (size_t i = 0; c.guards && i < rb->nsteps; i++)
@@ -165,18 +179,12 @@ static int check_enum_value(const rb_input *in, const char *v, char *err, size_t
 
 static int check_pattern_value(const rb_input *in, const char *v, char *err, size_t len)
 {
-    size_t off, plen = in->pattern->len + 16;
-    char msg[160], *whole = malloc(plen);
-    if (!whole)
-        return fail(err, len, "out of memory");
-    /* The whole value must match, so anchor the pattern at both ends. */
-    snprintf(whole, plen, "\\A(?:%s)\\z", in->pattern->str);
-    rb_regex *re = rb_regex_compile(whole, strlen(whole), &off, msg, sizeof msg);
-    free(whole);
+    size_t off;
+    char msg[160];
+    rb_regex *re = rb_regex_compile(in->pattern->str, in->pattern->len, &off, msg, sizeof msg);
     if (!re)
         return fail(err, len, "the input's pattern is not a valid regex");
-    size_t start = 0, mlen = 0;
-    int m = rb_regex_match(re, v, strlen(v), -1, &start, &mlen);
+    int m = rb_regex_match_whole(re, v, strlen(v));
     rb_regex_free(re);
     if (m == 1)
         return 0;

@@ -100,7 +100,12 @@ static int is_loopback(const rb_node *host)
     for (size_t i = 0; names[i]; i++)
         if (!strcmp(host->str, names[i]))
             return 1;
-    return !strncmp(host->str, "127.", 4);
+    if (strncmp(host->str, "127.", 4))
+        return 0;
+    for (const char *p = host->str; *p; p++) /* 127.x.y.z, not a name such as 127.example.com */
+        if (!isdigit((unsigned char)*p) && *p != '.')
+            return 0;
+    return 1;
 }
 
 static void insecure_target(checker *c, const rb_target *t)
@@ -154,6 +159,25 @@ void lint_unreachable(checker *c, const rb_step *s, const ref_summary *sum)
     rb_expr_free(e);
 }
 
+/* The SQL word `w` (case-insensitive, not part of a longer name) at or after `from`. */
+static const char *sql_word(const char *from, const char *w)
+{
+    size_t n = strlen(w);
+    for (const char *p = strcasestr(from, w); p; p = strcasestr(p + 1, w)) {
+        int before = p > from && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        int after = isalnum((unsigned char)p[n]) || p[n] == '_';
+        if (!before && !after)
+            return p;
+    }
+    return NULL;
+}
+
+static int copy_to_program(const char *q)
+{
+    const char *copy = sql_word(q, "copy");
+    return copy && sql_word(copy, "program");
+}
+
 static void read_only_write(checker *c, const rb_step *s)
 {
     static const char *const acting[] = {
@@ -162,8 +186,7 @@ static void read_only_write(checker *c, const rb_step *s)
     const rb_node *q = rb_action_param(&s->main.action, "query");
     if (strcmp(type_name(s), "sql") || s->writes || !q || q->kind != RB_NODE_SCALAR)
         return;
-    const char *copy = strcasestr(q->str, "copy");
-    if (copy && strcasestr(copy, "program")) {
+    if (copy_to_program(q->str)) {
         c_warn(c, q, "read-only-write", "a read step runs COPY ... PROGRAM, which runs a command on the server");
         return;
     }

@@ -129,7 +129,7 @@ static void ref_step(walk *w, const rb_ref *r)
     }
     int self = w->step && target == w->step;
     if (w->scope == SCOPE_TARGET) {
-        c_error(c, w->n, r->offset, "targets may read inputs and secrets, not steps");
+        c_error(c, w->n, r->offset, "only inputs, secrets, env, run and runbook can be read here, not steps");
         return;
     }
     if (self && w->scope != SCOPE_SELF) {
@@ -288,7 +288,7 @@ ref_summary c_expression(checker *c, const rb_node *n, const rb_step *step, ref_
     rb_expr *e = rb_expr_parse(n->str, n->len, &err);
     if (!e) {
         c_error(c, n, err.offset, "%s", err.message);
-        if (n->len && (n->str[0] == '"' || n->str[0] == '\''))
+        if (n->len && (n->str[0] == '"' || n->str[0] == '\'') && strstr(err.message, "after the expression"))
             rb_diag_hint(c->d, "quote the whole expression once: when: \"steps.x.value == 'f'\"");
         return w.sum;
     }

@@ -111,6 +111,11 @@ json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_
 json_t *render_target(run *r, const rb_action *a, int *unknown, char *err, size_t errlen);
 /* The step's journal id: prefix + id. */
 void step_key(const run *r, const rb_step *s, char *buf, size_t len);
+/* The step's name for its side files beside the journal (the key, '/' made '_'). */
+void side_key(const run *r, const rb_step *s, char *buf, size_t len);
+/* Secret captures are never journaled: they are kept beside the journal (0600) for a resume. */
+void save_secret_captures(run *r, const rb_step *s, json_t *outputs);
+void load_secret_captures(run *r, const rb_step *s, json_t *outputs);
 
 /* Journals one record; on failure marks the run failed (a journal that cannot be written must
  * stop the run). Caller holds r->mu. */
@@ -122,6 +127,10 @@ void emit(run *r, const rb_event *ev);
 /* Success criteria of a finished action (expect), captures, and until. */
 int judge(run *r, const rb_step *s, const rb_block *k, act_result *res);
 int apply_captures(run *r, const rb_block *k, act_result *res, char *err, size_t errlen);
+/* A block with a `secret: true` capture: its output is shown only once the capture is masked. */
+int block_has_secret_capture(const rb_block *k);
+/* Adds what the block's secret captures find in `outputs` to the masker, whatever the outcome. */
+void mask_secret_captures(run *r, const rb_block *k, json_t *outputs);
 
 void run_step_thread_start(run *r, size_t i);
 int run_init(run *r, const rb_runbook *rb, const rb_graph *g, const rb_exec_opts *o, json_t *inputs);

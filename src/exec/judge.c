@@ -239,3 +239,69 @@ int apply_captures(run *r, const rb_block *k, act_result *res, char *err, size_t
     }
     return 0;
 }
+
+/* ---- secret captures across a resume ---- */
+
+int block_has_secret_capture(const rb_block *k)
+{
+    for (size_t i = 0; i < k->ncaptures; i++)
+        if (k->captures[i].secret && k->captures[i].name)
+            return 1;
+    return 0;
+}
+
+static int has_secret_capture(const rb_step *s) { return block_has_secret_capture(&s->main); }
+
+void mask_secret_captures(run *r, const rb_block *k, json_t *outputs)
+{
+    for (size_t i = 0; i < k->ncaptures; i++) {
+        const rb_capture *cap = &k->captures[i];
+        json_t *v = cap->secret && cap->node && cap->name ? capture_one(cap, &k->action, outputs) : NULL;
+        if (json_is_string(v) && json_string_length(v))
+            rb_masker_add(r->masker, json_string_value(v), json_string_length(v));
+        json_decref(v);
+    }
+}
+
+void save_secret_captures(run *r, const rb_step *s, json_t *outputs)
+{
+    if (!has_secret_capture(s))
+        return;
+    json_t *keep = json_object();
+    for (size_t i = 0; i < s->main.ncaptures; i++) {
+        const rb_capture *cap = &s->main.captures[i];
+        json_t *v = cap->secret && cap->name ? json_object_get(outputs, cap->name) : NULL;
+        if (v)
+            json_object_set(keep, cap->name, v);
+    }
+    char key[320];
+    side_key(r, s, key, sizeof key);
+    char *text = json_dumps(keep, JSON_COMPACT);
+    /* Without it a resumed run would read null where the value was: worth a note, not a stop. */
+    if (!text || rb_journal_side_write(r->journal, key, "secrets", text, strlen(text)) != 0) {
+        rb_event ev = {.kind = RB_EV_NOTE, .step = key, .text = "its secret captures could not be kept for a resume"};
+        emit(r, &ev);
+    }
+    free(text);
+    json_decref(keep);
+}
+
+void load_secret_captures(run *r, const rb_step *s, json_t *outputs)
+{
+    if (!has_secret_capture(s))
+        return;
+    char key[320];
+    side_key(r, s, key, sizeof key);
+    char *path = rb_journal_side_path(r->journal, key, "secrets");
+    json_t *kept = path ? json_load_file(path, 0, NULL) : NULL;
+    const char *name;
+    json_t *v;
+    json_object_foreach(kept, name, v)
+    {
+        if (json_is_string(v))
+            rb_masker_add(r->masker, json_string_value(v), json_string_length(v));
+        json_object_set(outputs, name, v);
+    }
+    json_decref(kept);
+    free(path);
+}

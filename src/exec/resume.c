@@ -80,6 +80,8 @@ static void replay_end(run *r, long i, json_t *rec, int cut)
         r->failed_step = i;
     json_t *outs = json_object_get(rec, "outputs");
     json_t *mine = o == RB_OUT_SUCCEEDED && outs ? json_deep_copy(outs) : json_object();
+    if (o == RB_OUT_SUCCEEDED)
+        load_secret_captures(r, s, mine);
     json_object_set_new(mine, "outcome", json_string(rb_outcome_name(o)));
     json_object_set_new(mine, "attempts", json_integer(st->attempts));
     json_object_set_new(mine, "duration", json_integer(st->duration_ms));
@@ -106,8 +108,9 @@ static void replay_step(run *r, long i, const char *type, json_t *rec, char *cut
     } else if (!strcmp(type, "rollback_start")) {
         st->rollback_done = 0;
     } else if (!strcmp(type, "rollback_end")) {
-        st->rollback_done = 1;
+        /* a rollback an interrupt cancelled midway is not done: it is in doubt */
         st->rollback_outcome = rb_outcome_parse(out);
+        st->rollback_done = st->rollback_outcome != RB_OUT_CANCELLED;
         if (st->rollback_outcome == RB_OUT_SUCCEEDED)
             st->outcome = RB_OUT_ROLLED_BACK;
     }
@@ -264,7 +267,8 @@ static int settle(run *r, char *err, size_t len)
             note(r, &r->rb->steps[i], "running the call again: its runbook goes on from the journal", "resume");
         else if (st->in_doubt && settle_step(r, i, err, len) != 0)
             return -1;
-        st->started = st->in_doubt = 0;
+        if (!st->finished) /* not marked done by its verify: it runs (again) */
+            st->started = st->in_doubt = 0;
     }
     return 0;
 }

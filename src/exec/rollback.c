@@ -75,7 +75,7 @@ int rollback_step(run *r, size_t i, const rb_proc_cancel_token *cancel)
     if (r->o->dry_run)
         json_object_set_new(f, "dry_run", json_true());
     journal(r, "rollback_end", f);
-    r->st[i].rollback_done = 1;
+    r->st[i].rollback_done = o != RB_OUT_CANCELLED; /* an interrupted one is left to a resume */
     r->st[i].rollback_outcome = o;
     if (o == RB_OUT_SUCCEEDED)
         r->st[i].outcome = RB_OUT_ROLLED_BACK;

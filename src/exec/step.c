@@ -200,7 +200,9 @@ static void run_action(run *r, const rb_step *s, const rb_block *k, long long ti
     char key[320];
     step_key(r, s, key, sizeof key);
     out_ctx oc = {r, key, rb_mask_stream_new(r->masker)};
-    act_call call = {r, s, k, params, target, timeout_ms, r->cancel, k != &s->main, on_output, &oc};
+    /* a secret capture is known only at the end: such output is held back until then */
+    int live = !block_has_secret_capture(k);
+    act_call call = {r, s, k, params, target, timeout_ms, r->cancel, k != &s->main, live ? on_output : NULL, &oc};
     if (journal_sync(r) != 0) { /* nothing acts unless the journal says so first */
         act_fail(res, RB_OUT_FAILED, "refused", "the journal cannot be written");
         rb_mask_stream_free(oc.ms);
@@ -265,6 +267,26 @@ static void journal_attempt_end(run *r, const rb_step *s, int attempt, const act
     journal(r, "attempt_end", f);
 }
 
+/* Output held back for a secret capture, shown once the capture's value is masked. */
+static void show_held_output(run *r, const rb_step *s, json_t *outputs)
+{
+    if (!block_has_secret_capture(&s->main))
+        return;
+    mask_secret_captures(r, &s->main, outputs);
+    char key[320];
+    step_key(r, s, key, sizeof key);
+    static const char *const streams[] = {"stdout", "stderr"};
+    for (int i = 0; i < 2; i++) {
+        json_t *text = json_object_get(outputs, streams[i]);
+        size_t n = 0;
+        char *m = json_string_length(text) ? rb_mask_apply(r->masker, json_string_value(text), json_string_length(text), &n) : NULL;
+        rb_event ev = {.kind = RB_EV_OUTPUT, .step = key, .stream = i + 1, .text = m, .len = n};
+        if (m && n)
+            emit(r, &ev);
+        free(m);
+    }
+}
+
 static int one_attempt(run *r, const rb_step *s, int attempt, const attempt_plan *p, act_result *res)
 {
     json_t *f = step_fields(r, s);
@@ -277,6 +299,7 @@ static int one_attempt(run *r, const rb_step *s, int attempt, const attempt_plan
     char err[200];
     if (judge(r, s, &s->main, res) == 0 && apply_captures(r, &s->main, res, err, sizeof err) != 0)
         act_fail(res, RB_OUT_FAILED, "capture", "%s", err);
+    show_held_output(r, s, res->outputs);
     if (res->outcome == RB_OUT_SUCCEEDED && !until_holds(r, s, res->outputs))
         act_fail(res, RB_OUT_FAILED, "until", "retry.until does not hold yet");
     journal_attempt_end(r, s, attempt, res, now_ms() - t0);
@@ -384,6 +407,7 @@ static void finish_as(run *r, const rb_step *s, rb_outcome o, json_t *outputs, c
     if (why && *why)
         json_object_set_new(f, "message", rb_json_string_lossy(why, strlen(why)));
     if (o == RB_OUT_SUCCEEDED && outputs && !r->o->dry_run) {
+        save_secret_captures(r, s, outputs); /* before step_end: a resume that sees it finds them */
         json_t *vis = visible_outputs(s, outputs);
         bound_output(vis);
         json_object_set_new(f, "outputs", vis);

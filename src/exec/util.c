@@ -101,6 +101,14 @@ void step_key(const run *r, const rb_step *s, char *buf, size_t len)
     snprintf(buf, len, "%s%s", r->prefix, s->id ? s->id : "?");
 }
 
+void side_key(const run *r, const rb_step *s, char *buf, size_t len)
+{
+    step_key(r, s, buf, len);
+    for (char *p = buf; *p; p++)
+        if (*p == '/')
+            *p = '_'; /* a side file's name is one path component */
+}
+
 static json_t *lookup(void *ctx, const char *root)
 {
     run *r = ctx;

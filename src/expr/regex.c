@@ -100,17 +100,29 @@ static void store_group(pcre2_match_data *md, int rc, int group, size_t *gstart,
     *glen = ov[2 * group + 1] - ov[2 * group];
 }
 
-int rb_regex_match(const rb_regex *re, const char *subject, size_t len, int group, size_t *gstart,
-                   size_t *glen)
+static int match_with(const rb_regex *re, const char *subject, size_t len, uint32_t options, int group,
+                      size_t *gstart, size_t *glen)
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);
     if (!md)
         return -1;
     /* PCRE2 checks the subject's UTF-8 itself and fails with a negative code. */
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)(subject ? subject : ""), len, 0, 0, md, re->mctx);
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)(subject ? subject : ""), len, 0, options, md, re->mctx);
     store_group(md, rc, group, gstart, glen);
     pcre2_match_data_free(md);
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
     return rc > 0 ? 1 : -1;
+}
+
+int rb_regex_match(const rb_regex *re, const char *subject, size_t len, int group, size_t *gstart,
+                   size_t *glen)
+{
+    return match_with(re, subject, len, 0, group, gstart, glen);
+}
+
+int rb_regex_match_whole(const rb_regex *re, const char *subject, size_t len)
+{
+    size_t s, l;
+    return match_with(re, subject, len, PCRE2_ANCHORED | PCRE2_ENDANCHORED, -1, &s, &l);
 }

@@ -53,8 +53,15 @@ static void build_objectives(build *b, const rb_node *n)
     if (!n || b_want(b, n, RB_NODE_MAP, "objectives") != 0)
         return;
     b_check_keys(b, n, keys, NULL, "objectives");
-    b_duration(b, rb_map_get(n, "rto"), "objectives.rto", &b->rb->rto_ms);
-    b_duration(b, rb_map_get(n, "rpo"), "objectives.rpo", &b->rb->rpo_ms);
+    static const char *const names[] = {"objectives.rto", "objectives.rpo"};
+    long long *out[] = {&b->rb->rto_ms, &b->rb->rpo_ms};
+    for (int i = 0; i < 2; i++) {
+        const rb_node *d = rb_map_get(n, keys[i]);
+        if (b_duration(b, d, names[i], out[i]) == 0 && *out[i] == RB_DYNAMIC) {
+            b_error(b, d, "%s is a fixed duration: runs and drills are measured against it", names[i]);
+            *out[i] = RB_NO_DURATION;
+        }
+    }
 }
 
 static void build_tags(build *b, const rb_node *n)
@@ -75,9 +82,14 @@ static void build_defaults(build *b, const rb_node *n)
     b_check_keys(b, n, keys, NULL, "defaults");
     b_duration(b, rb_map_get(n, "timeout"), "defaults.timeout", &b->rb->default_timeout_ms);
     b_retry(b, rb_map_get(n, "retry"), &b->rb->default_retry);
+    if (b->rb->default_retry.until) {
+        b_error(b, b->rb->default_retry.until, "until reads one step's outputs: put it on that step's retry");
+        b->rb->default_retry.until = NULL;
+    }
     const rb_node *p = rb_map_get(n, "on_failure");
-    if (p && b->rb->on_failure == RB_POLICY_UNSET)
-        b_policy(b, p, &b->rb->on_failure);
+    rb_policy policy = RB_POLICY_UNSET;
+    if (p && b_policy(b, p, &policy) == 0 && b->rb->on_failure == RB_POLICY_UNSET)
+        b->rb->on_failure = policy; /* the top-level on_failure, when given, wins */
 }
 
 /* min/max are integers for int inputs and durations for duration inputs. */
@@ -85,12 +97,14 @@ static void input_bound(build *b, rb_input *in, const rb_node *n, int *has, long
 {
     if (!n)
         return;
-    if (in->type == RB_IN_INT)
-        *has = b_int(b, n, "min/max", v) == 0 && *v != RB_DYNAMIC;
-    else if (in->type == RB_IN_DURATION)
-        *has = b_duration(b, n, "min/max", v) == 0 && *v >= 0;
-    else
+    if (in->type != RB_IN_INT && in->type != RB_IN_DURATION) {
         b_error(b, n, "min and max apply to int and duration inputs only");
+        return;
+    }
+    int ok = in->type == RB_IN_INT ? b_int(b, n, "min/max", v) == 0 : b_duration(b, n, "min/max", v) == 0;
+    if (ok && *v == RB_DYNAMIC)
+        b_error(b, n, "min and max are fixed values, not expressions");
+    *has = ok && *v != RB_DYNAMIC;
 }
 
 static void build_input(build *b, rb_input *in, const rb_node *key, const rb_node *spec)

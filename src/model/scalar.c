@@ -66,6 +66,15 @@ const char *rb_suggest(const char *word, const char *const *candidates)
     return best;
 }
 
+const char *rb_article(const char *word)
+{
+    static const char *const an[] = {"exec", "http", "sql", "ssh", "assert", NULL};
+    for (size_t i = 0; an[i]; i++)
+        if (!strcmp(word, an[i]))
+            return "an";
+    return strchr("aeiou", word[0]) && word[0] ? "an" : "a";
+}
+
 static int listed(const char *key, const char *const *list)
 {
     for (size_t i = 0; list && list[i]; i++)
@@ -141,7 +150,7 @@ int rb_scalar_int(const rb_node *n, long long *out)
         return -1;
     errno = 0;
     long long v = strtoll(n->str, NULL, 10);
-    if (errno)
+    if (errno || v == RB_DYNAMIC)
         return -1;
     *out = v;
     return 0;

@@ -123,8 +123,8 @@ static void build_expect(build *b, const rb_node *n, const rb_action *a)
     for (size_t i = 0; i < n->count; i++) {
         const rb_node *k = n->items[2 * i], *v = n->items[2 * i + 1];
         if (a->type && !expect_applies(k->str, a->type->name))
-            b_error(b, k, "expect.%s does not apply to a%s %s action", k->str,
-                    strchr("aeiou", a->type->name[0]) ? "n" : "", a->type->name);
+            b_error(b, k, "expect.%s does not apply to %s %s action", k->str, rb_article(a->type->name),
+                    a->type->name);
         else if (!a->type)
             b_error(b, k, "expect needs an action to check");
         if (!strcmp(k->str, "exit_code") || !strcmp(k->str, "status"))
@@ -167,6 +167,9 @@ static void build_capture(build *b, rb_capture *c, const rb_node *key, const rb_
     for (size_t i = 0; a->type && a->type->outputs[i]; i++)
         if (!strcmp(a->type->outputs[i], key->str))
             b_error(b, key, "capture \"%s\" hides the step's own output of that name", key->str);
+    for (size_t i = 0; rb_common_outputs[i]; i++)
+        if (!strcmp(rb_common_outputs[i], key->str))
+            b_error(b, key, "capture \"%s\" hides the output every step has", key->str);
     if (spec->kind == RB_NODE_MAP) {
         b_check_keys(b, spec, keys, NULL, "a capture");
         const rb_node *from = rb_map_get(spec, "from"), *secret = rb_map_get(spec, "secret");
@@ -270,7 +273,7 @@ static int default_writes(const rb_step *s)
         return 1;
     if (!strcmp(a->type->name, "http")) {
         const rb_node *m = rb_action_param(a, "method");
-        return m && strcmp(m->str, "GET") && strcmp(m->str, "HEAD");
+        return m && (m->kind != RB_NODE_SCALAR || (strcmp(m->str, "GET") && strcmp(m->str, "HEAD")));
     }
     return !a->type->reads_by_default;
 }

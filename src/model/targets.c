@@ -41,7 +41,7 @@ static void check_port(build *b, const rb_node *params)
 static void need(build *b, const rb_node *key, const rb_node *params, const char *name, const char *kind)
 {
     if (!rb_map_get(params, name))
-        b_error(b, key, "a %s target needs \"%s\"", kind, name);
+        b_error(b, key, "%s target needs \"%s\"", kind[0] == 'p' ? "a postgres" : kind[0] == 's' ? "an ssh" : "an http", name);
 }
 
 static void build_postgres(build *b, const rb_node *key, const rb_node *p)

@@ -27,6 +27,33 @@ void rb_diags_cleanup(rb_diags *d)
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* Length of the valid UTF-8 sequence at s (at most `left` bytes), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t left)
+{
+    size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!n || n > left || (n == 2 && s[0] < 0xC2) || (n == 4 && s[0] > 0xF4))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* Diagnostics go to JSON and SARIF too: a message cut by a byte limit (%.40s of user text)
+ * or quoting bad input must still be valid UTF-8, so broken sequences become '?'. */
+static void make_utf8(char *s)
+{
+    size_t left = strlen(s);
+    unsigned char *p = (unsigned char *)s;
+    while (left) {
+        size_t n = utf8_len(p, left);
+        if (!n)
+            *p = '?', n = 1;
+        p += n;
+        left -= n;
+    }
+}
+
 /* Keeps one line only, so a message can never break the "file:line:col:" framing. */
 static char *one_line(const char *s, size_t len)
 {
@@ -35,9 +62,15 @@ static char *one_line(const char *s, size_t len)
         len = (size_t)(nl - s);
     if (len && s[len - 1] == '\r')
         len--;
-    if (len > RB_DIAG_SOURCE_MAX)
+    if (len > RB_DIAG_SOURCE_MAX) {
         len = RB_DIAG_SOURCE_MAX;
-    return strndup(s, len);
+        while (len && ((unsigned char)s[len] & 0xC0) == 0x80)
+            len--; /* do not cut a character in two */
+    }
+    char *out = strndup(s, len);
+    if (out)
+        make_utf8(out);
+    return out;
 }
 
 static int grow(rb_diags *d)

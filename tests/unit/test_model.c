@@ -609,7 +609,6 @@ static void bad_defaults_on_failure_is_reported(void **state)
      *   steps: [{ id: a, exec: [true] }]
      * validates with no error; without the top-level on_failure it is
      * "on_failure must be one of: abort, rollback, continue" at 5:25. */
-    KNOWN_BUG();
     static const char *const want[] = {"5:25:on_failure must be one of", NULL};
     expect_errors(HEAD "on_failure: abort\n"
                        "defaults: { on_failure: bogus }\n"
@@ -768,7 +767,6 @@ static void negative_two_is_not_a_template(void **state)
      *   retry: { attempts: -2 }                             -> no "attempts must be from 1 to 10000"
      *   targets: { s: { ssh: { host: h, user: u, port: -2 } } } -> no "port must be between ..."
      * With -3 instead of -2 every one of them is reported. */
-    KNOWN_BUG();
     rb_diags d;
     rb_runbook *rb = build("t.yaml", HEAD "inputs: { n: { type: int, min: -2, max: -1 } }\n"
                                           "steps:\n  - id: a\n    exec: [true]\n", &d);
@@ -1009,7 +1007,6 @@ static void non_scalar_method_is_an_error(void **state)
      *   steps: [{ id: a, http: { url: "http://x", method: [GET] } }]
      * `runbook validate` on that file crashes instead of reporting
      * "method must be a single value, not a list". (Found by reading; the fuzzer finds it too.) */
-    KNOWN_BUG();
     static const char *const want[] = {"6:38:method must be a single value, not a list", NULL};
     expect_errors(HEAD "steps:\n"
                        "  - id: a\n"
@@ -1026,7 +1023,6 @@ static void model_messages_stay_utf8(void **state)
      * `validate --format json` cannot encode it. Reproduction:
      *   timeout: "aéééééééééééééééééééééééé"   (a + 25 × é)
      *   -> message `timeout "aééééééééééééééééééé\xc3" is not a duration`. */
-    KNOWN_BUG();
     rb_diags d;
     rb_runbook *rb = build("t.yaml", HEAD "steps:\n  - id: a\n    exec: [true]\n"
                                           "    timeout: \"a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
