@@ -72,10 +72,14 @@ alive() {
     st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) && [[ -n $st && $st != Z ]]
 }
 dead() { ! alive "$1" || { echo "    process $1 is still alive"; return 1; }; }
-no_marker() { # no live process has the marker in its command line
-    local p left=()
-    for p in $(pgrep -f -- "$1"); do alive "$p" && left+=("$p"); done
-    [[ ${#left[@]} -eq 0 ]] || { echo "    still running: ${left[*]}"; return 1; }
+no_marker() { # no live process has the marker in its command line (procps may be missing)
+    local c p text left=()
+    for c in /proc/[0-9]*/cmdline; do
+        text=$(tr '\0' ' ' 2>/dev/null <"$c") || continue
+        p=${c#/proc/} p=${p%/cmdline}
+        [[ $text == *"$1"* && $p != "$BASHPID" ]] && alive "$p" && left+=("$p: $text")
+    done
+    [[ ${#left[@]} -eq 0 ]] || { printf '    still running: %s\n' "${left[@]}"; return 1; }
 }
 wait_until() { # seconds, command...: polls until the command succeeds
     local n=$(($1 * 20))
@@ -341,7 +345,7 @@ t_inject() {
 
 t_lock() {
     begin lock
-    "$bin" run lock-a --state-dir "$S" --set hold=3s </dev/null >"$T/first" 2>&1 &
+    "$bin" run lock-a --state-dir "$S" --set hold=4s </dev/null >"$T/first" 2>&1 &
     local first=$!
     bgpids+=("$first")
     wait_until 10 printed_run_id "$T/first"

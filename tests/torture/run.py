@@ -16,7 +16,7 @@ consents then, as an operator would). Checked:
 Then the torn-record test: the journal cut at every byte of a step_end record, each copy
 resumed: never a crash, and the step is never taken as done (it is in doubt).
 
-    python3 tests/torture/run.py --bin build/runbook [--trials 50] [--seed N] [--work DIR]
+    python3 tests/torture/run.py [TRIALS] [--bin build/runbook] [--seed N] [--work DIR] [--keep]
 Prints one line per failure and ends with "N passed, M failed"."""
 import argparse
 import concurrent.futures
@@ -330,14 +330,17 @@ def torn_records(binary, root):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
+    ap = argparse.ArgumentParser(description="Crash torture for runbook's executor.")
+    ap.add_argument("count", nargs="?", type=int, help="trials (default 50)")
+    ap.add_argument("--bin", default=os.path.join(HERE, "..", "..", "build", "runbook"))
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--work", default=None)
     ap.add_argument("--jobs", type=int, default=2, help="trials at once")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     a = ap.parse_args()
+    if a.count is not None:
+        a.trials = a.count
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
     root = tempfile.mkdtemp(prefix="rb-torture.", dir=a.work)
     binary = os.path.abspath(a.bin)
