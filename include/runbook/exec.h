@@ -65,6 +65,7 @@ typedef struct rb_exec_opts {
     int dry_run;
     int rerun_in_doubt;     /* resume: run in-doubt steps again without asking */
     int force;              /* resume: accept a runbook whose content changed */
+    int verbose;            /* also report each action's rendered parameters (masked) */
     rb_catalog *catalog;    /* for `runbook` steps */
     rb_exec_ui ui;
 } rb_exec_opts;

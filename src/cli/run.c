@@ -75,6 +75,7 @@ static int on_run_opt(int opt, const char *arg, void *ctx)
         return 0;
     default:
         a->ui->verbose = 1;
+        a->o.verbose = 1;
         return 0;
     }
 }

@@ -233,8 +233,12 @@ int apply_captures(run *r, const rb_block *k, act_result *res, char *err, size_t
             snprintf(err, errlen, "capture \"%s\" found nothing", cap->name);
             return -1;
         }
-        if (cap->secret && json_is_string(v))
-            rb_masker_add(r->masker, json_string_value(v), json_string_length(v));
+        if (cap->secret && json_is_string(v) &&
+            rb_masker_add(r->masker, json_string_value(v), json_string_length(v)) < 0) {
+            json_decref(v); /* unmaskable: fail the step rather than let it through */
+            snprintf(err, errlen, "secret capture \"%s\" cannot be masked", cap->name);
+            return -1;
+        }
         json_object_set_new(res->outputs, cap->name, v);
     }
     return 0;

@@ -119,8 +119,13 @@ int load_secrets(run *r, char *err, size_t len)
             snprintf(err, len, "secret \"%s\": %s", s->name, why);
             return -1;
         }
-        if (v)
-            rb_masker_add(r->masker, v, strlen(v));
+        if (v && rb_masker_add(r->masker, v, strlen(v)) < 0) {
+            /* a secret that cannot be masked must not be used at all */
+            snprintf(err, len, "secret \"%s\" cannot be masked (%s)", s->name,
+                     strlen(v) > RB_MASK_MAX_SECRET ? "longer than 64 KiB" : "out of memory");
+            free(v);
+            return -1;
+        }
         json_object_set_new(r->secrets, s->name, v ? json_string(v) : json_incref(rb_unknown()));
         free(v);
     }

@@ -73,6 +73,9 @@ long long block_timeout(run *r, const rb_step *s, const rb_block *k)
         return resolve_ms(r, k->timeout_ms, k->timeout_node, 0);
     if (s->main.timeout_ms != RB_NO_DURATION)
         return resolve_ms(r, s->main.timeout_ms, s->main.timeout_node, 0);
+    const rb_action *a = k ? &k->action : &s->main.action;
+    if (a->type && !strcmp(a->type->name, "sleep"))
+        return 0; /* a sleep bounds itself: defaults.timeout would cut a long wait short */
     return default_timeout(r);
 }
 
@@ -178,6 +181,17 @@ static int secret_in_argv(run *r, json_t *params)
     return 0;
 }
 
+/* --verbose: what is about to run, rendered (emit masks secrets like any message). */
+static void show_params(run *r, const char *key, json_t *params)
+{
+    char *text = json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY);
+    char line[1024];
+    snprintf(line, sizeof line, "runs %.1000s", text ? text : "?");
+    rb_event ev = {.kind = RB_EV_NOTE, .step = key, .text = line};
+    emit(r, &ev);
+    free(text);
+}
+
 static void run_action(run *r, const rb_step *s, const rb_block *k, long long timeout_ms, act_result *res)
 {
     char err[256] = "";
@@ -199,6 +213,8 @@ static void run_action(run *r, const rb_step *s, const rb_block *k, long long ti
     }
     char key[320];
     step_key(r, s, key, sizeof key);
+    if (r->o->verbose)
+        show_params(r, key, params);
     out_ctx oc = {r, key, rb_mask_stream_new(r->masker)};
     /* a secret capture is known only at the end: such output is held back until then */
     int live = !block_has_secret_capture(k);
