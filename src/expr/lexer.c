@@ -149,6 +149,14 @@ static int lex_string(lexer *lx, rb_expr_error *err)
     lx->text.len = 0;
     lx->text.failed = 0;
     while (i < lx->end && lx->src[i] != q) {
+        size_t run = i; /* copy a stretch without escapes in one go */
+        while (run < lx->end && lx->src[run] != q && lx->src[run] != '\\')
+            run++;
+        if (run > i) {
+            expr_buf_add(&lx->text, lx->src + i, run - i);
+            i = run;
+            continue;
+        }
         char c = lx->src[i++];
         if (c == '\\' && q == '"') {
             if (i >= lx->end)
@@ -175,17 +183,6 @@ static int lex_string(lexer *lx, rb_expr_error *err)
     return 0;
 }
 
-/* Two-character operators first: the table is searched in order. */
-static const struct {
-    const char *text;
-    token_kind kind;
-} puncts[] = {
-    {"||", TK_OR}, {"&&", TK_AND}, {"==", TK_EQ}, {"!=", TK_NE}, {"=~", TK_MATCH},
-    {"!~", TK_NOMATCH}, {"<=", TK_LE}, {">=", TK_GE}, {"<", TK_LT}, {">", TK_GT},
-    {"!", TK_NOT}, {"(", TK_LPAREN}, {")", TK_RPAREN}, {"[", TK_LBRACKET},
-    {"]", TK_RBRACKET}, {".", TK_DOT}, {",", TK_COMMA},
-};
-
 static int punct_error(lexer *lx, rb_expr_error *err)
 {
     unsigned char c = (unsigned char)lx->src[lx->pos];
@@ -203,25 +200,40 @@ static int punct_error(lexer *lx, rb_expr_error *err)
     return -1;
 }
 
-/* Every punctuation token starts with one of these; the table is only scanned for them. */
-static int starts_punct(char c) { return c && strchr("|&=!<>()[].,", c) != NULL; }
+/* The operator at lx->pos: two-character ones first, so "<=" is not "<" then "=". */
+static token_kind punct_kind(const lexer *lx, size_t *len)
+{
+    char c = lx->src[lx->pos], d = lx->pos + 1 < lx->end ? lx->src[lx->pos + 1] : 0;
+    *len = 2;
+    switch (c) {
+    case '|': return d == '|' ? TK_OR : TK_EOF;
+    case '&': return d == '&' ? TK_AND : TK_EOF;
+    case '=': return d == '=' ? TK_EQ : d == '~' ? TK_MATCH : TK_EOF;
+    case '!': return d == '=' ? TK_NE : d == '~' ? TK_NOMATCH : (*len = 1, TK_NOT);
+    case '<': return d == '=' ? TK_LE : (*len = 1, TK_LT);
+    case '>': return d == '=' ? TK_GE : (*len = 1, TK_GT);
+    }
+    *len = 1;
+    switch (c) {
+    case '(': return TK_LPAREN;
+    case ')': return TK_RPAREN;
+    case '[': return TK_LBRACKET;
+    case ']': return TK_RBRACKET;
+    case '.': return TK_DOT;
+    case ',': return TK_COMMA;
+    default: return TK_EOF;
+    }
+}
 
 static int lex_punct(lexer *lx, rb_expr_error *err)
 {
-    size_t left = lx->end - lx->pos;
-    char c = lx->src[lx->pos];
-    size_t count = starts_punct(c) ? sizeof puncts / sizeof puncts[0] : 0;
-    for (size_t i = 0; i < count; i++) {
-        if (puncts[i].text[0] != c)
-            continue;
-        size_t n = puncts[i].text[1] ? 2 : 1;
-        if (n <= left && memcmp(lx->src + lx->pos, puncts[i].text, n) == 0) {
-            lx->tok.kind = puncts[i].kind;
-            lx->tok.end = lx->pos += n;
-            return 0;
-        }
-    }
-    return punct_error(lx, err);
+    size_t n;
+    token_kind k = punct_kind(lx, &n);
+    if (k == TK_EOF)
+        return punct_error(lx, err);
+    lx->tok.kind = k;
+    lx->tok.end = lx->pos += n;
+    return 0;
 }
 
 int expr_lex_next(lexer *lx, rb_expr_error *err)

@@ -406,8 +406,38 @@ static size_t sorted_keys(loader *ld, const rb_node *map)
     return k;
 }
 
+static int same_key(const rb_node *a, const rb_node *b)
+{
+    return a->kind == RB_NODE_SCALAR && b->kind == RB_NODE_SCALAR && a->len == b->len &&
+           !rb_node_is_null(a) && memcmp(a->str, b->str, a->len) == 0;
+}
+
+/* Most maps are small (a step has a handful of keys): comparing pairs beats hashing and
+ * sorting there, and finds duplicates in document order directly. */
+#define SMALL_MAP 16
+
+static void check_small_map(loader *ld, const rb_node *map)
+{
+    for (size_t i = 1; i < map->count && !ld->stop; i++) {
+        const rb_node *b = map->items[2 * i];
+        for (size_t j = 0; j < i; j++) {
+            const rb_node *a = map->items[2 * j];
+            if (!same_key(a, b))
+                continue;
+            char q[96];
+            ld_quote(q, sizeof q, b->str, b->len, 48);
+            report(ld, b->line, b->col, 0, NULL, "duplicate key %s (first defined at line %u)", q, a->line);
+            break;
+        }
+    }
+}
+
 static void check_duplicates(loader *ld, const rb_node *map)
 {
+    if (map->count <= SMALL_MAP) {
+        check_small_map(ld, map);
+        return;
+    }
     if (reserve_keys(ld, map->count) != 0) {
         out_of_memory(ld);
         return;

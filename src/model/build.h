@@ -18,6 +18,11 @@ void b_error(build *b, const rb_node *n, const char *fmt, ...) __attribute__((fo
 void b_check_keys(build *b, const rb_node *map, const char *const *allowed,
                   const char *const *extra, const char *what);
 
+/* One pass over `map` instead of a lookup per key: out[i] is the value of keys[i] or NULL
+ * (`out` has an entry per key); other keys are reported as b_check_keys does. */
+void b_fields(build *b, const rb_node *map, const char *const *keys, const char *const *extra,
+              const char *what, const rb_node **out);
+
 int b_want(build *b, const rb_node *n, rb_node_kind kind, const char *what);
 const char *b_string(build *b, const rb_node *n, const char *what);
 int b_bool(build *b, const rb_node *n, const char *what, int *out);

@@ -83,19 +83,47 @@ static int listed(const char *key, const char *const *list)
     return 0;
 }
 
+static void unknown_key(build *b, const rb_node *key, const char *const *allowed,
+                        const char *const *extra, const char *what)
+{
+    const char *s = rb_suggest(key->str, allowed);
+    if (!s)
+        s = rb_suggest(key->str, extra);
+    b_error(b, key, "unknown key \"%s\" in %s", key->str, what);
+    if (s)
+        rb_diag_hint(b->d, "did you mean \"%s\"?", s);
+}
+
 void b_check_keys(build *b, const rb_node *map, const char *const *allowed,
                   const char *const *extra, const char *what)
 {
     for (size_t i = 0; i < map->count; i++) {
         const rb_node *key = map->items[2 * i];
-        if (listed(key->str, allowed) || listed(key->str, extra))
-            continue;
-        const char *s = rb_suggest(key->str, allowed);
-        if (!s)
-            s = rb_suggest(key->str, extra);
-        b_error(b, key, "unknown key \"%s\" in %s", key->str, what);
-        if (s)
-            rb_diag_hint(b->d, "did you mean \"%s\"?", s);
+        if (!listed(key->str, allowed) && !listed(key->str, extra))
+            unknown_key(b, key, allowed, extra, what);
+    }
+}
+
+static long index_of(const char *key, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (key[0] == list[i][0] && strcmp(key, list[i]) == 0)
+            return (long)i;
+    return -1;
+}
+
+void b_fields(build *b, const rb_node *map, const char *const *keys, const char *const *extra,
+              const char *what, const rb_node **out)
+{
+    for (size_t i = 0; keys[i]; i++)
+        out[i] = NULL;
+    for (size_t i = 0; i < map->count; i++) {
+        const rb_node *key = map->items[2 * i];
+        long k = index_of(key->str, keys);
+        if (k >= 0)
+            out[k] = map->items[2 * i + 1];
+        else if (!listed(key->str, extra))
+            unknown_key(b, key, keys, extra, what);
     }
 }
 

@@ -7,11 +7,18 @@
 #include "build.h"
 #include "runbook/expr.h"
 
+/* A step's keys; the enum names their places in a b_fields result. */
 static const char *const step_keys[] = {
     "id", "title", "description", "needs", "when", "preconditions", "confirm", "effect",
     "irreversible", "destructive", "idempotent", "timeout", "retry", "on_failure", "expect",
     "capture", "rollback", "verify", "dry_run", NULL};
+enum {
+    S_ID, S_TITLE, S_DESCRIPTION, S_NEEDS, S_WHEN, S_PRECONDITIONS, S_CONFIRM, S_EFFECT,
+    S_IRREVERSIBLE, S_DESTRUCTIVE, S_IDEMPOTENT, S_TIMEOUT, S_RETRY, S_ON_FAILURE, S_EXPECT,
+    S_CAPTURE, S_ROLLBACK, S_VERIFY, S_DRY_RUN, S_COUNT
+};
 static const char *const block_keys[] = {"title", "timeout", "expect", "capture", NULL};
+enum { B_TITLE, B_TIMEOUT, B_EXPECT, B_CAPTURE, B_COUNT };
 static const char *const action_names[] = {
     "exec", "shell", "http", "sql", "ssh", "sleep", "assert", "file", "runbook", NULL};
 
@@ -197,32 +204,32 @@ static void build_captures(build *b, const rb_node *n, rb_block *k)
 }
 
 /* The parts a step shares with rollback and verify blocks. */
-static void block_parts(build *b, const rb_node *map, rb_block *k)
+static void block_parts(build *b, const rb_node *map, rb_block *k, const rb_node *timeout,
+                        const rb_node *expect, const rb_node *capture)
 {
     k->node = map;
-    b_duration(b, k->timeout_node = rb_map_get(map, "timeout"), "timeout", &k->timeout_ms);
-    const rb_node *n;
-    if ((n = rb_map_get(map, "expect")))
-        build_expect(b, n, &k->action), k->expect = n;
-    if ((n = rb_map_get(map, "capture")))
-        build_captures(b, n, k);
+    b_duration(b, k->timeout_node = timeout, "timeout", &k->timeout_ms);
+    if (expect)
+        build_expect(b, expect, &k->action), k->expect = expect;
+    if (capture)
+        build_captures(b, capture, k);
 }
 
 void b_block(build *b, const rb_node *map, rb_block *k, const char *what)
 {
     if (b_want(b, map, RB_NODE_MAP, what) != 0)
         return;
-    b_check_keys(b, map, block_keys, action_names, what);
+    const rb_node *f[B_COUNT];
+    b_fields(b, map, block_keys, action_names, what, f);
     if (b_action(b, map, &k->action, what) != 0)
         b_error(b, map, "%s needs an action (%s)", what, "exec, shell, http, sql, ssh, ...");
-    block_parts(b, map, k);
+    block_parts(b, map, k, f[B_TIMEOUT], f[B_EXPECT], f[B_CAPTURE]);
 }
 
 /* ---- steps ---- */
 
-static rb_block *optional_block(build *b, const rb_node *step, const char *key)
+static rb_block *optional_block(build *b, const rb_node *n, const char *key)
 {
-    const rb_node *n = rb_map_get(step, key);
     if (!n)
         return NULL;
     rb_block *k = b_calloc(b, 1, sizeof *k);
@@ -255,14 +262,14 @@ static void build_preconditions(build *b, rb_step *s, const rb_node *n)
     }
 }
 
-static void step_flags(build *b, rb_step *s, const rb_node *map)
+static void step_flags(build *b, rb_step *s, const rb_node *const *f)
 {
     const rb_node *n;
-    if ((n = rb_map_get(map, "irreversible")))
+    if ((n = f[S_IRREVERSIBLE]))
         b_bool(b, n, "irreversible", &s->irreversible), s->irreversible_node = n;
-    if ((n = rb_map_get(map, "destructive")))
+    if ((n = f[S_DESTRUCTIVE]))
         b_bool(b, n, "destructive", &s->destructive), s->destructive_node = n;
-    if ((n = rb_map_get(map, "idempotent")))
+    if ((n = f[S_IDEMPOTENT]))
         b_bool(b, n, "idempotent", &s->idempotent);
 }
 
@@ -278,38 +285,37 @@ static int default_writes(const rb_step *s)
     return !a->type->reads_by_default;
 }
 
-static void step_effect(build *b, rb_step *s, const rb_node *map)
+static void step_effect(build *b, rb_step *s, const rb_node *n)
 {
     static const char *const effects[] = {"read", "write", NULL};
     s->writes = default_writes(s);
-    const rb_node *n = rb_map_get(map, "effect");
     int e;
     if (n && (e = b_enum(b, n, effects, "effect")) >= 0)
         s->writes = e, s->effect_node = n;
 }
 
-static void step_text(build *b, rb_step *s, const rb_node *map)
+static void step_text(build *b, rb_step *s, const rb_node *const *f)
 {
     const rb_node *n;
-    if ((n = rb_map_get(map, "title")))
+    if ((n = f[S_TITLE]))
         s->title = b_string(b, n, "title");
-    if ((n = rb_map_get(map, "description")))
+    if ((n = f[S_DESCRIPTION]))
         s->description = b_string(b, n, "description");
-    if ((n = rb_map_get(map, "confirm")))
+    if ((n = f[S_CONFIRM]))
         s->confirm = b_string(b, n, "confirm"), s->confirm_node = n;
 }
 
-static void step_order(build *b, rb_step *s, const rb_node *map)
+static void step_order(build *b, rb_step *s, const rb_node *const *f)
 {
     const rb_node *n;
-    if ((n = rb_map_get(map, "needs")) && b_want(b, n, RB_NODE_SEQ, "needs") == 0) {
+    if ((n = f[S_NEEDS]) && b_want(b, n, RB_NODE_SEQ, "needs") == 0) {
         s->needs_node = n;
         for (size_t i = 0; i < n->count; i++)
             b_want(b, n->items[i], RB_NODE_SCALAR, "a needs item");
     }
-    if ((n = rb_map_get(map, "when")) && b_want(b, n, RB_NODE_SCALAR, "when") == 0)
+    if ((n = f[S_WHEN]) && b_want(b, n, RB_NODE_SCALAR, "when") == 0)
         s->when = n;
-    if ((n = rb_map_get(map, "preconditions")))
+    if ((n = f[S_PRECONDITIONS]))
         build_preconditions(b, s, n);
 }
 
@@ -318,28 +324,27 @@ static void build_step(build *b, rb_step *s, const rb_node *map)
     s->node = map;
     if (b_want(b, map, RB_NODE_MAP, "a step") != 0)
         return;
-    b_check_keys(b, map, step_keys, action_names, "a step");
-    const rb_node *id = rb_map_get(map, "id");
-    if (!id)
+    const rb_node *f[S_COUNT];
+    b_fields(b, map, step_keys, action_names, "a step", f);
+    if (!f[S_ID])
         b_error(b, map, "a step needs an \"id\"");
-    else if (b_id(b, id, "step id") == 0)
-        s->id = id->str, s->id_node = id;
-    step_text(b, s, map);
+    else if (b_id(b, f[S_ID], "step id") == 0)
+        s->id = f[S_ID]->str, s->id_node = f[S_ID];
+    step_text(b, s, f);
     if (b_action(b, map, &s->main.action, "a step") != 0 && !s->confirm)
         b_error(b, map, "a step needs an action (exec, shell, http, sql, ssh, sleep, assert, file, runbook) or \"confirm\" for a manual step");
-    block_parts(b, map, &s->main);
-    step_order(b, s, map);
-    step_effect(b, s, map);
-    step_flags(b, s, map);
-    b_retry(b, rb_map_get(map, "retry"), &s->retry);
+    block_parts(b, map, &s->main, f[S_TIMEOUT], f[S_EXPECT], f[S_CAPTURE]);
+    step_order(b, s, f);
+    step_effect(b, s, f[S_EFFECT]);
+    step_flags(b, s, f);
+    b_retry(b, f[S_RETRY], &s->retry);
     s->on_failure = b->rb->on_failure;
-    if ((s->on_failure_node = rb_map_get(map, "on_failure")))
+    if ((s->on_failure_node = f[S_ON_FAILURE]))
         b_policy(b, s->on_failure_node, &s->on_failure);
-    s->rollback = optional_block(b, map, "rollback");
-    s->verify = optional_block(b, map, "verify");
-    const rb_node *n;
-    if ((n = rb_map_get(map, "dry_run")) && b_want(b, n, RB_NODE_MAP, "dry_run") == 0)
-        s->dry_run = n;
+    s->rollback = optional_block(b, f[S_ROLLBACK], "rollback");
+    s->verify = optional_block(b, f[S_VERIFY], "verify");
+    if (f[S_DRY_RUN] && b_want(b, f[S_DRY_RUN], RB_NODE_MAP, "dry_run") == 0)
+        s->dry_run = f[S_DRY_RUN];
 }
 
 void b_steps(build *b, const rb_node *seq)

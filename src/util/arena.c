@@ -10,7 +10,7 @@
 
 struct rb_arena_block {
     rb_arena_block *next;
-    size_t size, used;
+    size_t size, used; /* used: bytes handed out, for a block of its own (the head block uses cur/end) */
     /* data follows; the header is a multiple of 8 bytes so the data stays 8-aligned */
 };
 
@@ -56,30 +56,31 @@ static void *alloc_big(rb_arena *a, size_t n)
         a->head->next = b;
     } else {
         b->next = NULL;
-        a->head = b;
+        a->head = b; /* full: cur/end stay empty, so the next request starts a block */
     }
     return b + 1;
 }
 
-void *rb_arena_alloc(rb_arena *a, size_t n)
+void *rb_arena_alloc_slow(rb_arena *a, size_t n)
 {
     if (n > SIZE_MAX / 2)
         return NULL;
     n = (n + 7) & ~(size_t)7;
     if (n > a->next_size / 4)
         return alloc_big(a, n);
-    rb_arena_block *b = a->head;
-    if (!b || b->size - b->used < n) {
-        b = block_new(a, a->next_size);
+    if (!a->cur || (size_t)(a->end - a->cur) < n) {
+        rb_arena_block *b = block_new(a, a->next_size);
         if (!b)
             return NULL;
         b->next = a->head;
         a->head = b;
+        a->cur = (char *)(b + 1);
+        a->end = a->cur + b->size;
         if (a->next_size < MAX_BLOCK)
             a->next_size *= 2;
     }
-    void *p = (char *)(b + 1) + b->used;
-    b->used += n;
+    void *p = a->cur;
+    a->cur += n;
     return p;
 }
 

@@ -9,6 +9,7 @@ typedef struct rb_arena_block rb_arena_block;
 
 typedef struct rb_arena {
     rb_arena_block *head;   /* the block being filled; older blocks follow */
+    char *cur, *end;  /* the free part of the head block: the inline fast path bumps cur */
     size_t next_size; /* size of the next ordinary block (doubles up to a cap) */
     size_t first_size;
     size_t total;     /* bytes obtained from malloc, for measurements */
@@ -18,8 +19,19 @@ typedef struct rb_arena {
 void rb_arena_init(rb_arena *a, size_t first_block);
 void rb_arena_cleanup(rb_arena *a);
 
-/* `n` bytes aligned to 8, valid until rb_arena_cleanup; NULL when out of memory. */
-void *rb_arena_alloc(rb_arena *a, size_t n);
+/* `n` bytes aligned to 8, valid until rb_arena_cleanup; NULL when out of memory. Inline
+ * because the loader and the expression parser call it for every node. */
+void *rb_arena_alloc_slow(rb_arena *a, size_t n);
+static inline void *rb_arena_alloc(rb_arena *a, size_t n)
+{
+    size_t rounded = (n + 7) & ~(size_t)7;
+    if (rounded >= n && (size_t)(a->end - a->cur) >= rounded && a->cur) {
+        void *p = a->cur;
+        a->cur += rounded;
+        return p;
+    }
+    return rb_arena_alloc_slow(a, n);
+}
 
 /* A NUL-terminated copy of `n` bytes of `s`. */
 char *rb_arena_strndup(rb_arena *a, const char *s, size_t n);
