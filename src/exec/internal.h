@@ -139,6 +139,8 @@ void set_deadline(run *r);
 int load_secrets(run *r, char *err, size_t len);
 int take_lock(run *r, const char *name, const char *run_id, rb_lock **lock, char *err, size_t len);
 void schedule(run *r);
+/* Marks the run stopped when its deadline has passed (caller holds r->mu). */
+void check_deadline(run *r);
 int run_main(run *r, rb_run_result *res);
 int run_finish(run *r, rb_run_result *res);
 int rollback_step(run *r, size_t i, const rb_proc_cancel_token *cancel);

@@ -163,6 +163,8 @@ static int deps_finished(run *r, size_t i)
 static void start_ready(run *r)
 {
     for (size_t k = 0; k < r->g->n && !r->stopping; k++) {
+        if (interrupted) /* with --jobs 1 steps run here, one after another: look between them */
+            return;
         size_t i = r->g->order[k];
         if ((size_t)r->running >= (size_t)(r->o->jobs > 0 ? r->o->jobs : 1))
             return;
@@ -183,7 +185,7 @@ static void join_finished(run *r)
         }
 }
 
-static void check_deadline(run *r)
+void check_deadline(run *r)
 {
     if (r->deadline_ms > 0 && !r->deadline_passed && now_ms() >= r->deadline_ms) {
         r->deadline_passed = 1;
@@ -204,8 +206,42 @@ static void wait_event(run *r)
     pthread_cond_timedwait(&r->cv, r->mu, &ts);
 }
 
-/* Runs the graph to its end; the caller holds r->mu. */
-void schedule(run *r)
+/* With --jobs 1 the steps run in the scheduling thread itself (no thread per step), so
+ * nothing would look at the clock while a step runs: this watch stops the run's actions when
+ * its deadline comes. */
+typedef struct watch {
+    run *r;
+    rb_proc_cancel_token stop;
+    pthread_t thread;
+    int started;
+} watch;
+
+static void *deadline_watch(void *arg)
+{
+    watch *w = arg;
+    long long left = w->r->deadline_ms - now_ms();
+    if (!wait_or_cancel(&w->stop, left > 0 ? left : 0))
+        rb_proc_cancel(w->r->cancel); /* check_deadline then says why */
+    return NULL;
+}
+
+static void watch_start(run *r, watch *w)
+{
+    w->r = r;
+    w->started = r->deadline_ms > 0 && !r->parent && rb_proc_cancel_init(&w->stop) == 0 &&
+                 pthread_create(&w->thread, NULL, deadline_watch, w) == 0;
+}
+
+static void watch_stop(watch *w)
+{
+    if (!w->started)
+        return;
+    rb_proc_cancel(&w->stop);
+    pthread_join(w->thread, NULL);
+    rb_proc_cancel_cleanup(&w->stop);
+}
+
+static void schedule_loop(run *r)
 {
     for (;;) {
         if (interrupted && !r->stopping) {
@@ -222,6 +258,15 @@ void schedule(run *r)
         }
         wait_event(r);
     }
+}
+
+/* Runs the graph to its end; the caller holds r->mu. */
+void schedule(run *r)
+{
+    watch w = {0};
+    watch_start(r, &w);
+    schedule_loop(r);
+    watch_stop(&w);
 }
 
 /* ---- set-up and end ---- */

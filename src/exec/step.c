@@ -570,6 +570,7 @@ static void run_step(run *r, size_t i)
     finish(r, s, o, res.outputs, why, t0);
     json_decref(res.outputs);
     announce(r, s, RB_EV_STEP_END, o, why);
+    check_deadline(r); /* a step cut short by the deadline is the deadline's failure, not its own */
     apply_policy(r, s);
 }
 
@@ -594,10 +595,12 @@ static void *step_thread(void *arg)
 
 void run_step_thread_start(run *r, size_t i)
 {
-    job *j = malloc(sizeof *j);
     step_state *st = &r->st[i];
     st->started = 1;
     r->running++;
+    /* One step at a time needs no thread: running it here saves a thread and several context
+     * switches per step. */
+    job *j = r->o->jobs > 1 ? malloc(sizeof *j) : NULL;
     if (!j || pthread_create(&st->thread, NULL, step_thread, j ? (*j = (job){r, i}, j) : NULL) != 0) {
         free(j);
         /* No thread: run it here; the caller holds the mutex as the thread would. */
