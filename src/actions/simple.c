@@ -20,19 +20,14 @@ static int run_sleep(const act_call *c, act_result *res)
 /* Checks one expression: 1 holds, 0 does not, -1 undecided (dry run), -2 cannot be evaluated. */
 static int holds(run *r, const rb_node *n, char *msg, size_t len)
 {
-    rb_expr_error e;
-    rb_expr *x = rb_expr_parse(n->str, n->len, &e);
-    rb_scope scope = run_scope(r);
-    json_t *v = x ? rb_expr_eval(x, &scope, &e) : NULL;
-    int t = v ? rb_value_truthy(v) : -2;
+    char err[200];
+    int t = condition(r, n, err, sizeof err);
     if (t == 0)
         snprintf(msg, len, "assertion does not hold: %.200s", n->str);
     else if (t == -1)
         snprintf(msg, len, "undecided: the assertion reads values only a real run has: %.160s", n->str);
     else if (t == -2)
-        snprintf(msg, len, "assertion cannot be evaluated: %.200s", e.message);
-    json_decref(v);
-    rb_expr_free(x);
+        snprintf(msg, len, "assertion cannot be evaluated: %.200s", err);
     return t;
 }
 

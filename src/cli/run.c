@@ -181,7 +181,10 @@ static int start(run_args *a, const char *name)
     return rc;
 }
 
-int cmd_run(int argc, char **argv)
+/* run and resume share their set-up: options into run_args, one positional argument. */
+static int run_command(const cli_command *cmd, int argc, char **argv,
+                       int (*on_opt)(int, const char *, void *), const char *what,
+                       int (*act)(run_args *, const char *))
 {
     run_args a = {0};
     ui_state *ui = malloc(sizeof *ui);
@@ -189,17 +192,22 @@ int cmd_run(int argc, char **argv)
         return EXIT_FAILED;
     setup(&a, ui);
     char **pos;
-    int npos, rc = cli_parse(&cli_run, argc, argv, on_run_opt, &a, &pos, &npos);
+    int npos, rc = cli_parse(cmd, argc, argv, on_opt, &a, &pos, &npos);
     if (rc == 0 && npos != 1)
-        rc = cli_usage_error(&cli_run, "name one runbook");
+        rc = cli_usage_error(cmd, "%s", what);
     if (rc == 0) {
         a.o.state_dir = a.state_dir ? a.state_dir : (a.state_dir = rb_exec_default_state_dir());
-        rc = start(&a, pos[0]);
+        rc = act(&a, pos[0]);
     }
     cli_sets_free(&a.sets);
     free(a.state_dir);
     free(ui);
     return rc < 0 ? EXIT_OK : rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    return run_command(&cli_run, argc, argv, on_run_opt, "name one runbook", start);
 }
 
 static int resume(run_args *a, const char *run_id)
@@ -231,20 +239,5 @@ static int resume(run_args *a, const char *run_id)
 
 int cmd_resume(int argc, char **argv)
 {
-    run_args a = {0};
-    ui_state *ui = malloc(sizeof *ui);
-    if (!ui)
-        return EXIT_FAILED;
-    setup(&a, ui);
-    char **pos;
-    int npos, rc = cli_parse(&cli_resume, argc, argv, on_resume_opt, &a, &pos, &npos);
-    if (rc == 0 && npos != 1)
-        rc = cli_usage_error(&cli_resume, "name one run id (see 'runbook runs')");
-    if (rc == 0) {
-        a.o.state_dir = a.state_dir ? a.state_dir : (a.state_dir = rb_exec_default_state_dir());
-        rc = resume(&a, pos[0]);
-    }
-    free(a.state_dir);
-    free(ui);
-    return rc < 0 ? EXIT_OK : rc;
+    return run_command(&cli_resume, argc, argv, on_resume_opt, "name one run id (see 'runbook runs')", resume);
 }

@@ -124,6 +124,10 @@ int journal(run *r, const char *type, json_t *fields);
 int journal_sync(run *r);
 void emit(run *r, const rb_event *ev);
 
+/* Evaluates an expression scalar: 1 true, 0 false, -1 unknown (dry run), -2 error (message in
+ * err). Caller holds r->mu. */
+int condition(run *r, const rb_node *n, char *err, size_t len);
+
 /* Success criteria of a finished action (expect), captures, and until. */
 int judge(run *r, const rb_step *s, const rb_block *k, act_result *res);
 int apply_captures(run *r, const rb_block *k, act_result *res, char *err, size_t errlen);

@@ -21,8 +21,7 @@ static json_t *step_fields(run *r, const rb_step *s)
     return json_pack("{s:s}", "step", key);
 }
 
-/* Evaluates a condition: 1 true, 0 false, -1 unknown (dry run), -2 error (message in err). */
-static int condition(run *r, const rb_node *n, char *err, size_t len)
+int condition(run *r, const rb_node *n, char *err, size_t len)
 {
     rb_expr_error e;
     rb_expr *x = rb_expr_parse(n->str, n->len, &e);

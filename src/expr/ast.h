@@ -63,6 +63,7 @@ struct node {
 struct rb_expr {
     node *root;
     rb_arena arena; /* every node, name and list of the tree */
+    _Alignas(16) char first[448]; /* the arena's first block: most expressions fit in it */
 };
 
 /* Nodes, their lists and names live in the expression's arena; what a tree holds outside it

@@ -414,8 +414,7 @@ rb_expr *expr_parse_range(const char *src, size_t start, size_t end, rb_expr_err
         expr_fail(err, start, "out of memory");
         return NULL;
     }
-    /* most expressions fit in the first block; small enough for malloc's fast per-thread cache */
-    rb_arena_init(&e->arena, 960);
+    rb_arena_init_in(&e->arena, e->first, sizeof e->first, 1024);
     parser p = {.err = err, .arena = &e->arena};
     expr_lex_init(&p.lx, src, start, end);
     e->root = parse_all(&p);

@@ -17,27 +17,47 @@ typedef struct part {
     size_t offset; /* of the "${{" or of the literal's first byte */
 } part;
 
+#define INLINE_PARTS 4 /* most templates have a few parts: they need no more allocation */
+
 struct rb_template {
     part *parts;
     size_t n, cap;
     size_t *exprs; /* index in parts of the i-th expression part */
     size_t nexprs;
+    part inline_parts[INLINE_PARTS];
+    size_t inline_exprs[INLINE_PARTS];
 };
+
+/* A bigger copy of an array that starts inline and moves to the heap when it outgrows it. */
+static void *grow_array(void *cur, const void *inline_array, size_t used, size_t cap, size_t size)
+{
+    if (cur != inline_array)
+        return realloc(cur, cap * size);
+    void *p = malloc(cap * size);
+    if (p)
+        memcpy(p, inline_array, used * size);
+    return p;
+}
+
+static int grow_parts(rb_template *t)
+{
+    size_t cap = 2 * t->cap;
+    part *parts = grow_array(t->parts, t->inline_parts, t->n, cap, sizeof *parts);
+    if (!parts)
+        return -1;
+    t->parts = parts;
+    size_t *idx = grow_array(t->exprs, t->inline_exprs, t->nexprs, cap, sizeof *idx);
+    if (!idx)
+        return -1; /* each array is still whole: rb_template_free frees what is on the heap */
+    t->exprs = idx;
+    t->cap = cap;
+    return 0;
+}
 
 static int push_part(rb_template *t, const part *p)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 4;
-        part *grown = realloc(t->parts, cap * sizeof *grown);
-        size_t *idx = realloc(t->exprs, cap * sizeof *idx);
-        if (grown)
-            t->parts = grown;
-        if (idx)
-            t->exprs = idx;
-        if (!grown || !idx)
-            return -1;
-        t->cap = cap;
-    }
+    if (t->n == t->cap && grow_parts(t) < 0)
+        return -1;
     if (p->expr)
         t->exprs[t->nexprs++] = t->n;
     t->parts[t->n++] = *p;
@@ -112,6 +132,11 @@ static int scan(rb_template *t, const char *src, size_t len, expr_buf *lit, rb_e
 rb_template *rb_template_parse(const char *src, size_t len, rb_expr_error *err)
 {
     rb_template *t = calloc(1, sizeof *t);
+    if (t) {
+        t->parts = t->inline_parts;
+        t->exprs = t->inline_exprs;
+        t->cap = INLINE_PARTS;
+    }
     expr_buf lit;
     expr_buf_init(&lit, 0);
     rb_expr_error local;
@@ -137,8 +162,10 @@ void rb_template_free(rb_template *t)
         free(t->parts[i].text);
         rb_expr_free(t->parts[i].expr);
     }
-    free(t->parts);
-    free(t->exprs);
+    if (t->parts != t->inline_parts)
+        free(t->parts);
+    if (t->exprs != t->inline_exprs)
+        free(t->exprs);
     free(t);
 }
 

@@ -21,6 +21,13 @@ void rb_arena_init(rb_arena *a, size_t first_block)
     a->first_size = a->next_size;
 }
 
+void rb_arena_init_in(rb_arena *a, void *buf, size_t size, size_t next_block)
+{
+    rb_arena_init(a, next_block);
+    a->cur = buf;
+    a->end = (char *)buf + (size & ~(size_t)7);
+}
+
 void rb_arena_cleanup(rb_arena *a)
 {
     rb_arena_block *b = a->head;

@@ -17,6 +17,9 @@ typedef struct rb_arena {
 
 /* `first_block` is the size of the first block; later ones double, up to 8 MiB. */
 void rb_arena_init(rb_arena *a, size_t first_block);
+/* Starts in `buf` (8-aligned, owned by the caller, outliving the arena) before any block is
+ * allocated: a small object that embeds its first block costs no malloc at all. */
+void rb_arena_init_in(rb_arena *a, void *buf, size_t size, size_t next_block);
 void rb_arena_cleanup(rb_arena *a);
 
 /* `n` bytes aligned to 8, valid until rb_arena_cleanup; NULL when out of memory. Inline
