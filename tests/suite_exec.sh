@@ -489,6 +489,9 @@ t_dry() {
     check "dry run: a file step did not write" absent "$D/written"
     check "dry run: dry_run outputs decide a later when" exists "$D/after-promote-ran"
     check "dry run: captures of read steps decide too" exists "$D/on-role-ran"
+    check "dry run: dry_run values keep their types and templates (exit_code: 0 is a number)" \
+        exists "$D/after-typed-ran"
+    check "dry run: ... and that write step did not run" absent "$D/typed-ran"
     check "dry run: a when on an unknown output is not guessed" absent "$D/after-write-ran"
     check "dry run: ... it is reported as undecided" has "$out" "? after_write undecided"
     check "dry run: ... and journaled so" \

@@ -108,6 +108,9 @@ long long block_timeout(run *r, const rb_step *s, const rb_block *k);
  * *unknown set when a dry run cannot know a value. Caller holds r->mu. */
 json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_t errlen);
 /* The action's target rendered, or NULL (*unknown set when a dry run cannot know a value). */
+/* Any value as JSON, keeping YAML and expression types (JSON bodies, dry_run outputs); NULL on
+ * an error (message in err); *unknown when a dry run cannot know a part. */
+json_t *render_typed(run *r, const rb_node *n, int *unknown, char *err, size_t errlen);
 json_t *render_target(run *r, const rb_action *a, int *unknown, char *err, size_t errlen);
 /* The step's journal id: prefix + id. */
 void step_key(const run *r, const rb_step *s, char *buf, size_t len);

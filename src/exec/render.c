@@ -16,8 +16,30 @@ typedef struct rctx {
 } rctx;
 
 /* A scalar that is exactly one ${{ }} keeps its value's type; anything else is text. */
+/* A plain YAML scalar in a typed place (a JSON body, dry_run outputs) keeps its YAML type:
+ * ttl: 300 is the number 300, not the text "300". Quoted scalars stay text. */
+static json_t *plain_value(const rb_node *n)
+{
+    long long i;
+    int b;
+    char *end = NULL;
+    if (n->style != RB_STYLE_PLAIN)
+        return NULL;
+    if (rb_scalar_int(n, &i) == 0)
+        return json_integer(i);
+    if (rb_scalar_bool(n, &b) == 0)
+        return json_boolean(b);
+    if (rb_node_is_null(n))
+        return json_null();
+    double d = n->len ? strtod(n->str, &end) : 0;
+    return end && !*end && (n->str[0] == '-' || (n->str[0] >= '0' && n->str[0] <= '9')) ? json_real(d) : NULL;
+}
+
 static json_t *render_scalar(rctx *c, const rb_node *n, int typed)
 {
+    json_t *plain = typed && !rb_scalar_has_template(n) ? plain_value(n) : NULL;
+    if (plain)
+        return plain;
     if (!rb_scalar_has_template(n))
         return json_stringn(n->str, n->len);
     rb_expr_error e;
@@ -135,6 +157,18 @@ json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_
         return NULL;
     }
     return out;
+}
+
+json_t *render_typed(run *r, const rb_node *n, int *unknown, char *err, size_t errlen)
+{
+    rctx c = {r, run_scope(r), 0, 0, err, errlen, NULL};
+    json_t *v = render_tree(&c, n, 1);
+    *unknown = c.unknown;
+    if (c.failed) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
 }
 
 json_t *render_target(run *r, const rb_action *a, int *unknown, char *err, size_t errlen)

@@ -490,7 +490,8 @@ static int preconditions_hold(run *r, const rb_step *s, char *why, size_t len)
     return 1;
 }
 
-static json_t *dry_outputs(run *r, const rb_step *s)
+/* Every output of the step (its action's and its captures) as unknown. */
+static json_t *unknown_outputs(const rb_step *s)
 {
     json_t *out = json_object();
     for (size_t i = 0; s->main.action.type && s->main.action.type->outputs[i]; i++)
@@ -498,13 +499,22 @@ static json_t *dry_outputs(run *r, const rb_step *s)
     for (size_t i = 0; i < s->main.ncaptures; i++)
         if (s->main.captures[i].name)
             json_object_set(out, s->main.captures[i].name, rb_unknown());
+    return out;
+}
+
+/* A write step in a dry run yields its declared dry_run outputs, typed as written
+ * (exit_code: 0 is a number); the others stay unknown. */
+static json_t *dry_outputs(run *r, const rb_step *s)
+{
+    json_t *out = unknown_outputs(s);
     for (size_t i = 0; s->dry_run && i < s->dry_run->count; i++) {
-        int unknown;
+        int unknown = 0;
         char err[160];
-        char *v = rb_render_node(s->dry_run->items[2 * i + 1], &(rb_scope){0}, &unknown, err, sizeof err);
-        if (v)
-            json_object_set_new(out, s->dry_run->items[2 * i]->str, json_string(v));
-        free(v);
+        json_t *v = render_typed(r, s->dry_run->items[2 * i + 1], &unknown, err, sizeof err);
+        if (v && !unknown)
+            json_object_set_new(out, s->dry_run->items[2 * i]->str, v);
+        else
+            json_decref(v);
     }
     return out;
 }
@@ -514,12 +524,7 @@ static json_t *dry_outputs(run *r, const rb_step *s)
  * undecided too rather than guessed. */
 static void undecided(run *r, const rb_step *s, const char *why, long long t0)
 {
-    json_t *out = json_object();
-    for (size_t i = 0; s->main.action.type && s->main.action.type->outputs[i]; i++)
-        json_object_set(out, s->main.action.type->outputs[i], rb_unknown());
-    for (size_t i = 0; i < s->main.ncaptures; i++)
-        if (s->main.captures[i].name)
-            json_object_set(out, s->main.captures[i].name, rb_unknown());
+    json_t *out = unknown_outputs(s);
     finish_as(r, s, RB_OUT_NOT_RUN, out, why, t0, 1);
     json_decref(out);
     announce(r, s, RB_EV_STEP_END, RB_OUT_NOT_RUN, why);
