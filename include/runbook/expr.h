@@ -121,6 +121,12 @@ int rb_duration_parse(const char *s, size_t len, long long *ms);
  * does not accept). Truncates to fit `len`, always NUL-terminated when len > 0. */
 void rb_duration_format(long long ms, char *buf, size_t len);
 
+/* Where byte `offset` of a shell script stands: NULL where a word may start (a ${{ }} there is
+ * safe as one quoted word), else what it is inside ("double quotes", "single quotes",
+ * "backticks", "a comment", "a heredoc", "a ${...} expansion"), where a substituted value
+ * would be read again by the shell. */
+const char *rb_shell_context(const char *script, size_t len, size_t offset);
+
 /* Quotes `s` as one /bin/sh word ('...' with ' as '\''); caller frees.
  * "" becomes ''. Returns NULL when `s` holds a NUL byte (no shell word can) or memory runs out. */
 char *rb_shell_quote(const char *s, size_t len);

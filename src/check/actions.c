@@ -41,6 +41,31 @@ static void check_exprs(checker *c, const rb_node *n, const rb_step *s, ref_scop
     }
 }
 
+/* In a shell script or an ssh command each ${{ }} becomes one single-quoted word: safe where a
+ * word may start, not inside quotes, backticks, heredocs or comments, where the shell would
+ * read the value again (and run what it holds). */
+static void check_shell_words(checker *c, const rb_node *n)
+{
+    rb_expr_error err;
+    rb_template *t = n->kind == RB_NODE_SCALAR && rb_scalar_has_template(n) ? rb_template_parse(n->str, n->len, &err) : NULL;
+    for (size_t i = 0; t && i < rb_template_parts(t); i++) {
+        size_t at;
+        rb_template_part(t, i, &at);
+        const char *where = rb_shell_context(n->str, n->len, at);
+        if (!where)
+            continue;
+        c_error(c, n, at, "a ${{ }} inside %s would be read again by the shell", where);
+        rb_diag_hint(c->d, "put it outside the quotes: it is substituted as one quoted word (echo \"reason:\" ${{ inputs.x }})");
+    }
+    rb_template_free(t);
+}
+
+static int is_shell_text(const rb_action *a, const rb_param_def *def)
+{
+    return (!strcmp(a->type->name, "shell") && !strcmp(def->key, "script")) ||
+           (!strcmp(a->type->name, "ssh") && !strcmp(def->key, "command"));
+}
+
 static void check_argv(checker *c, const rb_node *argv, const rb_step *s, ref_scope scope)
 {
     for (size_t i = 0; i < argv->count; i++) {
@@ -81,6 +106,8 @@ static void check_param(checker *c, const rb_step *s, const rb_action *a, size_t
             check_argv(c, n, s, scope);
         else
             c_template_tree(c, n, s, scope);
+        if (is_shell_text(a, def))
+            check_shell_words(c, n);
     }
 }
 

@@ -139,6 +139,24 @@ static int quotes_values(const rb_action *a, const rb_param_def *def)
            (!strcmp(a->type->name, "ssh") && !strcmp(def->key, "command"));
 }
 
+/* The checker refuses a ${{ }} where the shell would read its value again; a model that was
+ * not checked is refused here too, before anything runs. */
+static int shell_words_safe(const rb_node *n, char *err, size_t errlen)
+{
+    rb_expr_error e;
+    rb_template *t = rb_scalar_has_template(n) ? rb_template_parse(n->str, n->len, &e) : NULL;
+    const char *where = NULL;
+    for (size_t i = 0; t && !where && i < rb_template_parts(t); i++) {
+        size_t at;
+        rb_template_part(t, i, &at);
+        where = rb_shell_context(n->str, n->len, at);
+    }
+    rb_template_free(t);
+    if (where)
+        snprintf(err, errlen, "refused: a ${{ }} inside %s would be read again by the shell", where);
+    return where == NULL;
+}
+
 json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_t errlen)
 {
     rctx c = {r, run_scope(r), 0, 0, err, errlen, NULL};
@@ -147,6 +165,10 @@ json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_
         if (!a->params[i] || a->type->params[i].kind == RB_P_EXPRS)
             continue;
         c.quote = quotes_values(a, &a->type->params[i]) ? rb_shell_quote : NULL;
+        if (c.quote && !shell_words_safe(a->params[i], err, errlen)) {
+            c.failed = 1;
+            break;
+        }
         json_t *v = render_param(&c, &a->type->params[i], a->params[i]);
         if (v)
             json_object_set_new(out, a->type->params[i].key, v);
