@@ -55,6 +55,11 @@ expect_exit 0 "list" "$bin" list runbooks
 expect_out "failover-to-secondary" "list shows the failover"
 expect_out "critical" "list shows severities"
 
+# Actions this build cannot run yet are refused before anything runs, not midway.
+expect_exit 2 "a runbook using http/sql/ssh is refused by run" "$bin" run runbooks/failover-to-secondary.yaml --state-dir "$tmp/state" --dry-run
+expect_out "cannot run yet; nothing was run" "the refusal names why"
+[[ ! -d $tmp/state/runs ]] && ok || bad "a refused run leaves no journal"
+
 # The bad-input corpus: every file is refused with exit 1 and a located error, never a crash.
 for f in tests/bad/*.yaml; do
     want=$(cat "${f%.yaml}.expect")

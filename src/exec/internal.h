@@ -140,6 +140,8 @@ int block_has_secret_capture(const rb_block *k);
 void mask_secret_captures(run *r, const rb_block *k, json_t *outputs);
 
 void run_step_thread_start(run *r, size_t i);
+/* 0 when every action of `rb` has an executor in this build; else -1 and which do not. */
+int runnable(const rb_runbook *rb, char *err, size_t len);
 int run_init(run *r, const rb_runbook *rb, const rb_graph *g, const rb_exec_opts *o, json_t *inputs);
 void run_free(run *r);
 void set_deadline(run *r);

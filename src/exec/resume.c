@@ -427,6 +427,8 @@ int rb_exec_resume(const rb_runbook *rb, const rb_graph *g, const char *run_id, 
     memset(res, 0, sizeof *res);
     snprintf(res->run_id, sizeof res->run_id, "%s", run_id);
     res->exit_code = 2;
+    if (runnable(rb, res->message, sizeof res->message) != 0)
+        return 2;
     char lock_name[RB_LOCK_NAME_MAX + 1];
     run r;
     rb_lock *lock = NULL;

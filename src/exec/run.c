@@ -454,6 +454,33 @@ int run_main(run *r, rb_run_result *res)
     return code;
 }
 
+static void add_missing(const rb_action *a, char *names, size_t len)
+{
+    if (!a->type || act_find(a->type->name) || strstr(names, a->type->name))
+        return;
+    snprintf(names + strlen(names), len - strlen(names), "%s%s", *names ? ", " : "", a->type->name);
+}
+
+/* Actions the language has but this build cannot run yet (the network actions come in their
+ * own work): refused before anything runs, rather than failing a step midway through. */
+int runnable(const rb_runbook *rb, char *err, size_t len)
+{
+    char names[128] = "";
+    for (size_t i = 0; i < rb->nsteps; i++) {
+        const rb_step *s = &rb->steps[i];
+        add_missing(&s->main.action, names, sizeof names);
+        if (s->rollback)
+            add_missing(&s->rollback->action, names, sizeof names);
+        if (s->verify)
+            add_missing(&s->verify->action, names, sizeof names);
+    }
+    if (!*names)
+        return 0;
+    snprintf(err, len, "runbook %s uses %s, which this build of runbook cannot run yet; nothing was run "
+             "(validate and plan work)", rb->name, names);
+    return -1;
+}
+
 int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const rb_exec_opts *o,
                 rb_run_result *res)
 {
@@ -461,6 +488,10 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
     run r;
     rb_lock *lock = NULL;
     int code = 2;
+    if (runnable(rb, res->message, sizeof res->message) != 0) {
+        res->exit_code = 2, res->outcome = RB_OUT_FAILED;
+        return 2;
+    }
     if (run_init(&r, rb, g, o, inputs) != 0) {
         snprintf(res->message, sizeof res->message, "out of memory");
     } else if (load_secrets(&r, res->message, sizeof res->message) == 0 &&

@@ -198,6 +198,8 @@ static void run_action(run *r, const rb_step *s, const rb_block *k, long long ti
     json_t *params = render_params(r, &k->action, &unknown, err, sizeof err);
     json_t *target = params && rb_action_param(&k->action, "target") ? render_target(r, &k->action, &unknown, err, sizeof err) : NULL;
     const act_impl *impl = act_find(k->action.type->name);
+    if (!impl)
+        snprintf(err, sizeof err, "this build cannot run %s actions yet", k->action.type->name);
     if (!params || (rb_action_param(&k->action, "target") && !target) || !impl) {
         act_fail(res, RB_OUT_FAILED, unknown ? "undecided" : "refused", "%s",
                  unknown ? "undecided: a value is known only in a real run" : err);
