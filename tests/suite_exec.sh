@@ -273,7 +273,7 @@ t_secret() {
     check "secret: the argv step is refused" has "$out" "refused: a secret would be visible in the argv"
     check "secret: ... and never ran" bash -c "! ls '$D' | grep -q leaked"
     check "secret: outputs were masked, not dropped" has "$out" "raw=***"
-    check "secret: the shell script got it as a quoted word" has "$out" "inline='***'"
+    check "secret: the shell script got it as one quoted word" has "$out" "inline=***"
     check "secret: the file step wrote it" grep -qF "password=$canary" "$D/app.conf"
     check "secret: nothing in stdout or stderr" no_canary "$T/out" "$T/err"
     "$bin" journal "$rid" --state-dir "$S" >"$T/journal.txt" 2>&1
@@ -630,6 +630,26 @@ t_torture() {
     [[ $code -eq 0 ]] || grep -i fail "$T/out" | head -20
 }
 
+# ---- file steps through symlinks ----
+
+t_file_link() {
+    begin file-link
+    echo "A-ORIG" >"$D/real.conf"
+    chmod 600 "$D/real.conf"
+    chown nobody "$D/real.conf" 2>/dev/null
+    ln -s real.conf "$D/current.conf"
+    local owner
+    owner=$(stat -c %U "$D/real.conf")
+    rb run file-link --state-dir "$S" --set "dir=$D"
+    check "file: the failing run is rolled back" eq "$code" 1
+    check "file: the write went through the symlink to its target" has "$(cat "$D/during")" "NEW"
+    check "file: ... keeping the target's owner and mode" has "$(cat "$D/during")" "$owner 600 regular file"
+    check "file: ... and the link stays a link" has "$(cat "$D/during")" "symbolic link"
+    check "file: the rollback restored the target's content" eq "$(cat "$D/real.conf")" "A-ORIG"
+    check "file: ... its mode" eq "$(stat -c %a "$D/real.conf")" 600
+    check "file: ... and left the link in place" eq "$(readlink "$D/current.conf")" real.conf
+}
+
 t_timeout
 t_retry
 t_rollback
@@ -648,6 +668,7 @@ t_dry
 t_jobs
 t_calls
 t_exits
+t_file_link
 t_torture
 T=$work
 check "no sanitizer report from any process" bash -c "! ls '$work' | grep -q '^sanitizer'"

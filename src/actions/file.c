@@ -39,8 +39,18 @@ static int write_all(int fd, const char *s, size_t len)
     return 0;
 }
 
-/* Writes `path` through a temporary file in the same folder, so readers see old or new. */
-static int atomic_write(const char *path, const char *data, size_t len, mode_t mode, char *err, size_t errlen)
+/* Who owns the file and how it may be read: the old file's, so a service user keeps reading
+ * its config; uid -1 when the file is new. */
+typedef struct file_owner {
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+} file_owner;
+
+/* Writes `path` through a temporary file in the same folder, so readers see old or new. The
+ * owner is copied when we may (as root); otherwise the file is ours, as any new file would be. */
+static int atomic_write(const char *path, const char *data, size_t len, const file_owner *o, char *err,
+                        size_t errlen)
 {
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
@@ -48,7 +58,9 @@ static int atomic_write(const char *path, const char *data, size_t len, mode_t m
         return snprintf(err, errlen, "out of memory"), -1;
     snprintf(tmp, n, "%s.rbXXXXXX", path);
     int fd = mkostemp(tmp, O_CLOEXEC);
-    int rc = fd < 0 || fchmod(fd, mode) || write_all(fd, data, len) || fsync(fd) ? -1 : 0;
+    if (fd >= 0 && o->uid != (uid_t)-1 && fchown(fd, o->uid, o->gid) != 0 && errno != EPERM)
+        fd = (close(fd), unlink(tmp), -1);
+    int rc = fd < 0 || fchmod(fd, o->mode) || write_all(fd, data, len) || fsync(fd) ? -1 : 0;
     if (fd >= 0 && close(fd) != 0)
         rc = -1;
     if (rc == 0 && rename(tmp, path) != 0)
@@ -97,9 +109,9 @@ static int save_previous(const act_call *c, const char *path, char *err, size_t 
     char *old = read_bounded(path, &len, &st);
     if (!old && errno != ENOENT)
         return snprintf(err, errlen, "cannot read the current %s: %s", path, strerror(errno)), -1;
-    char meta[64];
-    snprintf(meta, sizeof meta, "{\"existed\":%s,\"mode\":%u}", old ? "true" : "false",
-             old ? (unsigned)(st.st_mode & 07777) : 0u);
+    char meta[96];
+    snprintf(meta, sizeof meta, "{\"existed\":%s,\"mode\":%u,\"uid\":%ld,\"gid\":%ld}", old ? "true" : "false",
+             old ? (unsigned)(st.st_mode & 07777) : 0u, old ? (long)st.st_uid : -1L, old ? (long)st.st_gid : -1L);
     int rc = (old && rb_journal_side_write(c->r->journal, key, "old", old, len) != 0) ||
              rb_journal_side_write(c->r->journal, key, "meta", meta, strlen(meta)) != 0;
     free(old);
@@ -108,32 +120,63 @@ static int save_previous(const act_call *c, const char *path, char *err, size_t 
     return rc ? -1 : 0;
 }
 
+/* A symlink is written through: the file it points to is replaced and the link stays (a config
+ * managed as "current -> v2.conf" keeps its shape). A dangling one is refused. malloc'd. */
+static char *target_of(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode))
+        return strdup(path);
+    char *real = realpath(path, NULL);
+    if (!real)
+        snprintf(err, errlen, "%s is a symlink to a missing file: refusing to write", path);
+    return real;
+}
+
+static file_owner owner_for(const char *path, const char *mode_s)
+{
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    file_owner o = {exists ? st.st_mode & 07777 : 0644, exists ? st.st_uid : (uid_t)-1, exists ? st.st_gid : (gid_t)-1};
+    if (mode_s)
+        o.mode = (mode_t)strtol(mode_s, NULL, 8);
+    return o;
+}
+
 static int run_file(const act_call *c, act_result *res)
 {
-    const char *path = json_string_value(json_object_get(c->params, "path"));
     json_t *content = json_object_get(c->params, "content");
-    const char *mode_s = json_string_value(json_object_get(c->params, "mode"));
-    mode_t mode = (mode_t)strtol(mode_s ? mode_s : "0644", NULL, 8);
     char err[256];
+    char *path = target_of(json_string_value(json_object_get(c->params, "path")), err, sizeof err);
+    if (!path)
+        return act_fail(res, RB_OUT_FAILED, "io", "%s", err), -1;
+    file_owner owner = owner_for(path, json_string_value(json_object_get(c->params, "mode")));
     struct stat st;
     size_t len = 0;
-    if (save_previous(c, path, err, sizeof err) != 0)
-        return act_fail(res, RB_OUT_FAILED, "io", "%s", err), -1;
-    char *before = read_bounded(path, &len, &st);
-    int changed = !before || len != json_string_length(content) || memcmp(before, json_string_value(content), len);
-    free(before);
-    if (atomic_write(path, json_string_value(content), json_string_length(content), mode, err, sizeof err) != 0)
-        return act_fail(res, RB_OUT_FAILED, "io", "%s", err), -1;
-    res->outputs = json_pack("{s:s, s:b}", "path", path, "changed", changed);
-    res->outcome = RB_OUT_SUCCEEDED;
-    return 0;
+    int rc = -1;
+    if (save_previous(c, path, err, sizeof err) == 0) {
+        char *before = read_bounded(path, &len, &st);
+        int changed = !before || len != json_string_length(content) || memcmp(before, json_string_value(content), len);
+        free(before);
+        if (atomic_write(path, json_string_value(content), json_string_length(content), &owner, err, sizeof err) == 0) {
+            res->outputs = json_pack("{s:s, s:b}", "path", path, "changed", changed);
+            res->outcome = RB_OUT_SUCCEEDED;
+            rc = 0;
+        }
+    }
+    if (rc != 0)
+        act_fail(res, RB_OUT_FAILED, "io", "%s", err);
+    free(path);
+    return rc;
 }
 
 static int undo_file(const act_call *c, act_result *res)
 {
     char key[320], err[256];
     side_key(c->r, c->step, key, sizeof key);
-    const char *path = json_string_value(json_object_get(c->params, "path"));
+    char *path = target_of(json_string_value(json_object_get(c->params, "path")), err, sizeof err);
+    if (!path)
+        path = strdup(json_string_value(json_object_get(c->params, "path")));
     char *meta_path = rb_journal_side_path(c->r->journal, key, "meta");
     char *old_path = rb_journal_side_path(c->r->journal, key, "old");
     json_t *meta = meta_path ? json_load_file(meta_path, 0, NULL) : NULL;
@@ -145,10 +188,12 @@ static int undo_file(const act_call *c, act_result *res)
         /* never saved: the write never started, so there is nothing to undo */
     } else if (json_is_true(json_object_get(meta, "existed"))) {
         char *old = old_path ? read_bounded(old_path, &len, &st) : NULL;
-        mode_t mode = (mode_t)json_integer_value(json_object_get(meta, "mode"));
+        json_t *uid = json_object_get(meta, "uid"), *gid = json_object_get(meta, "gid");
+        file_owner o = {(mode_t)json_integer_value(json_object_get(meta, "mode")),
+                        uid ? (uid_t)json_integer_value(uid) : (uid_t)-1, gid ? (gid_t)json_integer_value(gid) : (gid_t)-1};
         if (!old)
             act_fail(res, RB_OUT_FAILED, "io", "the saved content of %s is missing", path);
-        else if (atomic_write(path, old, len, mode, err, sizeof err) != 0)
+        else if (atomic_write(path, old, len, &o, err, sizeof err) != 0)
             act_fail(res, RB_OUT_FAILED, "io", "%s", err);
         free(old);
     } else if (unlink(path) != 0 && errno != ENOENT) {
@@ -159,6 +204,7 @@ static int undo_file(const act_call *c, act_result *res)
     json_decref(meta);
     free(meta_path);
     free(old_path);
+    free(path);
     return res->outcome == RB_OUT_SUCCEEDED ? 0 : -1;
 }
 

@@ -222,6 +222,32 @@ static json_t *capture_one(const rb_capture *cap, const rb_action *a, json_t *ou
     return json_incref(v);
 }
 
+/* A secret capture can be any JSON value: every scalar in it is masked as the text a command
+ * would print (98765432, true), not only strings. -1 when one cannot be masked. */
+static int mask_value(rb_masker *m, json_t *v)
+{
+    size_t i;
+    const char *key;
+    json_t *item;
+    int rc = 0;
+    if (json_is_string(v))
+        return json_string_length(v) ? rb_masker_add(m, json_string_value(v), json_string_length(v)) < 0 ? -1 : 0 : 0;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, item) rc |= mask_value(m, item);
+        return rc;
+    }
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, item) rc |= mask_value(m, item);
+        return rc;
+    }
+    if (!json_is_number(v))
+        return 0; /* true, false and null are not worth hiding: they are in every output */
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    rc = text && rb_masker_add(m, text, strlen(text)) < 0 ? -1 : 0;
+    free(text);
+    return rc;
+}
+
 int apply_captures(run *r, const rb_block *k, act_result *res, char *err, size_t errlen)
 {
     for (size_t i = 0; i < k->ncaptures; i++) {
@@ -233,8 +259,7 @@ int apply_captures(run *r, const rb_block *k, act_result *res, char *err, size_t
             snprintf(err, errlen, "capture \"%s\" found nothing", cap->name);
             return -1;
         }
-        if (cap->secret && json_is_string(v) &&
-            rb_masker_add(r->masker, json_string_value(v), json_string_length(v)) < 0) {
+        if (cap->secret && mask_value(r->masker, v) != 0) {
             json_decref(v); /* unmaskable: fail the step rather than let it through */
             snprintf(err, errlen, "secret capture \"%s\" cannot be masked", cap->name);
             return -1;
@@ -261,8 +286,7 @@ void mask_secret_captures(run *r, const rb_block *k, json_t *outputs)
     for (size_t i = 0; i < k->ncaptures; i++) {
         const rb_capture *cap = &k->captures[i];
         json_t *v = cap->secret && cap->node && cap->name ? capture_one(cap, &k->action, outputs) : NULL;
-        if (json_is_string(v) && json_string_length(v))
-            rb_masker_add(r->masker, json_string_value(v), json_string_length(v));
+        mask_value(r->masker, v);
         json_decref(v);
     }
 }
@@ -302,8 +326,7 @@ void load_secret_captures(run *r, const rb_step *s, json_t *outputs)
     json_t *v;
     json_object_foreach(kept, name, v)
     {
-        if (json_is_string(v))
-            rb_masker_add(r->masker, json_string_value(v), json_string_length(v));
+        mask_value(r->masker, v);
         json_object_set(outputs, name, v);
     }
     json_decref(kept);

@@ -157,6 +157,25 @@ static int shell_words_safe(const rb_node *n, char *err, size_t errlen)
     return where == NULL;
 }
 
+/* Arguments are visible to every user through ps: no secret may be in one, whatever block
+ * (step, rollback, verify) it comes from. A hit is any change the masker makes. */
+static int argv_has_secret(run *r, json_t *argv)
+{
+    size_t i, n;
+    json_t *item;
+    json_array_foreach(argv, i, item)
+    {
+        const char *s = json_string_value(item);
+        size_t len = json_string_length(item);
+        char *m = s ? rb_mask_apply(r->masker, s, len, &n) : NULL;
+        int hit = !m || n != len || memcmp(m, s, len) != 0;
+        free(m);
+        if (s && hit)
+            return 1;
+    }
+    return 0;
+}
+
 json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_t errlen)
 {
     rctx c = {r, run_scope(r), 0, 0, err, errlen, NULL};
@@ -174,6 +193,11 @@ json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_
             json_object_set_new(out, a->type->params[i].key, v);
     }
     *unknown = c.unknown;
+    if (!c.failed && !c.unknown && out && !strcmp(a->type->name, "exec") &&
+        argv_has_secret(r, json_object_get(out, "argv"))) {
+        snprintf(err, errlen, "refused: a secret would be visible in the argv (use env: or stdin:)");
+        c.failed = 1;
+    }
     if (c.failed || c.unknown) {
         json_decref(out);
         return NULL;

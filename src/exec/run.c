@@ -46,6 +46,10 @@ void rb_exec_install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A dropped SSH session or a closed terminal must not kill the run and free its lock while
+     * a step's processes go on: it stops the run like SIGTERM, journaled, resumable. */
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -549,8 +553,44 @@ static void halt_resume(run *parent, act_result *res, const char *why)
     act_fail(res, RB_OUT_CANCELLED, "cancelled", "stopped: %s", why);
 }
 
+static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
+                            json_t *inputs, act_result *res);
+
+/* "Runs sharing a lock never run at once" holds for a called runbook too: its lock is taken for
+ * the call unless a run up the chain already holds that name. NULL + 0 when none is needed. */
+static int take_callee_lock(run *parent, const rb_runbook *callee, rb_lock **lock, act_result *res)
+{
+    *lock = NULL;
+    if (parent->o->dry_run)
+        return 0;
+    for (const run *p = parent; p; p = p->parent)
+        if (!strcmp(lock_name(p->rb), lock_name(callee)))
+            return 0;
+    rb_lock_holder h = {0};
+    int rc = rb_lock_acquire(parent->o->state_dir, lock_name(callee), rb_journal_run_id(parent->journal), lock, &h);
+    if (rc == RB_LOCK_BUSY)
+        act_fail(res, RB_OUT_FAILED, "refused", "lock \"%s\" of runbook %s is held by run %s (pid %ld)",
+                 lock_name(callee), callee->name, *h.run_id ? h.run_id : "?", h.pid);
+    else if (rc != 0)
+        act_fail(res, RB_OUT_FAILED, "refused", "cannot take lock \"%s\": %s", lock_name(callee), strerror(errno));
+    return rc == 0 ? 0 : -1;
+}
+
 int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
                      json_t *inputs, act_result *res)
+{
+    rb_lock *lock;
+    if (take_callee_lock(parent, callee, &lock, res) != 0) {
+        res->outputs = json_object();
+        return -1;
+    }
+    int rc = called_with_lock(parent, s, callee, g, inputs, res);
+    rb_lock_release(lock);
+    return rc;
+}
+
+static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
+                            json_t *inputs, act_result *res)
 {
     run c;
     memset(&c, 0, sizeof c);

@@ -163,29 +163,15 @@ static void on_output(void *ctx, int stream, const char *bytes, size_t len)
     free(masked);
 }
 
-/* Exec arguments are visible to every user through ps: a secret never goes there. */
-static int secret_in_argv(run *r, json_t *params)
-{
-    json_t *argv = json_object_get(params, "argv"), *item;
-    size_t i;
-    json_array_foreach(argv, i, item)
-    {
-        size_t n;
-        char *m = rb_mask_apply(r->masker, json_string_value(item), json_string_length(item), &n);
-        int hit = m && strstr(m, RB_MASK_TEXT) && !strstr(json_string_value(item), RB_MASK_TEXT);
-        free(m);
-        if (hit)
-            return 1;
-    }
-    return 0;
-}
-
 /* --verbose: what is about to run, rendered (emit masks secrets like any message). */
 static void show_params(run *r, const char *key, json_t *params)
 {
     char *text = json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY);
-    char line[1024];
-    snprintf(line, sizeof line, "runs %.1000s", text ? text : "?");
+    size_t n;
+    char *masked = text ? rb_mask_apply(r->masker, text, strlen(text), &n) : NULL;
+    char line[1024]; /* cut after masking: a cut secret would no longer be recognised */
+    snprintf(line, sizeof line, "runs %.1000s", masked ? masked : "(parameters withheld)");
+    free(masked);
     rb_event ev = {.kind = RB_EV_NOTE, .step = key, .text = line};
     emit(r, &ev);
     free(text);
@@ -205,11 +191,6 @@ static void run_action(run *r, const rb_step *s, const rb_block *k, long long ti
                  unknown ? "undecided: a value is known only in a real run" : err);
         json_decref(params);
         json_decref(target);
-        return;
-    }
-    if (!strcmp(k->action.type->name, "exec") && secret_in_argv(r, params)) {
-        act_fail(res, RB_OUT_FAILED, "refused", "refused: a secret would be visible in the argv (use env: or stdin:)");
-        json_decref(params);
         return;
     }
     char key[320];
@@ -258,12 +239,27 @@ static int until_holds(run *r, const rb_step *s, json_t *outputs)
     return t == 1;
 }
 
-static void bound_output(json_t *fields)
+/* Outputs as the journal keeps them: masked first, then cut (a secret cut in two would no
+ * longer be recognised), and every value bounded so a record stays under the line limit. */
+static void bound_output(run *r, json_t *fields)
 {
-    static const char *const big[] = {"stdout", "stderr", "body", NULL};
-    for (size_t i = 0; big[i]; i++)
-        rb_json_truncate_field(fields, big[i], OUTPUT_JOURNAL_MAX);
+    const char *key;
+    json_t *v;
+    void *tmp;
     json_object_del(fields, "json"); /* the body holds it already */
+    json_object_foreach_safe(fields, tmp, key, v)
+    {
+        size_t n;
+        if (json_is_string(v) && json_string_length(v) > OUTPUT_JOURNAL_MAX) {
+            char *m = rb_mask_apply(r->masker, json_string_value(v), json_string_length(v), &n);
+            json_object_set_new(fields, key, m ? rb_json_string_bounded(m, n, OUTPUT_JOURNAL_MAX)
+                                               : json_string("[withheld]"));
+            free(m);
+        } else if ((json_is_array(v) || json_is_object(v)) &&
+                   json_dumpb(v, NULL, 0, JSON_COMPACT) > OUTPUT_JOURNAL_MAX) {
+            json_object_set_new(fields, key, json_string("[too large for the journal: a resume reads it as this text]"));
+        }
+    }
 }
 
 static void journal_attempt_end(run *r, const rb_step *s, int attempt, const act_result *res, long long ms)
@@ -426,7 +422,7 @@ static void finish_as(run *r, const rb_step *s, rb_outcome o, json_t *outputs, c
     if (o == RB_OUT_SUCCEEDED && outputs && !r->o->dry_run) {
         save_secret_captures(r, s, outputs); /* before step_end: a resume that sees it finds them */
         json_t *vis = visible_outputs(s, outputs);
-        bound_output(vis);
+        bound_output(r, vis);
         json_object_set_new(f, "outputs", vis);
     }
     if (r->o->dry_run)

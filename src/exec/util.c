@@ -1,5 +1,6 @@
 /* Small pieces the executor's files share: clocks, cancellable waits, journaling, events,
  * the expression scope, and outcome names. */
+#include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,7 +61,9 @@ int journal(run *r, const char *type, json_t *fields)
         r->journal_failed = 1;
         r->stopping = 1;
         rb_proc_cancel(r->cancel);
-        rb_event ev = {.kind = RB_EV_NOTE, .text = "the journal cannot be written: stopping the run"};
+        char text[200];
+        snprintf(text, sizeof text, "the journal cannot be written (%s): stopping the run", strerror(errno));
+        rb_event ev = {.kind = RB_EV_NOTE, .text = text};
         emit(r, &ev);
     }
     json_decref(fields);
@@ -101,12 +104,22 @@ void step_key(const run *r, const rb_step *s, char *buf, size_t len)
     snprintf(buf, len, "%s%s", r->prefix, s->id ? s->id : "?");
 }
 
+/* A side file's name is one path component, and two steps must never share one: '_' is
+ * written "_u" and '/' (a called runbook's step) "_s", so "app/cfg" and "app_cfg" differ. */
 void side_key(const run *r, const rb_step *s, char *buf, size_t len)
 {
-    step_key(r, s, buf, len);
-    for (char *p = buf; *p; p++)
-        if (*p == '/')
-            *p = '_'; /* a side file's name is one path component */
+    char key[320];
+    step_key(r, s, key, sizeof key);
+    size_t o = 0;
+    for (const char *p = key; *p && o + 3 < len; p++) {
+        if (*p == '_' || *p == '/') {
+            buf[o++] = '_';
+            buf[o++] = *p == '_' ? 'u' : 's';
+        } else {
+            buf[o++] = *p;
+        }
+    }
+    buf[o] = 0;
 }
 
 static json_t *lookup(void *ctx, const char *root)
