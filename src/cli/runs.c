@@ -126,7 +126,7 @@ int cmd_journal(int argc, char **argv)
     if (rc == 0 && (!path || rb_journal_load(path, &records, &info) != RB_JOURNAL_OK)) {
         fprintf(stderr, "runbook journal: cannot read the journal of '%s'%s%s\n", pos[0], *info.message ? ": " : "",
                 info.message);
-        rc = path ? EXIT_FAILED : EXIT_USAGE;
+        rc = path && info.records ? EXIT_FAILED : EXIT_USAGE; /* no such run is a usage error */
     }
     if (rc == 0) {
         size_t i;

@@ -2,6 +2,7 @@
  * output, retries and rollbacks, questions on the terminal, and the closing summary. */
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "runbook/expr.h"
@@ -125,9 +126,13 @@ void ui_event(void *ctx, const rb_event *ev)
         break;
     case RB_EV_ROLLBACK:
         end_line(u);
-        fprintf(u->out, "%s⤺%s %s %s%s%s\n", c(u, "\033[35m"), c(u, "\033[0m"), ev->step,
-                ev->outcome != RB_OUT_SUCCEEDED ? "ROLLBACK FAILED" : ev->dry_run ? "would be rolled back" : "rolled back",
-                ev->outcome == RB_OUT_SUCCEEDED ? "" : ": ", ev->outcome == RB_OUT_SUCCEEDED ? "" : ev->text ? ev->text : "");
+        if (ev->outcome == RB_OUT_SKIPPED) /* irreversible, or nothing it could undo: not a failure */
+            fprintf(u->out, "%s⤺%s %s not undone: %s\n", c(u, "\033[35m"), c(u, "\033[0m"), ev->step,
+                    ev->text ? ev->text : "nothing to undo");
+        else
+            fprintf(u->out, "%s⤺%s %s %s%s%s\n", c(u, "\033[35m"), c(u, "\033[0m"), ev->step,
+                    ev->outcome != RB_OUT_SUCCEEDED ? "ROLLBACK FAILED" : ev->dry_run ? "would be rolled back" : "rolled back",
+                    ev->outcome == RB_OUT_SUCCEEDED ? "" : ": ", ev->outcome == RB_OUT_SUCCEEDED ? "" : ev->text ? ev->text : "");
         break;
     case RB_EV_NOTE:
         end_line(u);
@@ -152,6 +157,7 @@ int ui_ask(void *ctx, const char *step, const char *question)
     fprintf(stderr, "%s?%s %s: %s [y/N] ", c(u, "\033[1;33m"), c(u, "\033[0m"), step, question);
     fflush(stderr);
     char line[64];
+    tcflush(STDIN_FILENO, TCIFLUSH); /* a "y" typed ahead must not answer a question not yet asked */
     if (!fgets(line, sizeof line, stdin))
         return -1;
     return line[0] == 'y' || line[0] == 'Y';

@@ -364,7 +364,10 @@ static void summarize(run *r, rb_run_result *res, int rollback_ok, int rolled)
     if (interrupted) {
         res->outcome = RB_OUT_CANCELLED;
         res->exit_code = 130;
-        snprintf(res->message, sizeof res->message, "interrupted: resume with 'runbook resume %s'", res->run_id);
+        if (r->o->dry_run)
+            snprintf(res->message, sizeof res->message, "interrupted (a dry run is not resumed: start it again)");
+        else
+            snprintf(res->message, sizeof res->message, "interrupted: resume with 'runbook resume %s'", res->run_id);
     } else if (r->failed_step >= 0 || r->deadline_passed || r->journal_failed || r->rollback_pending) {
         res->outcome = rolled ? RB_OUT_ROLLED_BACK : RB_OUT_FAILED;
         res->exit_code = rolled && !rollback_ok ? 3 : 1;

@@ -22,6 +22,19 @@ static void template_map(build *b, const rb_node *n, const char *what)
         b_want(b, n->items[2 * i + 1], RB_NODE_SCALAR, "each value");
 }
 
+/* An environment variable's name: a '=' in it would set another variable (HOME=/x=...). */
+static void env_names(build *b, const rb_node *n)
+{
+    for (size_t i = 0; n->kind == RB_NODE_MAP && i < n->count; i++) {
+        const char *k = n->items[2 * i]->str;
+        int ok = (*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || *k == '_';
+        for (const char *p = k; ok && *p; p++)
+            ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok)
+            b_error(b, n->items[2 * i], "\"%.60s\" is not an environment variable name (letters, digits, _)", k);
+    }
+}
+
 static void check_mode(build *b, const rb_node *n)
 {
     if (b_want(b, n, RB_NODE_SCALAR, "mode") != 0)
@@ -66,6 +79,8 @@ static void type_param(build *b, const rb_param_def *def, const rb_node *n)
         break;
     case RB_P_TEMPLATE_MAP:
         template_map(b, n, def->key);
+        if (!strcmp(def->key, "env"))
+            env_names(b, n);
         break;
     case RB_P_ANY:
         break;
