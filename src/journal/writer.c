@@ -185,9 +185,14 @@ static json_t *masked_copy(json_t *v, const rb_masker *m)
     }
     case JSON_OBJECT:
         copy = json_object();
-        json_object_foreach (v, key, item)
-            if (!copy || json_object_set_new(copy, key, masked_copy(item, m)) < 0)
+        json_object_foreach (v, key, item) {
+            /* keys come from outside too (a JSON body's): they are masked like values */
+            char *k = rb_mask_apply(m, key, strlen(key), &n);
+            int bad = !copy || !k || json_object_set_new(copy, k, masked_copy(item, m)) < 0;
+            free(k);
+            if (bad)
                 goto fail;
+        }
         return copy;
     case JSON_ARRAY:
         copy = json_array();
@@ -195,8 +200,18 @@ static json_t *masked_copy(json_t *v, const rb_masker *m)
             if (!copy || json_array_append_new(copy, masked_copy(item, m)) < 0)
                 goto fail;
         return copy;
+    case JSON_INTEGER:
+    case JSON_REAL: {
+        /* a secret can be a number (a PIN captured with secret: true) */
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *s = text ? rb_mask_apply(m, text, strlen(text), &n) : NULL;
+        copy = !s ? NULL : strcmp(s, text) ? json_string(RB_MASK_TEXT) : json_incref(v);
+        free(text);
+        free(s);
+        return copy;
+    }
     default:
-        return json_incref(v); /* numbers and constants cannot hold a secret */
+        return json_incref(v); /* true, false and null hold nothing */
     }
 fail:
     json_decref(copy);

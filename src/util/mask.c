@@ -262,6 +262,20 @@ static void add_b64(forms *fs, const char *b, size_t n, int urlsafe, size_t min)
     form_end(fs, min);
 }
 
+/* `base64` wraps its output at 76 columns and `openssl base64` at 64: each full line of the
+ * secret's base64 is then a form of its own (a line shorter than 16 characters, the last one,
+ * is left: alone it would mask too much and reveals at most 11 bytes). */
+static void add_base64_wrapped(forms *fs, const char *b, size_t len)
+{
+    static const size_t widths[] = {64, 76};
+    for (size_t w = 0; w < 2; w++)
+        for (size_t at = 0; len > widths[w] && at < len; at += widths[w]) {
+            size_t n = len - at < widths[w] ? len - at : widths[w];
+            if (n >= 16)
+                add_b64(fs, b + at, n, 0, 16);
+        }
+}
+
 static void add_base64_whole(forms *fs, const unsigned char *v, size_t n)
 {
     size_t len;
@@ -278,6 +292,7 @@ static void add_base64_whole(forms *fs, const unsigned char *v, size_t n)
         add_b64(fs, b, len, urlsafe, RB_MASK_MIN_LEN);
         add_b64(fs, b, unpadded, urlsafe, RB_MASK_MIN_LEN);
     }
+    add_base64_wrapped(fs, b, len);
     free(b);
 }
 

@@ -359,10 +359,36 @@ static void adding_while_applying(void **state)
     rb_masker_free(m);
 }
 
+/* base64 and openssl base64 wrap their output at 76 and 64 columns: each full line is masked. */
+static void wrapped_base64_is_masked(void **state)
+{
+    (void)state;
+    const char *secret = "ghp_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-";
+    unsigned char b64[256];
+    int len = EVP_EncodeBlock(b64, (const unsigned char *)secret, (int)strlen(secret));
+    rb_masker *m = rb_masker_new();
+    assert_int_equal(rb_masker_add(m, secret, strlen(secret)), 0);
+    for (int width = 64; width <= 76; width += 12) {
+        char text[512] = "";
+        for (int at = 0; at < len; at += width)
+            snprintf(text + strlen(text), sizeof text - strlen(text), "%.*s\n", width, (const char *)b64 + at);
+        size_t n;
+        char *out = rb_mask_apply(m, text, strlen(text), &n);
+        assert_non_null(out);
+        /* no line of 16 or more base64 characters survives */
+        for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+            if (strlen(line) >= 16 && !strstr(line, RB_MASK_TEXT))
+                fail_msg("width %d: line '%s' is not masked", width, line);
+        free(out);
+    }
+    rb_masker_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plain_secret_is_masked_everywhere),
+        cmocka_unit_test(wrapped_base64_is_masked),
         cmocka_unit_test(empty_input_and_empty_masker),
         cmocka_unit_test(bad_secrets_are_refused),
         cmocka_unit_test(short_secret_is_masked_and_reported),
