@@ -164,13 +164,23 @@ static void ref_runbook(walk *w, const rb_ref *r)
         c_error(w->c, w->n, r->offset, "use runbook.objectives.rto or runbook.objectives.rpo");
 }
 
+/* The common roots by their first letters, before the general list (every reference passes). */
+static int known_root(const char *s)
+{
+    switch (s[0]) {
+    case 's': return !strcmp(s, "steps") || !strcmp(s, "secrets");
+    case 'i': return !strcmp(s, "inputs");
+    default: return 0;
+    }
+}
+
 static void on_ref(const rb_ref *r, void *ctx)
 {
     static const char *const roots[] = {"inputs", "secrets", "steps", "env", "run", "runbook", NULL};
     static const char *const run_names[] = {"id", "dry_run", NULL};
     walk *w = ctx;
     w->refs++;
-    if (!listed(r->root, roots)) {
+    if (!known_root(r->root) && !listed(r->root, roots)) {
         c_error(w->c, w->n, r->offset, "unknown name \"%s\"", r->root);
         rb_diag_hint(w->c->d, "names start with inputs., secrets., steps., env., run. or runbook.");
         return;

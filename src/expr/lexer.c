@@ -268,10 +268,23 @@ size_t expr_lex_skip_string(const char *src, size_t i, size_t end)
     return (size_t)-1;
 }
 
+/* The next quote or '}' at or after i (end if none): memchr runs a word at a time, which
+ * matters because every template part is scanned here before it is lexed. */
+static size_t next_stop(const char *src, size_t i, size_t end)
+{
+    const char *brace = memchr(src + i, '}', end - i);
+    size_t stop = brace ? (size_t)(brace - src) : end;
+    const char *q1 = memchr(src + i, '\'', stop - i);
+    if (q1)
+        stop = (size_t)(q1 - src);
+    const char *q2 = memchr(src + i, '"', stop - i);
+    return q2 ? (size_t)(q2 - src) : stop;
+}
+
 size_t expr_lex_find_close(const char *src, size_t i, size_t end, size_t *bad_quote)
 {
     *bad_quote = (size_t)-1;
-    while (i < end) {
+    while ((i = next_stop(src, i, end)) < end) {
         if (src[i] == '\'' || src[i] == '"') {
             size_t next = expr_lex_skip_string(src, i, end);
             if (next == (size_t)-1) {

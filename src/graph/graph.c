@@ -225,7 +225,17 @@ static int join_reach(rb_graph *g, size_t v)
         k += g->nreach[d];
         all[k++] = (reach_t){g->chain[d], g->pos[d]};
     }
-    qsort(all, k, sizeof *all, by_chain);
+    if (k <= 16) { /* the common case, a step or two reaching it: no qsort call */
+        for (size_t i = 1; i < k; i++) {
+            reach_t x = all[i];
+            size_t j = i;
+            while (j > 0 && by_chain(&x, &all[j - 1]) < 0)
+                all[j] = all[j - 1], j--;
+            all[j] = x;
+        }
+    } else {
+        qsort(all, k, sizeof *all, by_chain);
+    }
     size_t out = 0;
     for (size_t i = 0; i < k; i++)
         if (!out || all[out - 1].chain != all[i].chain)
