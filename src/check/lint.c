@@ -127,8 +127,10 @@ static void shell_for_typed(checker *c, const rb_step *s)
 {
     static const char *const typed[][2] = {
         {"curl", "http"}, {"wget", "http"}, {"psql", "sql"}, {"ssh", "ssh"}, {"sleep", "sleep"}};
+    if (strcmp(type_name(s), "shell"))
+        return;
     const rb_node *script = rb_action_param(&s->main.action, "script");
-    if (strcmp(type_name(s), "shell") || !script || script->kind != RB_NODE_SCALAR)
+    if (!script || script->kind != RB_NODE_SCALAR)
         return;
     const char *p = script->str;
     while (isspace((unsigned char)*p))
@@ -183,8 +185,10 @@ static void read_only_write(checker *c, const rb_step *s)
     static const char *const acting[] = {
         "pg_promote", "pg_reload_conf", "pg_terminate_backend", "pg_cancel_backend", "lo_import",
         "lo_export", NULL};
+    if (strcmp(type_name(s), "sql") || s->writes)
+        return;
     const rb_node *q = rb_action_param(&s->main.action, "query");
-    if (strcmp(type_name(s), "sql") || s->writes || !q || q->kind != RB_NODE_SCALAR)
+    if (!q || q->kind != RB_NODE_SCALAR)
         return;
     if (copy_to_program(q->str)) {
         c_warn(c, q, "read-only-write", "a read step runs COPY ... PROGRAM, which runs a command on the server");

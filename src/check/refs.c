@@ -164,41 +164,43 @@ static void ref_runbook(walk *w, const rb_ref *r)
         c_error(w->c, w->n, r->offset, "use runbook.objectives.rto or runbook.objectives.rpo");
 }
 
-/* The common roots by their first letters, before the general list (every reference passes). */
-static int known_root(const char *s)
+typedef enum { ROOT_UNKNOWN, ROOT_INPUTS, ROOT_SECRETS, ROOT_STEPS, ROOT_ENV, ROOT_RUN, ROOT_RUNBOOK } root_kind;
+
+/* Every reference passes here: one comparison picks the root. */
+static root_kind root_of(const char *s)
 {
     switch (s[0]) {
-    case 's': return !strcmp(s, "steps") || !strcmp(s, "secrets");
-    case 'i': return !strcmp(s, "inputs");
-    default: return 0;
+    case 'i': return !strcmp(s, "inputs") ? ROOT_INPUTS : ROOT_UNKNOWN;
+    case 's': return !strcmp(s, "steps") ? ROOT_STEPS : !strcmp(s, "secrets") ? ROOT_SECRETS : ROOT_UNKNOWN;
+    case 'e': return !strcmp(s, "env") ? ROOT_ENV : ROOT_UNKNOWN;
+    case 'r': return !strcmp(s, "run") ? ROOT_RUN : !strcmp(s, "runbook") ? ROOT_RUNBOOK : ROOT_UNKNOWN;
+    default: return ROOT_UNKNOWN;
     }
 }
 
 static void on_ref(const rb_ref *r, void *ctx)
 {
-    static const char *const roots[] = {"inputs", "secrets", "steps", "env", "run", "runbook", NULL};
     static const char *const run_names[] = {"id", "dry_run", NULL};
     walk *w = ctx;
     w->refs++;
-    if (!known_root(r->root) && !listed(r->root, roots)) {
+    root_kind k = root_of(r->root);
+    if (k == ROOT_UNKNOWN) {
         c_error(w->c, w->n, r->offset, "unknown name \"%s\"", r->root);
         rb_diag_hint(w->c->d, "names start with inputs., secrets., steps., env., run. or runbook.");
         return;
     }
-    if (strcmp(r->root, "runbook") && strcmp(r->root, "run") && !r->name) {
+    if (k != ROOT_RUN && k != ROOT_RUNBOOK && !r->name) {
         c_error(w->c, w->n, r->offset, "\"%s\" needs a name after it (%s.NAME)", r->root, r->root);
         return;
     }
-    if (!strcmp(r->root, "inputs"))
-        ref_input(w, r);
-    else if (!strcmp(r->root, "secrets"))
-        ref_secret(w, r);
-    else if (!strcmp(r->root, "steps"))
-        ref_step(w, r);
-    else if (!strcmp(r->root, "run"))
-        ref_fixed(w, r, run_names, "run");
-    else if (!strcmp(r->root, "runbook"))
-        ref_runbook(w, r);
+    switch (k) {
+    case ROOT_INPUTS: ref_input(w, r); break;
+    case ROOT_SECRETS: ref_secret(w, r); break;
+    case ROOT_STEPS: ref_step(w, r); break;
+    case ROOT_RUN: ref_fixed(w, r, run_names, "run"); break;
+    case ROOT_RUNBOOK: ref_runbook(w, r); break;
+    default: break;
+    }
 }
 
 static int guarded(const walk *w, size_t step)

@@ -146,6 +146,14 @@ static int lex_string(lexer *lx, rb_expr_error *err)
 {
     size_t s = lx->pos, i = s + 1;
     char q = lx->src[s];
+    const char *close = memchr(lx->src + i, q, lx->end - i);
+    if (close && (q == '\'' || !memchr(lx->src + i, '\\', (size_t)(close - lx->src) - i))) {
+        lx->str = lx->src + i; /* nothing to decode: the token is its source */
+        lx->str_len = (size_t)(close - lx->src) - i;
+        lx->tok.kind = TK_STRING;
+        lx->tok.end = lx->pos = (size_t)(close - lx->src) + 1;
+        return 0;
+    }
     lx->text.len = 0;
     lx->text.failed = 0;
     while (i < lx->end && lx->src[i] != q) {
@@ -178,6 +186,8 @@ static int lex_string(lexer *lx, rb_expr_error *err)
         expr_fail(err, s, "out of memory");
         return -1;
     }
+    lx->str = lx->text.data;
+    lx->str_len = lx->text.len;
     lx->tok.kind = TK_STRING;
     lx->tok.end = lx->pos = i + 1;
     return 0;

@@ -22,7 +22,9 @@ typedef struct lexer {
     const char *src; /* the whole text; offsets are relative to it */
     size_t pos, end; /* next byte, and where this expression stops */
     token tok;       /* the current token */
-    expr_buf text;   /* decoded contents of the current TK_STRING (words stay in src) */
+    expr_buf text;   /* decoded contents of a TK_STRING that has escapes */
+    const char *str; /* the current TK_STRING's contents: a slice of src, or text.data */
+    size_t str_len;
 } lexer;
 
 void expr_lex_init(lexer *lx, const char *src, size_t start, size_t end);

@@ -73,7 +73,7 @@ static node *parse_literal(parser *p)
 {
     json_t *v = NULL;
     switch (TOK.kind) {
-    case TK_STRING: v = json_stringn(p->lx.text.data, p->lx.text.len); break;
+    case TK_STRING: v = json_stringn(p->lx.str, p->lx.str_len); break;
     case TK_INT:
     case TK_DURATION: v = json_integer(TOK.ival); break;
     case TK_REAL: v = json_real(TOK.rval); break;
@@ -114,8 +114,8 @@ static int push_access(parser *p, node *n, const access *a)
 static char *copy_text(parser *p, size_t *len)
 {
     int word = TOK.kind == TK_IDENT || TOK.kind == TK_TRUE || TOK.kind == TK_FALSE || TOK.kind == TK_NULL;
-    const char *from = word ? p->lx.src + TOK.start : p->lx.text.data;
-    size_t n = word ? TOK.end - TOK.start : p->lx.text.len;
+    const char *from = word ? p->lx.src + TOK.start : p->lx.str;
+    size_t n = word ? TOK.end - TOK.start : p->lx.str_len;
     char *s = rb_arena_strndup(p->arena, from, n);
     if (s)
         *len = n;
@@ -300,7 +300,7 @@ static rb_regex *compile_regex(parser *p)
 {
     char msg[120];
     size_t off = 0;
-    rb_regex *re = rb_regex_compile(p->lx.text.data, p->lx.text.len, &off, msg, sizeof msg);
+    rb_regex *re = rb_regex_compile(p->lx.str, p->lx.str_len, &off, msg, sizeof msg);
     if (!re)
         expr_fail(p->err, expr_lex_string_source_offset(p->lx.src, TOK.start, off),
                   "invalid regex: %s", msg);

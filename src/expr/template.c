@@ -131,12 +131,9 @@ static int scan(rb_template *t, const char *src, size_t len, expr_buf *lit, rb_e
 
 rb_template *rb_template_parse(const char *src, size_t len, rb_expr_error *err)
 {
-    rb_template *t = calloc(1, sizeof *t);
-    if (t) {
-        t->parts = t->inline_parts;
-        t->exprs = t->inline_exprs;
-        t->cap = INLINE_PARTS;
-    }
+    rb_template *t = malloc(sizeof *t); /* the inline arrays need no zeroing: n counts them */
+    if (t)
+        *t = (rb_template){.parts = t->inline_parts, .exprs = t->inline_exprs, .cap = INLINE_PARTS};
     expr_buf lit;
     expr_buf_init(&lit, 0);
     rb_expr_error local;

@@ -111,7 +111,7 @@ const rb_action_type *rb_action_type_find(const char *name)
 int rb_action_param_index(const rb_action_type *t, const char *key)
 {
     for (size_t i = 0; i < t->nparams; i++)
-        if (strcmp(t->params[i].key, key) == 0)
+        if (t->params[i].key[0] == key[0] && strcmp(t->params[i].key, key) == 0)
             return (int)i;
     return -1;
 }
