@@ -650,6 +650,31 @@ t_file_link() {
     check "file: ... and left the link in place" eq "$(readlink "$D/current.conf")" real.conf
 }
 
+# ---- a terminal: inputs asked for, confirmations answered by a person ----
+
+on_tty() { # input-script, args...: runs the binary on a pseudo-terminal (util-linux script)
+    local feed=$1; shift
+    bash -c "$feed" | timeout -k 5 60 script -qec "$(printf '%q ' "$bin" "$@")" /dev/null 2>&1 |
+        tr -d '\r' | sed 's/\x1b\[[0-9;]*m//g' >"$T/out"
+    out=$(<"$T/out")
+}
+
+t_terminal() {
+    begin terminal
+    command -v script >/dev/null || { check "terminal: util-linux script is installed" false; return; }
+    on_tty "printf 'alice\n7\n2\n'; sleep 1; printf 'y\n'" run ask --state-dir "$S" --set "dir=$D"
+    check "terminal: a missing input is asked for with its description and type" has "$out" "who (string) — who is on call:"
+    check "terminal: a bad value is refused and asked again" has "$out" "7 is out of range (1 to 3)"
+    check "terminal: the question shows rendered values" has "$out" "Promote alice? [y/N]"
+    check "terminal: the answer yes runs the step" eq "$(cat "$D/promoted" 2>/dev/null)" "promoted alice x2"
+    jcheck "terminal: the journal says a person answered" "$(latest_run)" \
+        'last("confirm","promote")["by"] == "operator" and last("confirm","promote")["answer"] == "yes"'
+    rm -f "$D/promoted"
+    on_tty "sleep 1; printf 'n\n'" run ask --state-dir "$S" --set "dir=$D" --set who=bob --set n=1
+    check "terminal: the answer no fails the step" has "$out" "the operator said no"
+    check "terminal: ... and it did not run" absent "$D/promoted"
+}
+
 t_timeout
 t_retry
 t_rollback
@@ -669,6 +694,7 @@ t_jobs
 t_calls
 t_exits
 t_file_link
+t_terminal
 t_torture
 T=$work
 check "no sanitizer report from any process" bash -c "! ls '$work' | grep -q '^sanitizer'"

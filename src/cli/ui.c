@@ -159,6 +159,6 @@ int ui_ask(void *ctx, const char *step, const char *question)
     char line[64];
     tcflush(STDIN_FILENO, TCIFLUSH); /* a "y" typed ahead must not answer a question not yet asked */
     if (!fgets(line, sizeof line, stdin))
-        return -1;
+        return 0; /* end of input (Ctrl-D) on a terminal: the operator did not say yes */
     return line[0] == 'y' || line[0] == 'Y';
 }

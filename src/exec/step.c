@@ -360,7 +360,14 @@ static int confirm(run *r, const rb_step *s, char *why, size_t len)
     }
     if (!r->o->yes) {
         size_t n;
-        char *q = rb_mask_apply(r->masker, s->confirm, strlen(s->confirm), &n);
+        int unknown;
+        char err[200];
+        /* the question may name inputs and outputs (Promote ${{ inputs.host }}?) */
+        rb_scope scope = run_scope(r);
+        char *text = s->confirm_node ? rb_render_node(s->confirm_node, &scope, &unknown, err, sizeof err) : NULL;
+        const char *shown = text ? text : s->confirm;
+        char *q = rb_mask_apply(r->masker, shown, strlen(shown), &n);
+        free(text);
         pthread_mutex_unlock(r->mu);
         pthread_mutex_lock(&ask_mu);
         answer = r->o->ui.ask ? r->o->ui.ask(r->o->ui.ctx, key, q ? q : "") : -1;
