@@ -467,12 +467,18 @@ static void announce(run *r, const rb_step *s, rb_event_kind kind, rb_outcome o,
     char key[320];
     step_key(r, s, key, sizeof key);
     step_state *st = &r->st[s->index];
-    rb_event ev = {.kind = kind, .step = key, .title = s->title, .outcome = o, .text = text,
+    const rb_node *title = s->title ? rb_map_get(s->node, "title") : NULL;
+    rb_scope scope = run_scope(r);
+    int unknown;
+    char err[160];
+    char *shown = title ? rb_render_node(title, &scope, &unknown, err, sizeof err) : NULL;
+    rb_event ev = {.kind = kind, .step = key, .title = shown ? shown : s->title, .outcome = o, .text = text,
                    .duration_ms = st->duration_ms, .attempt = st->attempts, .dry_run = r->o->dry_run};
     if (kind == RB_EV_STEP_END)
         ev.continued = s->on_failure == RB_POLICY_CONTINUE && o != RB_OUT_SUCCEEDED && o != RB_OUT_SKIPPED &&
                        o != RB_OUT_NOT_RUN;
-    emit(r, &ev);
+    emit(r, &ev); /* emit masks the text; the title is the runbook's own, rendered */
+    free(shown);
 }
 
 /* ---- the step ---- */

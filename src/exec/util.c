@@ -83,20 +83,29 @@ int journal_sync(run *r)
 
 /* Messages can quote what a command or server said, so they are masked like output
  * (RB_EV_OUTPUT chunks arrive masked by their stream already). */
+static char *mask_text(run *r, const char *s)
+{
+    size_t n;
+    return s ? rb_mask_apply(r->masker, s, strlen(s), &n) : NULL;
+}
+
 void emit(run *r, const rb_event *ev)
 {
     if (!r->o->ui.event)
         return;
-    if (ev->kind == RB_EV_OUTPUT || !ev->text || !r->masker) {
+    if (!r->masker) {
         r->o->ui.event(r->o->ui.ctx, ev);
         return;
     }
-    size_t n;
-    char *masked = rb_mask_apply(r->masker, ev->text, strlen(ev->text), &n);
     rb_event copy = *ev;
-    copy.text = masked ? masked : "(message withheld)";
+    char *text = ev->kind == RB_EV_OUTPUT ? NULL : mask_text(r, ev->text), *title = mask_text(r, ev->title);
+    if (ev->kind != RB_EV_OUTPUT && ev->text)
+        copy.text = text ? text : "(message withheld)";
+    if (ev->title)
+        copy.title = title ? title : "(title withheld)";
     r->o->ui.event(r->o->ui.ctx, &copy);
-    free(masked);
+    free(text);
+    free(title);
 }
 
 void step_key(const run *r, const rb_step *s, char *buf, size_t len)
