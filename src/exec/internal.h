@@ -17,11 +17,12 @@
 
 typedef struct step_state {
     rb_outcome outcome;
-    int started, finished, running, continued, in_doubt, verified;
+    int started, finished, running, continued, in_doubt;
     int attempts;
     long long duration_ms;
     uint64_t done_order; /* completion order, for rollbacks newest first */
-    int rollback_done;   /* journaled rollback_end */
+    int rollback_started; /* journaled rollback_start (replayed on resume) */
+    int rollback_done;    /* journaled rollback_end */
     rb_outcome rollback_outcome;
     pthread_t thread;
     char message[256];

@@ -112,30 +112,38 @@ static void fail_with(act_result *res, const char *errclass, const char *msg)
     act_fail(res, RB_OUT_FAILED, errclass, "%s", msg);
 }
 
-static void judge_process(const rb_node *ex, act_result *res)
+/* The shape exec/shell/ssh and http share: a code (exit code, status) that expect: may widen,
+ * then a regex over the main text. Returns 0 when both hold; else fails `res`. */
+static int judge_code_and_text(const rb_node *ex, act_result *res, const char *code_key, int default_class,
+                               const char *code_name, const char *text_key)
 {
-    json_t *code = json_object_get(res->outputs, "exit_code");
-    long long got = json_integer_value(code);
+    long long got = json_integer_value(json_object_get(res->outputs, code_key));
     char cls[32], msg[128];
     snprintf(cls, sizeof cls, "%lld", got);
-    if (!code_allowed(rb_map_get(ex, "exit_code"), got, 0)) {
-        snprintf(msg, sizeof msg, "exit code %lld", got);
+    if (!code_allowed(rb_map_get(ex, code_key), got, default_class)) {
+        snprintf(msg, sizeof msg, "%s %lld", code_name, got);
         fail_with(res, cls, msg);
-    } else if (rb_map_get(ex, "stdout") && !matches(rb_map_get(ex, "stdout"), json_object_get(res->outputs, "stdout")))
-        fail_with(res, "expect", "stdout does not match expect.stdout");
+        return -1;
+    }
+    const rb_node *re = rb_map_get(ex, text_key);
+    if (re && !matches(re, json_object_get(res->outputs, text_key))) {
+        snprintf(msg, sizeof msg, "the %s does not match expect.%s", text_key, text_key);
+        fail_with(res, "expect", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void judge_process(const rb_node *ex, act_result *res)
+{
+    judge_code_and_text(ex, res, "exit_code", 0, "exit code", "stdout");
 }
 
 static void judge_http(const rb_node *ex, act_result *res)
 {
-    long long got = json_integer_value(json_object_get(res->outputs, "status"));
-    char cls[32], msg[256];
-    snprintf(cls, sizeof cls, "%lld", got);
-    if (!code_allowed(rb_map_get(ex, "status"), got, 2)) {
-        snprintf(msg, sizeof msg, "HTTP status %lld", got);
-        fail_with(res, cls, msg);
-    } else if (rb_map_get(ex, "body") && !matches(rb_map_get(ex, "body"), json_object_get(res->outputs, "body")))
-        fail_with(res, "expect", "the body does not match expect.body");
-    else if (!json_expectations(rb_map_get(ex, "json"), json_object_get(res->outputs, "json"), msg, sizeof msg))
+    char msg[256];
+    if (judge_code_and_text(ex, res, "status", 2, "HTTP status", "body") == 0 &&
+        !json_expectations(rb_map_get(ex, "json"), json_object_get(res->outputs, "json"), msg, sizeof msg))
         fail_with(res, "expect", msg);
 }
 

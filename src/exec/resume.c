@@ -106,6 +106,7 @@ static void replay_step(run *r, long i, const char *type, json_t *rec, char *cut
     } else if (!strcmp(type, "step_end")) {
         replay_end(r, i, rec, cut[i]);
     } else if (!strcmp(type, "rollback_start")) {
+        st->rollback_started = 1;
         st->rollback_done = 0;
     } else if (!strcmp(type, "rollback_end")) {
         /* a rollback an interrupt cancelled midway is not done: it is in doubt */
@@ -275,23 +276,13 @@ static int settle(run *r, char *err, size_t len)
 
 /* A rollback interrupted midway: one that started and never ended is in doubt like a step,
  * except a file step's own undo, which restores saved content and can run again. */
-static int settle_rollbacks(run *r, journaled *j, char *err, size_t len)
+static int settle_rollbacks(run *r, char *err, size_t len)
 {
-    char *started = calloc(r->rb->nsteps + 1, 1);
-    size_t k;
-    json_t *rec;
-    json_array_foreach(j->records, k, rec)
-    {
-        const char *type = json_string_value(json_object_get(rec, "type"));
-        long i = step_index(r, json_string_value(json_object_get(rec, "step")));
-        if (started && i >= 0 && type && !strcmp(type, "rollback_start"))
-            started[i] = 1;
-    }
-    int rc = started ? 0 : -1;
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < r->rb->nsteps; i++) {
         const rb_step *s = &r->rb->steps[i];
         int file_undo = !s->rollback && s->main.action.type && !strcmp(s->main.action.type->name, "file");
-        if (!started[i] || r->st[i].rollback_done || file_undo)
+        if (!r->st[i].rollback_started || r->st[i].rollback_done || file_undo)
             continue;
         const char *by;
         if (consent(r, s, "Its rollback was running when the run stopped. Run the rollback again?", &by) != 1) {
@@ -300,7 +291,6 @@ static int settle_rollbacks(run *r, journaled *j, char *err, size_t len)
         } else
             note(r, s, "running its rollback again", by);
     }
-    free(started);
     return rc;
 }
 
@@ -329,7 +319,7 @@ static int settle_journaled(run *r, journaled *j, char *err, size_t len)
 {
     if (j->rollback_phase) {
         r->stopping = r->rollback_pending = 1;
-        return settle_rollbacks(r, j, err, len);
+        return settle_rollbacks(r, err, len);
     }
     if (r->failed_step >= 0) {
         r->stopping = 1;

@@ -10,7 +10,7 @@
 
 struct rb_arena_block {
     rb_arena_block *next;
-    size_t size, used; /* used: bytes handed out, for a block of its own (the head block uses cur/end) */
+    size_t size; /* the free part of the head block is tracked by the arena (cur, end) */
     /* data follows; the header is a multiple of 8 bytes so the data stays 8-aligned */
 };
 
@@ -45,7 +45,6 @@ static rb_arena_block *block_new(rb_arena *a, size_t size)
     if (!b)
         return NULL;
     b->size = size;
-    b->used = 0;
     a->total += sizeof *b + size;
     return b;
 }
@@ -57,7 +56,6 @@ static void *alloc_big(rb_arena *a, size_t n)
     rb_arena_block *b = block_new(a, n);
     if (!b)
         return NULL;
-    b->used = n;
     if (a->head) {
         b->next = a->head->next;
         a->head->next = b;
