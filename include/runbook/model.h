@@ -49,7 +49,19 @@ typedef struct rb_action_type {
     const char *target_kind;      /* "postgres", "ssh", "http", or NULL */
     int reads_by_default;         /* effect read unless said otherwise (http: GET/HEAD only) */
     int network;                  /* talks to another machine: wants a timeout */
+    /* Differences that are only data, read by the checker, plan and the executor alike: */
+    const char *quoted_param;     /* param whose ${{ }} become quoted shell words, or NULL */
+    const char *argv_param;       /* param that is a child's argv (no secrets there), or NULL */
+    const char *capture_text;     /* output that re:/json: captures read, or NULL: none */
+    unsigned capture_kinds;       /* bit (1 << rb_capture_kind) of the captures it offers */
+    const char *const *expect_keys; /* NULL-terminated keys its expect: takes */
+    const char *const *journal_fields; /* outputs copied into each attempt_end record */
+    unsigned flags;               /* RB_AT_* */
+    const struct rb_action_ops *ops; /* what runs it (runbook/action.h) */
 } rb_action_type;
+
+#define RB_AT_CALLS_RUNBOOK 1u /* the executor runs the called runbook itself */
+#define RB_AT_SELF_TIMED 2u    /* bounds itself (sleep): defaults.timeout does not apply */
 
 /* The registry, in a fixed order; NULL-terminated. */
 extern const rb_action_type *const rb_action_types[];

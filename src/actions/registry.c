@@ -16,3 +16,7 @@ const act_impl *act_find(const char *name)
             return impls[i];
     return NULL;
 }
+
+/* Transitional: the local actions move onto runbook/action.h next. */
+#include "runbook/action.h"
+const rb_action_ops rb_exec_ops, rb_shell_ops, rb_sleep_ops, rb_assert_ops, rb_file_ops, rb_runbook_ops;

@@ -2,6 +2,7 @@
  * The checker, the schema test and (later) the executor all read these tables. */
 #include <string.h>
 
+#include "runbook/action.h"
 #include "runbook/model.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -14,6 +15,16 @@ static const char *const sql_outputs[] = {"rows", "value", "row_count", "sqlstat
 static const char *const file_outputs[] = {"path", "changed", NULL};
 static const char *const no_outputs[] = {NULL};
 
+static const char *const process_expect[] = {"exit_code", "stdout", NULL};
+static const char *const http_expect[] = {"status", "body", "json", NULL};
+static const char *const sql_expect[] = {"value", "row_count", NULL};
+static const char *const process_journaled[] = {"exit_code", NULL};
+static const char *const http_journaled[] = {"status", NULL};
+static const char *const sql_journaled[] = {"row_count", "sqlstate", NULL};
+
+#define CAP(k) (1u << (k))
+#define TEXT_CAPTURES (CAP(RB_CAP_RE) | CAP(RB_CAP_JSON))
+
 const char *const rb_common_outputs[] = {"outcome", "attempts", "duration", NULL};
 
 static const rb_param_def exec_params[] = {
@@ -23,7 +34,9 @@ static const rb_param_def exec_params[] = {
     {"stdin", RB_P_TEMPLATE, 0, "text written to the program's standard input"},
 };
 static const rb_action_type exec_type = {
-    "exec", exec_params, COUNT(exec_params), "argv", K(RB_NODE_SEQ), process_outputs, NULL, 0, 0};
+    "exec", exec_params, COUNT(exec_params), "argv", K(RB_NODE_SEQ), process_outputs, NULL, 0, 0,
+    .argv_param = "argv", .capture_text = "stdout", .capture_kinds = TEXT_CAPTURES,
+    .expect_keys = process_expect, .journal_fields = process_journaled, .ops = &rb_exec_ops};
 
 static const rb_param_def shell_params[] = {
     {"script", RB_P_TEMPLATE, RB_PF_REQUIRED, "script for /bin/sh; each ${{ }} becomes one quoted word"},
@@ -32,7 +45,9 @@ static const rb_param_def shell_params[] = {
     {"stdin", RB_P_TEMPLATE, 0, "text written to the script's standard input"},
 };
 static const rb_action_type shell_type = {
-    "shell", shell_params, COUNT(shell_params), "script", K(RB_NODE_SCALAR), process_outputs, NULL, 0, 0};
+    "shell", shell_params, COUNT(shell_params), "script", K(RB_NODE_SCALAR), process_outputs, NULL, 0, 0,
+    .quoted_param = "script", .capture_text = "stdout", .capture_kinds = TEXT_CAPTURES,
+    .expect_keys = process_expect, .journal_fields = process_journaled, .ops = &rb_shell_ops};
 
 static const rb_param_def http_params[] = {
     {"url", RB_P_TEMPLATE, 0, "full URL (or use target + path)"},
@@ -47,7 +62,9 @@ static const rb_param_def http_params[] = {
     {"follow_redirects", RB_P_BOOL, 0, "follow 3xx redirects (default false)"},
 };
 static const rb_action_type http_type = {
-    "http", http_params, COUNT(http_params), NULL, 0, http_outputs, "http", 1, 1};
+    "http", http_params, COUNT(http_params), NULL, 0, http_outputs, "http", 1, 1,
+    .capture_text = "body", .capture_kinds = TEXT_CAPTURES, .expect_keys = http_expect,
+    .journal_fields = http_journaled, .ops = &rb_http_ops};
 
 static const rb_param_def sql_params[] = {
     {"target", RB_P_TARGET, RB_PF_REQUIRED, "a postgres target"},
@@ -55,7 +72,9 @@ static const rb_param_def sql_params[] = {
     {"params", RB_P_TEMPLATE_LIST, 0, "bound parameters"},
 };
 static const rb_action_type sql_type = {
-    "sql", sql_params, COUNT(sql_params), NULL, 0, sql_outputs, "postgres", 0, 1};
+    "sql", sql_params, COUNT(sql_params), NULL, 0, sql_outputs, "postgres", 0, 1,
+    .capture_text = "value", .capture_kinds = CAP(RB_CAP_RE) | CAP(RB_CAP_COLUMN),
+    .expect_keys = sql_expect, .journal_fields = sql_journaled, .ops = &rb_sql_ops};
 
 static const rb_param_def ssh_params[] = {
     {"target", RB_P_TARGET, RB_PF_REQUIRED, "an ssh target"},
@@ -64,20 +83,23 @@ static const rb_param_def ssh_params[] = {
     {"env", RB_P_TEMPLATE_MAP, 0, "environment variables exported before the command"},
 };
 static const rb_action_type ssh_type = {
-    "ssh", ssh_params, COUNT(ssh_params), NULL, 0, process_outputs, "ssh", 0, 1};
+    "ssh", ssh_params, COUNT(ssh_params), NULL, 0, process_outputs, "ssh", 0, 1,
+    .quoted_param = "command", .capture_text = "stdout", .capture_kinds = TEXT_CAPTURES,
+    .expect_keys = process_expect, .journal_fields = process_journaled, .ops = &rb_ssh_ops};
 
 static const rb_param_def sleep_params[] = {
     {"duration", RB_P_DURATION, RB_PF_REQUIRED, "how long to wait"},
 };
 static const rb_action_type sleep_type = {
-    "sleep", sleep_params, COUNT(sleep_params), "duration", K(RB_NODE_SCALAR), no_outputs, NULL, 1, 0};
+    "sleep", sleep_params, COUNT(sleep_params), "duration", K(RB_NODE_SCALAR), no_outputs, NULL, 1, 0,
+    .flags = RB_AT_SELF_TIMED, .ops = &rb_sleep_ops};
 
 static const rb_param_def assert_params[] = {
     {"that", RB_P_EXPRS, RB_PF_REQUIRED, "expressions that must all hold"},
 };
 static const rb_action_type assert_type = {
     "assert", assert_params, COUNT(assert_params), "that", KINDS(K(RB_NODE_SCALAR) | K(RB_NODE_SEQ)),
-    no_outputs, NULL, 1, 0};
+    no_outputs, NULL, 1, 0, .ops = &rb_assert_ops};
 
 static const rb_param_def file_params[] = {
     {"path", RB_P_TEMPLATE, RB_PF_REQUIRED, "file to write atomically"},
@@ -85,14 +107,15 @@ static const rb_param_def file_params[] = {
     {"mode", RB_P_MODE, 0, "octal mode such as \"0600\" (default \"0644\")"},
 };
 static const rb_action_type file_type = {
-    "file", file_params, COUNT(file_params), NULL, 0, file_outputs, NULL, 0, 0};
+    "file", file_params, COUNT(file_params), NULL, 0, file_outputs, NULL, 0, 0, .ops = &rb_file_ops};
 
 static const rb_param_def runbook_params[] = {
     {"name", RB_P_RUNBOOK, RB_PF_REQUIRED, "the runbook to call, found on RUNBOOK_PATH"},
     {"inputs", RB_P_TEMPLATE_MAP, 0, "inputs of the called runbook"},
 };
 static const rb_action_type runbook_type = {
-    "runbook", runbook_params, COUNT(runbook_params), NULL, 0, no_outputs, NULL, 0, 0};
+    "runbook", runbook_params, COUNT(runbook_params), NULL, 0, no_outputs, NULL, 0, 0,
+    .flags = RB_AT_CALLS_RUNBOOK, .ops = &rb_runbook_ops};
 
 const rb_action_type *const rb_action_types[] = {
     &exec_type, &shell_type, &http_type, &sql_type, &ssh_type,

@@ -8,8 +8,10 @@ static const char *const postgres_keys[] = {
     "host", "port", "dbname", "user", "password", "sslmode", "sslrootcert", "connect_timeout",
     "application_name", "url", NULL};
 static const char *const ssh_keys[] = {
-    "host", "port", "user", "key", "key_passphrase", "known_hosts", "host_key_check", NULL};
-static const char *const http_keys[] = {"base_url", "headers", "ca", "insecure", "timeout", NULL};
+    "host", "port", "user", "key", "key_passphrase", "password", "agent", "known_hosts", "host_key_check",
+    NULL};
+static const char *const http_keys[] = {"base_url", "headers", "auth", "ca", "insecure", "timeout", NULL};
+static const char *const auth_keys[] = {"bearer", "user", "password", NULL};
 static const char *const sslmodes[] = {
     "disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL};
 
@@ -20,10 +22,10 @@ static void target_scalars(build *b, const rb_node *params, const char *what)
 {
     for (size_t i = 0; i < params->count; i++) {
         const rb_node *k = params->items[2 * i], *v = params->items[2 * i + 1];
-        if (!strcmp(k->str, "headers")) {
-            if (b_want(b, v, RB_NODE_MAP, "headers") == 0)
+        if (!strcmp(k->str, "headers") || !strcmp(k->str, "auth")) {
+            if (b_want(b, v, RB_NODE_MAP, k->str) == 0)
                 for (size_t j = 0; j < v->count; j++)
-                    b_want(b, v->items[2 * j + 1], RB_NODE_SCALAR, "a header value");
+                    b_want(b, v->items[2 * j + 1], RB_NODE_SCALAR, k->str[0] == 'h' ? "a header value" : "an auth value");
             continue;
         }
         b_want(b, v, RB_NODE_SCALAR, what);
@@ -70,8 +72,26 @@ static void build_ssh(build *b, const rb_node *key, const rb_node *p)
     need(b, key, p, "user", "ssh");
     const rb_node *n = rb_map_get(p, "host_key_check");
     int v;
-    if (n)
+    /* accept-new: an unknown host is learnt (a freshly provisioned server), a changed key refused */
+    if (n && !(n->kind == RB_NODE_SCALAR && !strcmp(n->str, "accept-new")))
         b_bool(b, n, "host_key_check", &v);
+    if ((n = rb_map_get(p, "agent")))
+        b_bool(b, n, "agent", &v);
+    if (rb_map_get(p, "password") && rb_map_get(p, "key"))
+        b_error(b, rb_map_get(p, "password"), "give either \"key\" or \"password\", not both");
+}
+
+/* auth: { bearer } or { user, password }: never both, never a part of one. */
+static void check_auth(build *b, const rb_node *auth)
+{
+    if (!auth || auth->kind != RB_NODE_MAP)
+        return;
+    b_check_keys(b, auth, auth_keys, NULL, "auth");
+    const rb_node *bearer = rb_map_get(auth, "bearer"), *user = rb_map_get(auth, "user");
+    if (bearer && (user || rb_map_get(auth, "password")))
+        b_error(b, bearer, "auth takes either \"bearer\" or \"user\" and \"password\", not both");
+    else if (!bearer && (!user || !rb_map_get(auth, "password")))
+        b_error(b, auth, "auth needs \"bearer\", or \"user\" and \"password\"");
 }
 
 static void build_http(build *b, const rb_node *key, const rb_node *p)
@@ -85,6 +105,7 @@ static void build_http(build *b, const rb_node *key, const rb_node *p)
         b_bool(b, n, "insecure", &v);
     long long ms;
     b_duration(b, rb_map_get(p, "timeout"), "timeout", &ms);
+    check_auth(b, rb_map_get(p, "auth"));
 }
 
 static void build_target(build *b, rb_target *t, const rb_node *key, const rb_node *spec)
