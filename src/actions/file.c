@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../exec/internal.h"
+#include "runbook/action.h"
 
 #define FILE_MAX (16u << 20)
 
@@ -95,25 +95,26 @@ static char *read_bounded(const char *path, size_t *len, struct stat *st)
 
 /* Saves what the file was before the first write of this step; later attempts and a resumed
  * run keep that first record, which is the state a rollback must return to. */
-static int save_previous(const act_call *c, const char *path, char *err, size_t errlen)
+static int save_previous(const rb_act_call *c, const char *path, char *err, size_t errlen)
 {
-    char key[320];
-    side_key(c->r, c->step, key, sizeof key);
-    char *meta_path = rb_journal_side_path(c->r->journal, key, "meta");
-    struct stat st;
-    int have = meta_path && stat(meta_path, &st) == 0;
-    free(meta_path);
-    if (have)
+    char *seen = NULL;
+    size_t seen_len;
+    int have = c->side_read ? c->side_read(c->side_ctx, "meta", &seen, &seen_len) : -1;
+    free(seen);
+    if (have == 0)
         return 0;
+    if (have < 0)
+        return snprintf(err, errlen, "cannot keep the previous content of %s beside the journal", path), -1;
     size_t len = 0;
+    struct stat st;
     char *old = read_bounded(path, &len, &st);
     if (!old && errno != ENOENT)
         return snprintf(err, errlen, "cannot read the current %s: %s", path, strerror(errno)), -1;
     char meta[96];
     snprintf(meta, sizeof meta, "{\"existed\":%s,\"mode\":%u,\"uid\":%ld,\"gid\":%ld}", old ? "true" : "false",
              old ? (unsigned)(st.st_mode & 07777) : 0u, old ? (long)st.st_uid : -1L, old ? (long)st.st_gid : -1L);
-    int rc = (old && rb_journal_side_write(c->r->journal, key, "old", old, len) != 0) ||
-             rb_journal_side_write(c->r->journal, key, "meta", meta, strlen(meta)) != 0;
+    int rc = (old && c->side_write(c->side_ctx, "old", old, len) != 0) ||
+             c->side_write(c->side_ctx, "meta", meta, strlen(meta)) != 0;
     free(old);
     if (rc)
         snprintf(err, errlen, "cannot save the previous content of %s beside the journal", path);
@@ -143,13 +144,13 @@ static file_owner owner_for(const char *path, const char *mode_s)
     return o;
 }
 
-static int run_file(const act_call *c, act_result *res)
+static int run_file(const rb_act_call *c, rb_act_result *res)
 {
     json_t *content = json_object_get(c->params, "content");
     char err[256];
     char *path = target_of(json_string_value(json_object_get(c->params, "path")), err, sizeof err);
     if (!path)
-        return act_fail(res, RB_OUT_FAILED, "io", "%s", err), -1;
+        return rb_act_fail(res, RB_OUT_FAILED, "io", "%s", err), -1;
     file_owner owner = owner_for(path, json_string_value(json_object_get(c->params, "mode")));
     struct stat st;
     size_t len = 0;
@@ -165,47 +166,58 @@ static int run_file(const act_call *c, act_result *res)
         }
     }
     if (rc != 0)
-        act_fail(res, RB_OUT_FAILED, "io", "%s", err);
+        rb_act_fail(res, RB_OUT_FAILED, "io", "%s", err);
     free(path);
     return rc;
 }
 
-static int undo_file(const act_call *c, act_result *res)
+/* The saved state: meta (JSON) and, when the file existed, its old content. */
+static json_t *saved_meta(const rb_act_call *c)
 {
-    char key[320], err[256];
-    side_key(c->r, c->step, key, sizeof key);
-    char *path = target_of(json_string_value(json_object_get(c->params, "path")), err, sizeof err);
-    if (!path)
-        path = strdup(json_string_value(json_object_get(c->params, "path")));
-    char *meta_path = rb_journal_side_path(c->r->journal, key, "meta");
-    char *old_path = rb_journal_side_path(c->r->journal, key, "old");
-    json_t *meta = meta_path ? json_load_file(meta_path, 0, NULL) : NULL;
-    struct stat st;
+    char *text = NULL;
+    size_t len;
+    json_t *meta = c->side_read && c->side_read(c->side_ctx, "meta", &text, &len) == 0
+                       ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
+    return meta;
+}
+
+static void restore_old(const rb_act_call *c, const char *path, json_t *meta, rb_act_result *res)
+{
+    char *old = NULL, err[256];
     size_t len = 0;
+    json_t *uid = json_object_get(meta, "uid"), *gid = json_object_get(meta, "gid");
+    file_owner o = {(mode_t)json_integer_value(json_object_get(meta, "mode")),
+                    uid ? (uid_t)json_integer_value(uid) : (uid_t)-1, gid ? (gid_t)json_integer_value(gid) : (gid_t)-1};
+    if (c->side_read(c->side_ctx, "old", &old, &len) != 0)
+        rb_act_fail(res, RB_OUT_FAILED, "io", "the saved content of %s is missing", path);
+    else if (atomic_write(path, old, len, &o, err, sizeof err) != 0)
+        rb_act_fail(res, RB_OUT_FAILED, "io", "%s", err);
+    free(old);
+}
+
+static int undo_file(const rb_act_call *c, rb_act_result *res)
+{
+    char err[256];
+    const char *given = json_string_value(json_object_get(c->params, "path"));
+    char *path = target_of(given, err, sizeof err);
+    if (!path)
+        path = strdup(given);
+    json_t *meta = saved_meta(c);
     res->outputs = json_object();
     res->outcome = RB_OUT_SUCCEEDED;
     if (!meta) {
         /* never saved: the write never started, so there is nothing to undo */
     } else if (json_is_true(json_object_get(meta, "existed"))) {
-        char *old = old_path ? read_bounded(old_path, &len, &st) : NULL;
-        json_t *uid = json_object_get(meta, "uid"), *gid = json_object_get(meta, "gid");
-        file_owner o = {(mode_t)json_integer_value(json_object_get(meta, "mode")),
-                        uid ? (uid_t)json_integer_value(uid) : (uid_t)-1, gid ? (gid_t)json_integer_value(gid) : (gid_t)-1};
-        if (!old)
-            act_fail(res, RB_OUT_FAILED, "io", "the saved content of %s is missing", path);
-        else if (atomic_write(path, old, len, &o, err, sizeof err) != 0)
-            act_fail(res, RB_OUT_FAILED, "io", "%s", err);
-        free(old);
+        restore_old(c, path, meta, res);
     } else if (unlink(path) != 0 && errno != ENOENT) {
-        act_fail(res, RB_OUT_FAILED, "io", "cannot remove %s: %s", path, strerror(errno));
+        rb_act_fail(res, RB_OUT_FAILED, "io", "cannot remove %s: %s", path, strerror(errno));
     } else {
         sync_dir_of(path);
     }
     json_decref(meta);
-    free(meta_path);
-    free(old_path);
     free(path);
     return res->outcome == RB_OUT_SUCCEEDED ? 0 : -1;
 }
 
-const act_impl act_file = {"file", run_file, undo_file};
+const rb_action_ops rb_file_ops = {.run = run_file, .undo = undo_file};

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../exec/internal.h"
+#include "runbook/action.h"
+#include "runbook/journal.h"
 
 extern char **environ;
 
@@ -44,12 +45,12 @@ static void free_strv(char **v)
 
 static void trampoline(void *ctx, rb_proc_stream stream, const char *bytes, size_t len)
 {
-    const act_call *c = ctx;
+    const rb_act_call *c = ctx;
     if (c->on_output)
         c->on_output(c->out_ctx, (int)stream, bytes, len);
 }
 
-static void to_result(const rb_proc_result *pr, act_result *res)
+static void to_result(const rb_proc_result *pr, rb_act_result *res)
 {
     res->outputs = json_object();
     json_object_set_new(res->outputs, "exit_code", json_integer(pr->exit_code));
@@ -60,20 +61,28 @@ static void to_result(const rb_proc_result *pr, act_result *res)
         res->outcome = RB_OUT_SUCCEEDED;
         break;
     case RB_PROC_SIGNALED:
-        act_fail(res, RB_OUT_FAILED, "signal", "killed by signal %d", pr->signal);
+        rb_act_fail(res, RB_OUT_FAILED, "signal", "killed by signal %d", pr->signal);
         break;
     case RB_PROC_TIMED_OUT:
-        act_fail(res, RB_OUT_TIMED_OUT, "timeout", "timed out after %llu ms", (unsigned long long)pr->duration_ms);
+        rb_act_fail(res, RB_OUT_TIMED_OUT, "timeout", "timed out after %llu ms", (unsigned long long)pr->duration_ms);
         break;
     case RB_PROC_CANCELLED:
-        act_fail(res, RB_OUT_CANCELLED, "cancelled", "cancelled");
+        rb_act_fail(res, RB_OUT_CANCELLED, "cancelled", "cancelled");
         break;
     default:
-        act_fail(res, RB_OUT_FAILED, "spawn", "%s", pr->message);
+        rb_act_fail(res, RB_OUT_FAILED, "spawn", "%s", pr->message);
     }
 }
 
-static void spec_from(const act_call *c, rb_proc_spec *spec, char **env)
+/* The time left before the call's deadline; 0: none. A passed deadline still gives the child
+ * 1 ms, so it is reported as a timeout by the runner. */
+static uint64_t timeout_of(const rb_act_call *c)
+{
+    long long left = rb_act_remaining_ms(c);
+    return left < 0 ? 0 : left == 0 ? 1 : (uint64_t)left;
+}
+
+static void spec_from(const rb_act_call *c, rb_proc_spec *spec, char **env)
 {
     rb_proc_spec_init(spec);
     json_t *in = json_object_get(c->params, "stdin");
@@ -81,13 +90,13 @@ static void spec_from(const act_call *c, rb_proc_spec *spec, char **env)
     spec->cwd = json_string_value(json_object_get(c->params, "cwd"));
     spec->stdin_data = json_string_value(in);
     spec->stdin_len = json_string_length(in);
-    spec->timeout_ms = c->timeout_ms > 0 ? (uint64_t)c->timeout_ms : 0;
+    spec->timeout_ms = timeout_of(c);
     spec->on_output = trampoline;
     spec->on_output_ctx = (void *)c;
     spec->cancel = c->cancel;
 }
 
-static int run_exec(const act_call *c, act_result *res)
+static int run_exec(const rb_act_call *c, rb_act_result *res)
 {
     json_t *argv = json_object_get(c->params, "argv");
     size_t n = json_array_size(argv);
@@ -96,7 +105,7 @@ static int run_exec(const act_call *c, act_result *res)
     if (!args || !env || !n) {
         free(args);
         free_strv(env);
-        act_fail(res, RB_OUT_FAILED, "spawn", "%s", n ? "out of memory" : "empty argv");
+        rb_act_fail(res, RB_OUT_FAILED, "spawn", "%s", n ? "out of memory" : "empty argv");
         return -1;
     }
     for (size_t i = 0; i < n; i++)
@@ -113,13 +122,13 @@ static int run_exec(const act_call *c, act_result *res)
     return 0;
 }
 
-static int run_shell(const act_call *c, act_result *res)
+static int run_shell(const rb_act_call *c, rb_act_result *res)
 {
     json_t *script = json_object_get(c->params, "script");
     char **env = child_env(json_object_get(c->params, "env"));
     if (!env || !json_is_string(script)) {
         free_strv(env);
-        act_fail(res, RB_OUT_FAILED, "spawn", "out of memory");
+        rb_act_fail(res, RB_OUT_FAILED, "spawn", "out of memory");
         return -1;
     }
     rb_proc_spec spec;
@@ -132,5 +141,11 @@ static int run_shell(const act_call *c, act_result *res)
     return 0;
 }
 
-const act_impl act_exec = {"exec", run_exec, NULL};
-const act_impl act_shell = {"shell", run_shell, NULL};
+/* expect: exit_code (default 0) and a regex over stdout. */
+static void judge_process(const json_t *expect, rb_act_result *res)
+{
+    rb_act_judge_code_and_text(expect, res, "exit_code", 0, "exit code", "stdout");
+}
+
+const rb_action_ops rb_exec_ops = {.run = run_exec, .judge = judge_process};
+const rb_action_ops rb_shell_ops = {.run = run_shell, .judge = judge_process};

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "runbook/action.h"
 #include "runbook/exec.h"
 #include "runbook/expr.h"
 #include "runbook/journal.h"
@@ -27,6 +28,14 @@ typedef struct step_state {
     pthread_t thread;
     char message[256];
 } step_state;
+
+/* A target's connection for this run: opened by its action on first use, reused by later
+ * steps, closed at the run's end. One call at a time holds a slot. */
+typedef struct conn_slot {
+    pthread_mutex_t mu;
+    void *conn;
+    const rb_action_ops *ops;
+} conn_slot;
 
 typedef struct run {
     const rb_runbook *rb;
@@ -51,42 +60,33 @@ typedef struct run {
     int rollback_pending;   /* resume: a rollback was in progress; finish it */
     json_t *replay;         /* resume: the journal's records (borrowed), for called runbooks */
     char halt[256];         /* resume: why it stopped inside a called runbook ("" if it did not) */
+    conn_slot *conns;       /* one per target of rb, by index */
 } run;
 
-/* ---- actions ---- */
+/* ---- invoking actions (invoke.c) ---- */
 
-typedef struct act_call {
-    run *r;
+typedef rb_act_result act_result;
+
+typedef enum { INVOKE_MAIN, INVOKE_ROLLBACK, INVOKE_UNDO, INVOKE_VERIFY } invoke_kind;
+
+/* One use of a block's action: which, why, and within what. */
+typedef struct invocation {
     const rb_step *step;
-    const rb_block *block; /* the main block, the rollback or the verify */
-    json_t *params;        /* rendered parameters (act params by name) */
-    json_t *target;        /* the rendered target's parameters, or NULL */
-    long long timeout_ms;  /* 0: none */
+    const rb_block *block;   /* the block whose action runs; for an undo, the step's main */
+    invoke_kind kind;
+    long long timeout_ms;    /* 0: none */
     const rb_proc_cancel_token *cancel;
-    int rollback;          /* running as a rollback */
-    void (*on_output)(void *ctx, int stream, const char *bytes, size_t len);
-    void *out_ctx;
-} act_call;
+} invocation;
 
-typedef struct act_result {
-    rb_outcome outcome;    /* succeeded when the action itself completed; the step's expect
-                              decides later whether it succeeded as a step */
-    json_t *outputs;       /* object of output fields (new reference) */
-    char errclass[32];     /* for retry.on_errors: "timeout", "connect", an exit code, an HTTP
-                              status, a SQLSTATE */
-    char message[256];     /* why it failed, masked by the caller */
-} act_result;
-
-typedef struct act_impl {
-    const char *name;
-    int (*run)(const act_call *c, act_result *res);
-    /* Undoes the step by itself when it has no rollback: block (file steps). NULL if none. */
-    int (*undo)(const act_call *c, act_result *res);
-} act_impl;
-
-const act_impl *act_find(const char *name);
-void act_fail(act_result *res, rb_outcome o, const char *errclass, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* The one path from a block to its action, for steps, rollbacks, undos and verifies: renders
+ * the parameters and target, makes the journal durable, runs the action with the run's mutex
+ * released (output shown live and masked), then judges its expect. Caller holds r->mu; res is
+ * filled (outputs never NULL). */
+void invoke(run *r, const invocation *inv, act_result *res);
+/* Closes the run's connections. */
+void close_connections(run *r);
+/* Runs a called runbook (RB_AT_CALLS_RUNBOOK): call.c. */
+int exec_call_runbook(run *r, const rb_step *step, const json_t *params, act_result *res);
 
 /* ---- helpers shared by the executor's files ---- */
 
@@ -131,9 +131,9 @@ void emit(run *r, const rb_event *ev);
 /* Evaluates an expression scalar: 1 true, 0 false, -1 unknown (dry run), -2 error (message in
  * err). Caller holds r->mu. */
 int condition(run *r, const rb_node *n, char *err, size_t len);
+int condition_text(run *r, const char *text, size_t n, char *err, size_t len);
 
-/* Success criteria of a finished action (expect), captures, and until. */
-int judge(run *r, const rb_step *s, const rb_block *k, act_result *res);
+/* Captures of a block whose action succeeded (and was judged). */
 int apply_captures(run *r, const rb_block *k, act_result *res, char *err, size_t errlen);
 /* A block with a `secret: true` capture: its output is shown only once the capture is masked. */
 int block_has_secret_capture(const rb_block *k);
@@ -141,8 +141,6 @@ int block_has_secret_capture(const rb_block *k);
 void mask_secret_captures(run *r, const rb_block *k, json_t *outputs);
 
 void run_step_thread_start(run *r, size_t i);
-/* 0 when every action of `rb` has an executor in this build; else -1 and which do not. */
-int runnable(const rb_runbook *rb, char *err, size_t len);
 int run_init(run *r, const rb_runbook *rb, const rb_graph *g, const rb_exec_opts *o, json_t *inputs);
 void run_free(run *r);
 void set_deadline(run *r);

@@ -108,6 +108,18 @@ static json_t *render_duration(rctx *c, const rb_node *n)
     return NULL;
 }
 
+/* Expressions go to their action as source text: it evaluates them through the call context. */
+static json_t *exprs_source(const rb_node *n)
+{
+    if (n->kind == RB_NODE_SCALAR)
+        return json_stringn(n->str, n->len);
+    json_t *out = json_array();
+    for (size_t i = 0; out && i < n->count; i++)
+        if (n->items[i]->kind == RB_NODE_SCALAR)
+            json_array_append_new(out, json_stringn(n->items[i]->str, n->items[i]->len));
+    return out;
+}
+
 static json_t *render_param(rctx *c, const rb_param_def *def, const rb_node *n)
 {
     int flag;
@@ -125,8 +137,9 @@ static json_t *render_param(rctx *c, const rb_param_def *def, const rb_node *n)
     case RB_P_RUNBOOK:
     case RB_P_MODE:
     case RB_P_METHOD:
-    case RB_P_EXPRS:
         return json_stringn(n->str, n->len);
+    case RB_P_EXPRS:
+        return exprs_source(n);
     default:
         return render_tree(c, n, 0);
     }
@@ -135,8 +148,7 @@ static json_t *render_param(rctx *c, const rb_param_def *def, const rb_node *n)
 /* Shell-like actions get each substituted value as one quoted word. */
 static int quotes_values(const rb_action *a, const rb_param_def *def)
 {
-    return (!strcmp(a->type->name, "shell") && !strcmp(def->key, "script")) ||
-           (!strcmp(a->type->name, "ssh") && !strcmp(def->key, "command"));
+    return a->type->quoted_param && !strcmp(a->type->quoted_param, def->key);
 }
 
 /* The checker refuses a ${{ }} where the shell would read its value again; a model that was
@@ -181,7 +193,7 @@ json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_
     rctx c = {r, run_scope(r), 0, 0, err, errlen, NULL};
     json_t *out = json_object();
     for (size_t i = 0; out && a->type && i < a->type->nparams && !c.failed; i++) {
-        if (!a->params[i] || a->type->params[i].kind == RB_P_EXPRS)
+        if (!a->params[i])
             continue;
         c.quote = quotes_values(a, &a->type->params[i]) ? rb_shell_quote : NULL;
         if (c.quote && !shell_words_safe(a->params[i], err, errlen)) {
@@ -193,8 +205,8 @@ json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_
             json_object_set_new(out, a->type->params[i].key, v);
     }
     *unknown = c.unknown;
-    if (!c.failed && !c.unknown && out && !strcmp(a->type->name, "exec") &&
-        argv_has_secret(r, json_object_get(out, "argv"))) {
+    if (!c.failed && !c.unknown && out && a->type->argv_param &&
+        argv_has_secret(r, json_object_get(out, a->type->argv_param))) {
         snprintf(err, errlen, "refused: a secret would be visible in the argv (use env: or stdin:)");
         c.failed = 1;
     }

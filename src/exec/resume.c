@@ -176,26 +176,15 @@ static void note(run *r, const rb_step *s, const char *what, const char *by)
 /* Asks the world through the step's verify action: 1 it happened, 0 it did not, -1 unknown. */
 static int verified(run *r, const rb_step *s)
 {
-    const act_impl *impl = s->verify && s->verify->action.type ? act_find(s->verify->action.type->name) : NULL;
-    char err[256];
-    int unknown = 0;
-    json_t *params = impl ? render_params(r, &s->verify->action, &unknown, err, sizeof err) : NULL;
-    if (!params)
+    if (!s->verify || !s->verify->action.type)
         return -1;
-    json_t *target = rb_action_param(&s->verify->action, "target") ? render_target(r, &s->verify->action, &unknown, err, sizeof err) : NULL;
-    act_call call = {r, s, s->verify, params, target, block_timeout(r, s, s->verify), r->cancel, 0, NULL, NULL};
+    invocation inv = {s, s->verify, INVOKE_VERIFY, block_timeout(r, s, s->verify), r->cancel};
     act_result res = {0};
-    journal_sync(r);
-    pthread_mutex_unlock(r->mu);
-    impl->run(&call, &res);
-    pthread_mutex_lock(r->mu);
-    if (!res.outputs)
-        res.outputs = json_object();
-    int ok = judge(r, s, s->verify, &res) == 0;
+    invoke(r, &inv, &res);
+    int ok = res.outcome == RB_OUT_SUCCEEDED;
+    int undecided = !ok && (!strcmp(res.errclass, "refused") || !strcmp(res.errclass, "undecided"));
     json_decref(res.outputs);
-    json_decref(params);
-    json_decref(target);
-    return ok;
+    return undecided ? -1 : ok;
 }
 
 static int consent(run *r, const rb_step *s, const char *question, const char **by)
@@ -251,7 +240,7 @@ static int settle_step(run *r, size_t i, char *err, size_t len)
 
 static int is_call(const rb_step *s)
 {
-    return s->main.action.type && !strcmp(s->main.action.type->name, "runbook");
+    return s->main.action.type && (s->main.action.type->flags & RB_AT_CALLS_RUNBOOK);
 }
 
 /* Steps that started and never ended: in doubt when their action had started, else (stopped
@@ -281,7 +270,7 @@ static int settle_rollbacks(run *r, char *err, size_t len)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < r->rb->nsteps; i++) {
         const rb_step *s = &r->rb->steps[i];
-        int file_undo = !s->rollback && s->main.action.type && !strcmp(s->main.action.type->name, "file");
+        int file_undo = !s->rollback && s->main.action.type && s->main.action.type->ops->undo;
         if (!r->st[i].rollback_started || r->st[i].rollback_done || file_undo)
             continue;
         const char *by;
@@ -417,7 +406,7 @@ int rb_exec_resume(const rb_runbook *rb, const rb_graph *g, const char *run_id, 
     memset(res, 0, sizeof *res);
     snprintf(res->run_id, sizeof res->run_id, "%s", run_id);
     res->exit_code = 2;
-    if (runnable(rb, res->message, sizeof res->message) != 0)
+    if (rb_actions_global_init(res->message, sizeof res->message) != 0)
         return 2;
     char lock_name[RB_LOCK_NAME_MAX + 1];
     run r;

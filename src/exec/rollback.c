@@ -21,9 +21,8 @@ static void rollback_fields(run *r, const rb_step *s, json_t **f)
 static int undo_one(run *r, const rb_step *s, const rb_proc_cancel_token *cancel, act_result *res)
 {
     const rb_block *k = s->rollback;
-    const char *t = s->main.action.type ? s->main.action.type->name : "";
-    const act_impl *impl = act_find(k ? k->action.type ? k->action.type->name : "" : t);
-    if (!impl || (!k && !impl->undo))
+    const rb_action_type *t = k ? k->action.type : s->main.action.type;
+    if (!t || (!k && !t->ops->undo))
         return 1; /* nothing to undo */
     if (r->o->dry_run) {
         /* a dry run ran no write step, so there is nothing to undo: only say what would run */
@@ -31,30 +30,8 @@ static int undo_one(run *r, const rb_step *s, const rb_proc_cancel_token *cancel
         snprintf(res->message, sizeof res->message, "dry run: its rollback would run here");
         return 0;
     }
-    char err[256] = "";
-    int unknown = 0;
-    const rb_block *blk = k ? k : &s->main;
-    json_t *params = render_params(r, &blk->action, &unknown, err, sizeof err);
-    json_t *target = params && rb_action_param(&blk->action, "target") ? render_target(r, &blk->action, &unknown, err, sizeof err) : NULL;
-    if (!params) {
-        act_fail(res, RB_OUT_FAILED, "refused", "%s", unknown ? "a value is unknown" : err);
-        return 0;
-    }
-    act_call call = {r, s, blk, params, target, block_timeout(r, s, k), cancel, 1, NULL, NULL};
-    journal_sync(r); /* a failed sync stops the run, but a rollback still tries to undo */
-    pthread_mutex_unlock(r->mu);
-    if (k)
-        impl->run(&call, res);
-    else
-        impl->undo(&call, res);
-    pthread_mutex_lock(r->mu);
-    if (k && res->outcome == RB_OUT_SUCCEEDED) {
-        if (!res->outputs)
-            res->outputs = json_object();
-        judge(r, s, k, res);
-    }
-    json_decref(params);
-    json_decref(target);
+    invocation inv = {s, k ? k : &s->main, k ? INVOKE_ROLLBACK : INVOKE_UNDO, block_timeout(r, s, k), cancel};
+    invoke(r, &inv, res);
     return 0;
 }
 

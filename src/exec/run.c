@@ -338,6 +338,7 @@ void set_deadline(run *r)
 
 void run_free(run *r)
 {
+    close_connections(r);
     if (r->mu) {
         pthread_mutex_destroy(r->mu);
         pthread_cond_destroy(&r->cv);
@@ -461,33 +462,6 @@ int run_main(run *r, rb_run_result *res)
     return code;
 }
 
-static void add_missing(const rb_action *a, char *names, size_t len)
-{
-    if (!a->type || act_find(a->type->name) || strstr(names, a->type->name))
-        return;
-    snprintf(names + strlen(names), len - strlen(names), "%s%s", *names ? ", " : "", a->type->name);
-}
-
-/* Actions the language has but this build cannot run yet (the network actions come in their
- * own work): refused before anything runs, rather than failing a step midway through. */
-int runnable(const rb_runbook *rb, char *err, size_t len)
-{
-    char names[128] = "";
-    for (size_t i = 0; i < rb->nsteps; i++) {
-        const rb_step *s = &rb->steps[i];
-        add_missing(&s->main.action, names, sizeof names);
-        if (s->rollback)
-            add_missing(&s->rollback->action, names, sizeof names);
-        if (s->verify)
-            add_missing(&s->verify->action, names, sizeof names);
-    }
-    if (!*names)
-        return 0;
-    snprintf(err, len, "runbook %s uses %s, which this build of runbook cannot run yet; nothing was run "
-             "(validate and plan work)", rb->name, names);
-    return -1;
-}
-
 int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const rb_exec_opts *o,
                 rb_run_result *res)
 {
@@ -495,7 +469,7 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
     run r;
     rb_lock *lock = NULL;
     int code = 2;
-    if (runnable(rb, res->message, sizeof res->message) != 0) {
+    if (rb_actions_global_init(res->message, sizeof res->message) != 0) {
         res->exit_code = 2, res->outcome = RB_OUT_FAILED;
         return 2;
     }
@@ -537,7 +511,7 @@ static int called_graph_body(run *c, act_result *res)
     }
     const step_state *st = c->failed_step >= 0 ? &c->st[c->failed_step] : NULL;
     int cancelled = exec_interrupted() || (st && st->outcome == RB_OUT_CANCELLED);
-    act_fail(res, cancelled ? RB_OUT_CANCELLED : RB_OUT_FAILED, cancelled ? "cancelled" : "runbook",
+    rb_act_fail(res, cancelled ? RB_OUT_CANCELLED : RB_OUT_FAILED, cancelled ? "cancelled" : "runbook",
              "runbook %s %s%s%.64s%s%.100s%s", c->rb->name, cancelled ? "was cancelled" : "failed",
              st ? " at step " : "", st ? c->rb->steps[c->failed_step].id : "", st ? ": " : "",
              st ? st->message : "", !rolled ? "" : ok ? " (rolled back)" : " (ITS ROLLBACK DID NOT COMPLETE)");
@@ -553,7 +527,7 @@ static void halt_resume(run *parent, act_result *res, const char *why)
     for (run *p = parent; p; p = p->parent)
         p->stopping = 1, top = p;
     snprintf(top->halt, sizeof top->halt, "%s", why);
-    act_fail(res, RB_OUT_CANCELLED, "cancelled", "stopped: %s", why);
+    rb_act_fail(res, RB_OUT_CANCELLED, "cancelled", "stopped: %s", why);
 }
 
 static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
@@ -572,10 +546,10 @@ static int take_callee_lock(run *parent, const rb_runbook *callee, rb_lock **loc
     rb_lock_holder h = {0};
     int rc = rb_lock_acquire(parent->o->state_dir, lock_name(callee), rb_journal_run_id(parent->journal), lock, &h);
     if (rc == RB_LOCK_BUSY)
-        act_fail(res, RB_OUT_FAILED, "refused", "lock \"%s\" of runbook %s is held by run %s (pid %ld)",
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "lock \"%s\" of runbook %s is held by run %s (pid %ld)",
                  lock_name(callee), callee->name, *h.run_id ? h.run_id : "?", h.pid);
     else if (rc != 0)
-        act_fail(res, RB_OUT_FAILED, "refused", "cannot take lock \"%s\": %s", lock_name(callee), strerror(errno));
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "cannot take lock \"%s\": %s", lock_name(callee), strerror(errno));
     return rc == 0 ? 0 : -1;
 }
 
@@ -625,7 +599,7 @@ static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *cal
         json_decref(c.secrets);
         c.secrets = NULL;
         if (load_secrets(&c, err, sizeof err) != 0)
-            act_fail(res, RB_OUT_FAILED, "refused", "%s", err);
+            rb_act_fail(res, RB_OUT_FAILED, "refused", "%s", err);
         else if (c.replay && resume_called(&c, err, sizeof err) != 0)
             halt_resume(parent, res, err);
         else
@@ -633,6 +607,7 @@ static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *cal
         pthread_mutex_unlock(c.mu);
     }
     res->outputs = json_object();
+    close_connections(&c);
     pthread_cond_destroy(&c.cv);
     json_decref(c.inputs);
     json_decref(c.secrets);

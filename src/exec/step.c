@@ -23,8 +23,13 @@ static json_t *step_fields(run *r, const rb_step *s)
 
 int condition(run *r, const rb_node *n, char *err, size_t len)
 {
+    return condition_text(r, n->str, n->len, err, len);
+}
+
+int condition_text(run *r, const char *text, size_t n, char *err, size_t len)
+{
     rb_expr_error e;
-    rb_expr *x = rb_expr_parse(n->str, n->len, &e);
+    rb_expr *x = rb_expr_parse(text, n, &e);
     rb_scope scope = run_scope(r);
     json_t *v = x ? rb_expr_eval(x, &scope, &e) : NULL;
     int t = v ? rb_value_truthy(v) : -2;
@@ -73,7 +78,7 @@ long long block_timeout(run *r, const rb_step *s, const rb_block *k)
     if (s->main.timeout_ms != RB_NO_DURATION)
         return resolve_ms(r, s->main.timeout_ms, s->main.timeout_node, 0);
     const rb_action *a = k ? &k->action : &s->main.action;
-    if (a->type && !strcmp(a->type->name, "sleep"))
+    if (a->type && (a->type->flags & RB_AT_SELF_TIMED))
         return 0; /* a sleep bounds itself: defaults.timeout would cut a long wait short */
     return default_timeout(r);
 }
@@ -140,91 +145,6 @@ static long long delay_for(const attempt_plan *p, int attempt)
 }
 
 /* ---- one attempt ---- */
-
-typedef struct out_ctx {
-    run *r;
-    const char *step;
-    rb_mask_stream *ms;
-} out_ctx;
-
-static void on_output(void *ctx, int stream, const char *bytes, size_t len)
-{
-    out_ctx *o = ctx;
-    char *masked = NULL;
-    size_t mlen = 0;
-    if (!o->ms || rb_mask_stream_write(o->ms, bytes, len, &masked, &mlen) != 0 || !mlen) {
-        free(masked);
-        return;
-    }
-    pthread_mutex_lock(o->r->mu);
-    rb_event ev = {.kind = RB_EV_OUTPUT, .step = o->step, .stream = stream, .text = masked, .len = mlen};
-    emit(o->r, &ev);
-    pthread_mutex_unlock(o->r->mu);
-    free(masked);
-}
-
-/* --verbose: what is about to run, rendered (emit masks secrets like any message). */
-static void show_params(run *r, const char *key, json_t *params)
-{
-    char *text = json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY);
-    size_t n;
-    char *masked = text ? rb_mask_apply(r->masker, text, strlen(text), &n) : NULL;
-    char line[1024]; /* cut after masking: a cut secret would no longer be recognised */
-    snprintf(line, sizeof line, "runs %.1000s", masked ? masked : "(parameters withheld)");
-    free(masked);
-    rb_event ev = {.kind = RB_EV_NOTE, .step = key, .text = line};
-    emit(r, &ev);
-    free(text);
-}
-
-static void run_action(run *r, const rb_step *s, const rb_block *k, long long timeout_ms, act_result *res)
-{
-    char err[256] = "";
-    int unknown = 0;
-    json_t *params = render_params(r, &k->action, &unknown, err, sizeof err);
-    json_t *target = params && rb_action_param(&k->action, "target") ? render_target(r, &k->action, &unknown, err, sizeof err) : NULL;
-    const act_impl *impl = act_find(k->action.type->name);
-    if (!impl)
-        snprintf(err, sizeof err, "this build cannot run %s actions yet", k->action.type->name);
-    if (!params || (rb_action_param(&k->action, "target") && !target) || !impl) {
-        act_fail(res, RB_OUT_FAILED, unknown ? "undecided" : "refused", "%s",
-                 unknown ? "undecided: a value is known only in a real run" : err);
-        json_decref(params);
-        json_decref(target);
-        return;
-    }
-    char key[320];
-    step_key(r, s, key, sizeof key);
-    if (r->o->verbose)
-        show_params(r, key, params);
-    out_ctx oc = {r, key, rb_mask_stream_new(r->masker)};
-    /* a secret capture is known only at the end: such output is held back until then */
-    int live = !block_has_secret_capture(k);
-    act_call call = {r, s, k, params, target, timeout_ms, r->cancel, k != &s->main, live ? on_output : NULL, &oc};
-    if (journal_sync(r) != 0) { /* nothing acts unless the journal says so first */
-        act_fail(res, RB_OUT_FAILED, "refused", "the journal cannot be written");
-        rb_mask_stream_free(oc.ms);
-        json_decref(params);
-        json_decref(target);
-        return;
-    }
-    pthread_mutex_unlock(r->mu);
-    impl->run(&call, res);
-    on_output(&oc, 1, "", 0);
-    char *rest = NULL;
-    size_t rlen = 0;
-    if (oc.ms && rb_mask_stream_flush(oc.ms, &rest, &rlen) == 0 && rlen) {
-        pthread_mutex_lock(r->mu);
-        rb_event ev = {.kind = RB_EV_OUTPUT, .step = key, .stream = 1, .text = rest, .len = rlen};
-        emit(r, &ev);
-        pthread_mutex_unlock(r->mu);
-    }
-    free(rest);
-    rb_mask_stream_free(oc.ms);
-    pthread_mutex_lock(r->mu);
-    json_decref(params);
-    json_decref(target);
-}
 
 /* `until` reads this step's own outputs: set them in the scope for the evaluation. */
 static int until_holds(run *r, const rb_step *s, json_t *outputs)
@@ -306,15 +226,14 @@ static int one_attempt(run *r, const rb_step *s, int attempt, const attempt_plan
     json_object_set_new(f, "attempt", json_integer(attempt));
     journal(r, "attempt_start", f);
     long long t0 = now_ms();
-    run_action(r, s, &s->main, p->timeout_ms, res);
-    if (!res->outputs)
-        res->outputs = json_object();
+    invocation inv = {s, &s->main, INVOKE_MAIN, p->timeout_ms, r->cancel};
+    invoke(r, &inv, res);
     char err[200];
-    if (judge(r, s, &s->main, res) == 0 && apply_captures(r, &s->main, res, err, sizeof err) != 0)
-        act_fail(res, RB_OUT_FAILED, "capture", "%s", err);
+    if (res->outcome == RB_OUT_SUCCEEDED && apply_captures(r, &s->main, res, err, sizeof err) != 0)
+        rb_act_fail(res, RB_OUT_FAILED, "capture", "%s", err);
     show_held_output(r, s, res->outputs);
     if (res->outcome == RB_OUT_SUCCEEDED && !until_holds(r, s, res->outputs))
-        act_fail(res, RB_OUT_FAILED, "until", "retry.until does not hold yet");
+        rb_act_fail(res, RB_OUT_FAILED, "until", "retry.until does not hold yet");
     journal_attempt_end(r, s, attempt, res, now_ms() - t0);
     return res->outcome == RB_OUT_SUCCEEDED ? 0 : -1;
 }
@@ -339,7 +258,7 @@ static void attempts(run *r, const rb_step *s, step_state *st, act_result *res)
         pthread_mutex_lock(r->mu);
         if (cancelled) {
             memset(res, 0, sizeof *res);
-            act_fail(res, RB_OUT_CANCELLED, "cancelled", "cancelled while waiting to retry");
+            rb_act_fail(res, RB_OUT_CANCELLED, "cancelled", "cancelled while waiting to retry");
             return;
         }
     }

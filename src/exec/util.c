@@ -23,12 +23,7 @@ rb_outcome rb_outcome_parse(const char *name)
     return RB_OUT_NOT_RUN;
 }
 
-long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+long long now_ms(void) { return rb_act_now_ms(); }
 
 int wait_or_cancel(const rb_proc_cancel_token *cancel, long long ms)
 {
@@ -42,16 +37,6 @@ int wait_or_cancel(const rb_proc_cancel_token *cancel, long long ms)
         struct pollfd p = {cancel ? cancel->fds[0] : -1, POLLIN, 0};
         poll(&p, 1, left > 1000 ? 1000 : (int)left);
     }
-}
-
-void act_fail(act_result *res, rb_outcome o, const char *errclass, const char *fmt, ...)
-{
-    res->outcome = o;
-    snprintf(res->errclass, sizeof res->errclass, "%s", errclass ? errclass : "");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(res->message, sizeof res->message, fmt, ap);
-    va_end(ap);
 }
 
 int journal(run *r, const char *type, json_t *fields)

@@ -1,9 +1,9 @@
-/* The runbook action: calls another runbook with inputs; its steps are journaled under the
+/* The runbook action, run by the executor itself: calls another runbook with inputs; its steps are journaled under the
  * calling run (as "calling-step/step"), and its failure fails the calling step. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../exec/internal.h"
+#include "internal.h"
 #include "runbook/values.h"
 
 /* The callee's inputs: the given text values checked and typed, then its defaults. */
@@ -31,33 +31,31 @@ static json_t *callee_inputs(const rb_runbook *callee, json_t *given, char *err,
     return out;
 }
 
-static int run_call(const act_call *c, act_result *res)
+int exec_call_runbook(run *r, const rb_step *step, const json_t *params, rb_act_result *res)
 {
-    const char *name = json_string_value(json_object_get(c->params, "name"));
-    rb_catalog *cat = c->r->o->catalog;
-    char *dir = strdup(c->r->rb->path), *slash = dir ? strrchr(dir, '/') : NULL;
+    const char *name = json_string_value(json_object_get(params, "name"));
+    rb_catalog *cat = r->o->catalog;
+    char *dir = strdup(r->rb->path), *slash = dir ? strrchr(dir, '/') : NULL;
     if (slash)
         *slash = 0;
     const rb_runbook *callee = cat ? rb_catalog_get(cat, name, slash ? dir : ".") : NULL;
     free(dir);
     if (!callee)
-        return act_fail(res, RB_OUT_FAILED, "refused", "runbook %s is not found or does not load", name), -1;
+        return rb_act_fail(res, RB_OUT_FAILED, "refused", "runbook %s is not found or does not load", name), -1;
     char err[256];
-    json_t *inputs = callee_inputs(callee, json_object_get(c->params, "inputs"), err, sizeof err);
+    json_t *inputs = callee_inputs(callee, json_object_get(params, "inputs"), err, sizeof err);
     if (!inputs)
-        return act_fail(res, RB_OUT_FAILED, "refused", "%s", err), -1;
+        return rb_act_fail(res, RB_OUT_FAILED, "refused", "%s", err), -1;
     rb_graph g;
     rb_diags quiet;
     rb_diags_init(&quiet);
     int rc = -1;
     if (rb_graph_build(callee, &g, &quiet) != 0)
-        act_fail(res, RB_OUT_FAILED, "refused", "runbook %s has a cycle", name);
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "runbook %s has a cycle", name);
     else
-        rc = run_called_graph(c->r, c->step, callee, &g, inputs, res);
+        rc = run_called_graph(r, step, callee, &g, inputs, res);
     rb_graph_cleanup(&g);
     rb_diags_cleanup(&quiet);
     json_decref(inputs);
     return rc;
 }
-
-const act_impl act_runbook = {"runbook", run_call, NULL};

@@ -1,0 +1,274 @@
+/* The one path from a block to its action (steps, rollbacks, undos, verifies, resumes): render,
+ * make the journal durable, run the action with the run's mutex released, judge its expect.
+ * Actions see only runbook/action.h: this file builds their call context. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "runbook/values.h"
+
+#define SIDE_MAX (16u << 20) /* the largest side file read back (a file step's old content) */
+#define NETWORK_CAP_MS (300LL * 1000) /* a network action with no timeout anywhere */
+
+/* ---- output, masked on its way to the operator ---- */
+
+typedef struct out_ctx {
+    run *r;
+    const char *step;
+    rb_mask_stream *ms;
+} out_ctx;
+
+static void show_output(out_ctx *o, int stream, const char *text, size_t len)
+{
+    pthread_mutex_lock(o->r->mu);
+    rb_event ev = {.kind = RB_EV_OUTPUT, .step = o->step, .stream = stream, .text = text, .len = len};
+    emit(o->r, &ev);
+    pthread_mutex_unlock(o->r->mu);
+}
+
+static void on_output(void *ctx, int stream, const char *bytes, size_t len)
+{
+    out_ctx *o = ctx;
+    char *masked = NULL;
+    size_t mlen = 0;
+    if (o->ms && rb_mask_stream_write(o->ms, bytes, len, &masked, &mlen) == 0 && mlen)
+        show_output(o, stream, masked, mlen);
+    free(masked);
+}
+
+static void flush_output(out_ctx *o)
+{
+    char *rest = NULL;
+    size_t len = 0;
+    if (o->ms && rb_mask_stream_flush(o->ms, &rest, &len) == 0 && len)
+        show_output(o, 1, rest, len);
+    free(rest);
+}
+
+/* --verbose: what is about to run, rendered (emit masks secrets like any message). */
+static void show_params(run *r, const char *key, json_t *params)
+{
+    char *text = json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t n;
+    char *masked = text ? rb_mask_apply(r->masker, text, strlen(text), &n) : NULL;
+    char line[1024]; /* cut after masking: a cut secret would no longer be recognised */
+    snprintf(line, sizeof line, "runs %.1000s", masked ? masked : "(parameters withheld)");
+    free(masked);
+    rb_event ev = {.kind = RB_EV_NOTE, .step = key, .text = line};
+    emit(r, &ev);
+    free(text);
+}
+
+/* ---- side data, kept beside the journal for the step ---- */
+
+typedef struct side_ctx {
+    run *r;
+    const rb_step *step;
+} side_ctx;
+
+static int side_write(void *ctx, const char *name, const char *data, size_t len)
+{
+    side_ctx *sc = ctx;
+    char key[320];
+    side_key(sc->r, sc->step, key, sizeof key);
+    return rb_journal_side_write(sc->r->journal, key, name, data, len);
+}
+
+static int side_read(void *ctx, const char *name, char **data, size_t *len)
+{
+    side_ctx *sc = ctx;
+    char key[320];
+    side_key(sc->r, sc->step, key, sizeof key);
+    char *path = rb_journal_side_path(sc->r->journal, key, name);
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    int rc = fd < 0 ? (path ? 1 : -1) : -1;
+    struct stat st;
+    free(path);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= SIDE_MAX &&
+        (*data = malloc((size_t)st.st_size + 1))) {
+        ssize_t n = read(fd, *data, (size_t)st.st_size);
+        *len = n > 0 ? (size_t)n : 0;
+        (*data)[*len] = 0;
+        rc = n == st.st_size ? 0 : (free(*data), *data = NULL, -1);
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* ---- expressions, for assert ---- */
+
+static int cond_cb(void *ctx, const char *expr, size_t len, char *err, size_t errlen)
+{
+    run *r = ctx;
+    pthread_mutex_lock(r->mu);
+    int t = condition_text(r, expr, len, err, errlen);
+    pthread_mutex_unlock(r->mu);
+    return t;
+}
+
+/* ---- connections ---- */
+
+static conn_slot *slot_for(run *r, const rb_action *a)
+{
+    const rb_node *name = rb_action_param(a, "target");
+    const rb_target *t = name ? rb_runbook_target(r->rb, name->str) : NULL;
+    if (!t)
+        return NULL;
+    if (!r->conns) {
+        r->conns = calloc(r->rb->ntargets, sizeof *r->conns);
+        for (size_t i = 0; r->conns && i < r->rb->ntargets; i++)
+            pthread_mutex_init(&r->conns[i].mu, NULL);
+    }
+    conn_slot *slot = r->conns ? &r->conns[t - r->rb->targets] : NULL;
+    if (slot)
+        slot->ops = a->type->ops;
+    return slot;
+}
+
+void close_connections(run *r)
+{
+    for (size_t i = 0; r->conns && i < r->rb->ntargets; i++) {
+        conn_slot *slot = &r->conns[i];
+        if (slot->conn && slot->ops && slot->ops->disconnect)
+            slot->ops->disconnect(slot->conn);
+        pthread_mutex_destroy(&slot->mu);
+    }
+    free(r->conns);
+    r->conns = NULL;
+}
+
+/* ---- the deadline of one call ---- */
+
+static long long target_timeout(const json_t *target)
+{
+    long long ms;
+    const char *t = json_string_value(json_object_get(target, "timeout"));
+    return t && rb_duration_parse(t, strlen(t), &ms) == 0 ? ms : 0;
+}
+
+/* The block's timeout, tightened by the action's own `timeout` parameter and its target's; a
+ * network action is never left without one. Absolute, on the monotonic clock; 0: none. */
+static long long deadline_of(const invocation *inv, const json_t *params, const json_t *target)
+{
+    long long ms = inv->timeout_ms;
+    long long own = json_integer_value(json_object_get(params, "timeout"));
+    long long tt = target_timeout(target);
+    if (own > 0 && (ms <= 0 || own < ms))
+        ms = own;
+    if (tt > 0 && (ms <= 0 || tt < ms))
+        ms = tt;
+    if (ms <= 0 && inv->block->action.type->network)
+        ms = NETWORK_CAP_MS;
+    return ms > 0 ? now_ms() + ms : 0;
+}
+
+/* ---- invoke ---- */
+
+typedef struct prepared {
+    json_t *params, *target;
+    char err[256];
+    int unknown;
+} prepared;
+
+static int prepare(run *r, const rb_action *a, prepared *p)
+{
+    memset(p, 0, sizeof *p);
+    p->params = render_params(r, a, &p->unknown, p->err, sizeof p->err);
+    if (p->params && a->type->target_kind && rb_action_param(a, "target"))
+        p->target = render_target(r, a, &p->unknown, p->err, sizeof p->err);
+    return p->params && (!rb_action_param(a, "target") || p->target) ? 0 : -1;
+}
+
+static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc, act_result *res)
+{
+    const rb_action *a = &inv->block->action;
+    const rb_action_ops *ops = a->type->ops;
+    side_ctx sc = {r, inv->step};
+    conn_slot *slot = p->target ? slot_for(r, a) : NULL;
+    rb_act_call call = {
+        .params = p->params, .target = p->target, .target_name = rb_action_param(a, "target") ? rb_action_param(a, "target")->str : NULL,
+        .deadline_ms = deadline_of(inv, p->params, p->target), .cancel = inv->cancel,
+        .cancel_fd = inv->cancel ? inv->cancel->fds[0] : -1, .rollback = inv->kind == INVOKE_ROLLBACK || inv->kind == INVOKE_UNDO,
+        .dry_run = r->o->dry_run, .on_output = oc ? on_output : NULL, .out_ctx = oc,
+        .side_write = side_write, .side_read = side_read, .side_ctx = &sc,
+        .condition = cond_cb, .cond_ctx = r, .conn = slot ? &slot->conn : NULL};
+    pthread_mutex_unlock(r->mu);
+    if (slot)
+        pthread_mutex_lock(&slot->mu);
+    if (inv->kind == INVOKE_UNDO)
+        ops->undo(&call, res);
+    else
+        ops->run(&call, res);
+    if (slot)
+        pthread_mutex_unlock(&slot->mu);
+    if (oc)
+        flush_output(oc);
+    pthread_mutex_lock(r->mu);
+}
+
+/* A called runbook takes the run's mutex itself, as its steps do. */
+static void call_runbook(run *r, const rb_step *s, const json_t *params, act_result *res)
+{
+    pthread_mutex_unlock(r->mu);
+    exec_call_runbook(r, s, params, res);
+    pthread_mutex_lock(r->mu);
+}
+
+/* Judges the action's own rule and `expect:`, rendered (it may read inputs and outputs). */
+static void judge_result(run *r, const rb_block *k, act_result *res)
+{
+    const rb_action_ops *ops = k->action.type->ops;
+    if (res->outcome != RB_OUT_SUCCEEDED || !ops->judge)
+        return;
+    char err[256] = "";
+    int unknown = 0;
+    json_t *expect = k->expect ? render_typed(r, k->expect, &unknown, err, sizeof err) : NULL;
+    if (k->expect && (!expect || unknown))
+        rb_act_fail(res, RB_OUT_FAILED, unknown ? "undecided" : "expect", "expect: %s",
+                    unknown ? "a value is known only in a real run" : err);
+    else
+        ops->judge(expect, res);
+    json_decref(expect);
+}
+
+static void run_prepared(run *r, const invocation *inv, prepared *p, act_result *res)
+{
+    const rb_block *k = inv->block;
+    char key[320];
+    step_key(r, inv->step, key, sizeof key);
+    if (r->o->verbose && inv->kind == INVOKE_MAIN)
+        show_params(r, key, p->params);
+    /* a secret capture is known only at the end: such output is held back until then */
+    int live = inv->kind == INVOKE_MAIN && !block_has_secret_capture(k);
+    out_ctx oc = {r, key, live ? rb_mask_stream_new(r->masker) : NULL};
+    /* nothing acts unless the journal says so first; a rollback still tries to undo */
+    if (journal_sync(r) != 0 && inv->kind != INVOKE_ROLLBACK && inv->kind != INVOKE_UNDO)
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "the journal cannot be written");
+    else if (k->action.type->flags & RB_AT_CALLS_RUNBOOK)
+        call_runbook(r, inv->step, p->params, res);
+    else
+        call_action(r, inv, p, live ? &oc : NULL, res);
+    rb_mask_stream_free(oc.ms);
+    if (!res->outputs)
+        res->outputs = json_object();
+    if (inv->kind != INVOKE_UNDO)
+        judge_result(r, k, res);
+}
+
+void invoke(run *r, const invocation *inv, act_result *res)
+{
+    prepared p;
+    if (prepare(r, &inv->block->action, &p) != 0)
+        rb_act_fail(res, RB_OUT_FAILED, p.unknown ? "undecided" : "refused", "%s",
+                    p.unknown ? "undecided: a value is known only in a real run" : p.err);
+    else
+        run_prepared(r, inv, &p, res);
+    if (!res->outputs)
+        res->outputs = json_object();
+    json_decref(p.params);
+    json_decref(p.target);
+}
