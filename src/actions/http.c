@@ -168,7 +168,7 @@ void http_fail_curl(CURL *easy, CURLcode code, const http_request *rq, const htt
     else if (code == CURLE_OPERATION_TIMEDOUT)
         rb_act_fail(res, RB_OUT_TIMED_OUT, "timeout", "%s did not answer in time", rq->shown);
     else if (is_tls_error(code))
-        rb_act_fail(res, RB_OUT_FAILED, "tls", "TLS with %s failed: %s (a private CA's certificate goes in the target's ca:)", rq->shown, why(code, rq));
+        rb_act_fail(res, RB_OUT_FAILED, "tls", "TLS with %s failed: %s (for a private CA, set the target's ca: to its certificate)", rq->shown, why(code, rq));
     else if (code == CURLE_UNSUPPORTED_PROTOCOL)
         rb_act_fail(res, RB_OUT_FAILED, "refused", "%s redirected to a URL that is not http or https; it was not followed (%s)", rq->shown, why(code, rq));
     else if (code == CURLE_TOO_MANY_REDIRECTS)
@@ -193,25 +193,36 @@ static json_t *outputs_of(CURL *easy, http_response *rs)
     return out;
 }
 
+static void conclude(rb_outcome o, CURLcode code, CURL *easy, http_request *rq, http_response *rs,
+                     rb_act_result *res)
+{
+    if (o == RB_OUT_CANCELLED)
+        rb_act_fail(res, o, "cancelled", "cancelled");
+    else if (o == RB_OUT_TIMED_OUT)
+        rb_act_fail(res, o, "timeout", "%s did not answer in time", rq->shown);
+    else if (code != CURLE_OK)
+        http_fail_curl(easy, code, rq, rs, res);
+    else {
+        res->outcome = RB_OUT_SUCCEEDED;
+        res->outputs = outputs_of(easy, rs);
+    }
+}
+
 static void run_on(const rb_act_call *c, http_conn *hc, rb_act_result *res)
 {
+    long long t0 = rb_act_now_ms();
     http_request rq = {0};
     http_response rs = {0};
     rs.headers = json_object();
     CURLcode code = CURLE_OK;
     if (http_request_prepare(c, hc->easy, &rq, &rs, res) == 0) {
         rb_outcome o = http_transfer(c, hc, &code);
-        if (o == RB_OUT_CANCELLED)
-            rb_act_fail(res, o, "cancelled", "cancelled");
-        else if (o == RB_OUT_TIMED_OUT)
-            rb_act_fail(res, o, "timeout", "%s did not answer before the step's deadline", rq.shown);
-        else if (code != CURLE_OK)
-            http_fail_curl(hc->easy, code, &rq, &rs, res);
-        else {
-            res->outcome = RB_OUT_SUCCEEDED;
-            res->outputs = outputs_of(hc->easy, &rs);
-        }
+        conclude(o, code, hc->easy, &rq, &rs, res);
     }
+    /* our deadline or curl's: either way, say how long it waited */
+    if (res->outcome == RB_OUT_TIMED_OUT)
+        snprintf(res->message, sizeof res->message, "%s did not answer within %lld ms", rq.shown,
+                 rb_act_now_ms() - t0);
     /* the easy handle keeps pointers to these until its next reset */
     curl_easy_reset(hc->easy);
     http_request_free(&rq);
