@@ -19,6 +19,8 @@ Built-in endpoints:
                      (args: the query parsed, key -> last value; headers: name as sent -> value)
   /conn              200 with JSON {"conn": ID}: one ID per TCP connection (for reuse tests)
   /bytes?hex=HH..    200 with exactly those bytes as the body (e.g. invalid UTF-8)
+  /headers?K=V&K=W   200 with each query pair sent as a response header, repeats kept
+  /bigheaders?kb=N   200 with N response headers of about 1 KiB each
 Anything else: 404.
 
 --record FILE: every request is appended to FILE as one JSON line
@@ -85,14 +87,14 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(min(n, MAX_BODY)) if n > 0 else b""
 
-    def answer(self, status, body=b"", ctype="application/json", headers=None):
+    def answer(self, status, body=b"", ctype="application/json", headers=None, pairs=()):
         if isinstance(body, str):
             body = body.encode()
         self.send_response(status)
-        extra = headers or {}
-        if not any(k.lower() == "content-type" for k in extra):
+        extra = list((headers or {}).items()) + list(pairs)
+        if not any(k.lower() == "content-type" for k, _ in extra):
             self.send_header("Content-Type", ctype)
-        for k, v in extra.items():
+        for k, v in extra:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -226,7 +228,17 @@ def ep_bytes(h, path, query, args, body):
     h.answer(200, bytes.fromhex(args.get("hex", "")), "application/octet-stream")
 
 
-BUILTINS = {"status": ep_status, "slow": ep_slow, "blackhole": ep_blackhole, "json": ep_json,
+def ep_headers(h, path, query, args, body):
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    h.answer(200, "", "text/plain", None, pairs)
+
+
+def ep_bigheaders(h, path, query, args, body):
+    n = int(args.get("kb", "1"))
+    h.answer(200, "", "text/plain", None, [("X-Filler-%d" % i, "f" * 1000) for i in range(n)])
+
+
+BUILTINS = {"headers": ep_headers, "bigheaders": ep_bigheaders, "status": ep_status, "slow": ep_slow, "blackhole": ep_blackhole, "json": ep_json,
             "redirect": ep_redirect, "chunked": ep_chunked, "echo": ep_echo, "conn": ep_conn,
             "bytes": ep_bytes}
 

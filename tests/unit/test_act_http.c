@@ -72,6 +72,25 @@ static int read_port(const char *file)
     return -1;
 }
 
+/* API stand-ins: a resource pending once, then ready; a create that answers 201 */
+static const char routes_json[] =
+    "[{\"method\": \"GET\", \"path\": \"^/api/things/[0-9]+$\", \"times\": 1,"
+    "  \"json\": {\"state\": \"pending\"}},"
+    " {\"method\": \"GET\", \"path\": \"^/api/things/[0-9]+$\", \"json\": {\"state\": \"ready\"},"
+    "  \"headers\": {\"X-Request-Id\": \"r-1\"}},"
+    " {\"method\": \"POST\", \"path\": \"/api/things\", \"status\": 201, \"json\": {\"id\": 42}}]";
+
+static int write_routes(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/routes.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs(routes_json, f);
+    return fclose(f);
+}
+
 static void start_server(int which, const char *cert, const char *key)
 {
     char script[512], portfile[128], bhfile[128], certp[128], keyp[128];
@@ -80,8 +99,10 @@ static void start_server(int which, const char *cert, const char *key)
     snprintf(bhfile, sizeof bhfile, "%s/blackhole.port", dir);
     snprintf(certp, sizeof certp, "%s/%s", dir, cert ? cert : "");
     snprintf(keyp, sizeof keyp, "%s/%s", dir, key ? key : "");
+    char routes[128];
+    snprintf(routes, sizeof routes, "%s/routes.json", dir);
     char *plain[] = {"python3", script, "--portfile", portfile, "--record", record_path,
-                     "--blackhole-portfile", bhfile, NULL};
+                     "--blackhole-portfile", bhfile, "--routes", routes, NULL};
     char *tls[] = {"python3", script, "--portfile", portfile, "--tls", certp, keyp, NULL};
     pids[which] = spawn(cert ? tls : plain);
 }
@@ -115,6 +136,8 @@ static int group_setup(void **state)
     if (system(cmd) != 0)
         return -1;
     snprintf(record_path, sizeof record_path, "%s/record.jsonl", dir);
+    if (write_routes() != 0)
+        return -1;
     start_server(PLAIN, NULL, NULL);
     start_server(TLS_CA, "server.pem", "server.key");
     start_server(TLS_SELF, "selfsigned.pem", "selfsigned.key");
@@ -374,6 +397,35 @@ static void test_expect_body_and_json(void **state)
     expect_case("/status/500", "{\"json\": {\"/status\": 500}}", RB_OUT_FAILED, "500");
 }
 
+static const char *state_of(const char *method, const char *path, long long *status)
+{
+    static char state[32];
+    json_t *p = json_pack("{ssss}", "url", url_of(PLAIN, path), "method", method);
+    rb_act_result res = run_with(p, NULL, NULL);
+    assert_int_equal(res.outcome, RB_OUT_SUCCEEDED);
+    *status = json_integer_value(json_object_get(res.outputs, "status"));
+    json_t *doc = json_object_get(res.outputs, "json");
+    json_t *v = json_object_get(doc, "state") ? json_object_get(doc, "state") : json_object_get(doc, "id");
+    char *text = rb_act_text_of(v);
+    snprintf(state, sizeof state, "%s", text);
+    free(text);
+    json_decref(res.outputs);
+    return state;
+}
+
+static void test_routes_script_an_api(void **state)
+{
+    long long status;
+    assert_string_equal(state_of("POST", "/api/things", &status), "42");
+    assert_int_equal(status, 201);
+    assert_string_equal(state_of("GET", "/api/things/42", &status), "pending");
+    assert_string_equal(state_of("GET", "/api/things/42", &status), "ready");
+    assert_string_equal(state_of("GET", "/api/things/42", &status), "ready");
+    assert_int_equal(status, 200);
+    state_of("DELETE", "/api/things/42", &status); /* no route for DELETE: the built-ins say 404 */
+    assert_int_equal(status, 404);
+}
+
 /* ---- failures ---- */
 
 static int free_port(void)
@@ -548,6 +600,20 @@ static void test_chunked_body_bounded(void **state)
     assert_null(res.outputs);
 }
 
+static void test_repeated_and_bounded_headers(void **state)
+{
+    rb_act_result res = get(url_of(PLAIN, "/headers?X-Rep=a&x-rep=b%2C%20c&X-One=1"));
+    assert_int_equal(res.outcome, RB_OUT_SUCCEEDED);
+    json_t *h = json_object_get(res.outputs, "headers");
+    assert_string_equal(json_string_value(json_object_get(h, "x-rep")), "a, b, c");
+    assert_string_equal(json_string_value(json_object_get(h, "x-one")), "1");
+    json_decref(res.outputs);
+    res = get(url_of(PLAIN, "/bigheaders?kb=300"));
+    assert_int_equal(res.outcome, RB_OUT_FAILED);
+    assert_non_null(strstr(res.message, "headers are larger than 256 KiB"));
+    assert_null(res.outputs);
+}
+
 /* ---- connection reuse ---- */
 
 static long long conn_id(void **slot)
@@ -568,6 +634,13 @@ static void test_slot_reuses_one_connection(void **state)
     assert_non_null(slot);
     for (int i = 1; i < 50; i++)
         assert_int_equal(conn_id(&slot), first);
+    /* a transfer stopped by its deadline leaves the slot usable */
+    call_opts o = {.timeout_ms = 300, .conn = &slot};
+    rb_act_result res = run_with(json_pack("{ss}", "url", url_of(PLAIN, "/slow?ms=2000")), NULL, &o);
+    assert_int_equal(res.outcome, RB_OUT_TIMED_OUT);
+    long long after = conn_id(&slot);
+    assert_true(after > first);
+    assert_int_equal(conn_id(&slot), after);
     rb_http_ops.disconnect(slot);
     /* without a slot, each call opens its own */
     long long a = conn_id(NULL), b = conn_id(NULL);
@@ -624,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_basic_auth),
         cmocka_unit_test(test_expect_status),
         cmocka_unit_test(test_expect_body_and_json),
+        cmocka_unit_test(test_routes_script_an_api),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_blackhole_times_out),
         cmocka_unit_test(test_slow_times_out),
@@ -635,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_redirect_followed_when_asked),
         cmocka_unit_test(test_redirect_to_file_refused),
         cmocka_unit_test(test_chunked_body_bounded),
+        cmocka_unit_test(test_repeated_and_bounded_headers),
         cmocka_unit_test(test_slot_reuses_one_connection),
         cmocka_unit_test(test_secret_canary),
     };
