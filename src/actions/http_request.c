@@ -329,7 +329,7 @@ static void set_auth(CURL *easy, const json_t *target)
 static void set_limits(const rb_act_call *c, CURL *easy)
 {
     long long left = rb_act_remaining_ms(c);
-    long ms = left < 0 || left > HTTP_NO_DEADLINE_MS ? HTTP_NO_DEADLINE_MS : (long)left;
+    long ms = left < 0 ? HTTP_NO_DEADLINE_MS : (long)left; /* curl's own default is no limit */
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, ms);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ms);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
