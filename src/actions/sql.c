@@ -172,7 +172,7 @@ static void too_large(json_t *out, int rows, rb_act_result *res)
 {
     json_object_set_new(out, "rows", json_array());
     rb_act_fail(res, RB_OUT_FAILED, "refused",
-                "the query returned %d rows: more than the %d rows or %d KiB that `rows` holds (add a LIMIT or aggregate)",
+                "the result (%d rows) is larger than `rows` holds (%d rows, %d KiB of text): add a LIMIT or aggregate",
                 rows, SQL_MAX_ROWS, SQL_MAX_BYTES / 1024);
 }
 

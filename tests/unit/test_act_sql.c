@@ -238,6 +238,48 @@ static void test_sql_error_carries_sqlstate(void **state)
     res_clear(&res);
 }
 
+/* Past 1000 rows or 1 MiB the step fails rather than pass a list cut short; COPY is refused. */
+static void test_large_results_and_copy_are_refused(void **state)
+{
+    (void)state;
+    rb_act_result res;
+    call(primary(), "SELECT generate_series(1, 1001) AS n", (call_opts){0}, &res);
+    assert_int_equal(res.outcome, RB_OUT_FAILED);
+    assert_string_equal(res.errclass, "refused");
+    assert_non_null(strstr(res.message, "(1001 rows)"));
+    assert_int_equal(out_int(&res, "row_count"), 1001);
+    assert_string_equal(out_str(&res, "value"), "1");
+    assert_int_equal(json_array_size(json_object_get(res.outputs, "rows")), 0);
+    res_clear(&res);
+    call(primary(), "SELECT repeat('x', 600000) FROM generate_series(1, 2)", (call_opts){0}, &res);
+    assert_int_equal(res.outcome, RB_OUT_FAILED);
+    assert_string_equal(res.errclass, "refused");
+    res_clear(&res);
+    call(primary(), "SELECT generate_series(1, 1000) AS n", (call_opts){0}, &res);
+    assert_int_equal(res.outcome, RB_OUT_SUCCEEDED);
+    assert_int_equal(json_array_size(json_object_get(res.outputs, "rows")), 1000);
+    res_clear(&res);
+    void *conn = NULL;
+    call(primary(), "COPY (SELECT 1) TO STDOUT", (call_opts){.conn = &conn}, &res);
+    assert_int_equal(res.outcome, RB_OUT_FAILED);
+    assert_string_equal(res.errclass, "refused");
+    assert_null(conn);
+    res_clear(&res);
+}
+
+/* A JSON null among params is SQL NULL; a NUL byte inside a param is refused, not cut. */
+static void test_null_and_nul_params(void **state)
+{
+    (void)state;
+    rb_act_result res;
+    call(primary(), "SELECT $1::text IS NULL", (call_opts){.params = json_pack("[n]")}, &res);
+    assert_int_equal(res.outcome, RB_OUT_SUCCEEDED);
+    assert_string_equal(out_str(&res, "value"), "t");
+    res_clear(&res);
+    assert_int_equal(call(primary(), "SELECT $1", (call_opts){.params = json_pack("[s#]", "a\0b", 3)}, &res), -1);
+    assert_string_equal(res.errclass, "refused");
+}
+
 static void test_standby_is_in_recovery(void **state)
 {
     (void)state;
@@ -518,6 +560,8 @@ int main(void)
         cmocka_unit_test(test_rows_value_row_count_sqlstate),
         cmocka_unit_test(test_insert_and_update_row_count),
         cmocka_unit_test(test_sql_error_carries_sqlstate),
+        cmocka_unit_test(test_large_results_and_copy_are_refused),
+        cmocka_unit_test(test_null_and_nul_params),
         cmocka_unit_test(test_standby_is_in_recovery),
         cmocka_unit_test(test_refused_connection_is_connect),
         cmocka_unit_test(test_silent_server_hits_connect_timeout),
