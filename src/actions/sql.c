@@ -253,8 +253,23 @@ static int attempt(const rb_act_call *c, const char *query, const sql_params *p,
     return rc;
 }
 
+/* A step whose time is already up, or whose run was cancelled, sends nothing: a statement sent
+ * now would be cancelled at once, and might still have committed by then. */
+static int too_late(const rb_act_call *c, rb_act_result *res)
+{
+    if (rb_act_cancelled(c))
+        rb_act_fail(res, RB_OUT_CANCELLED, "cancelled", "the run was cancelled before the query");
+    else if (rb_act_remaining_ms(c) == 0)
+        rb_act_fail(res, RB_OUT_TIMED_OUT, "timeout", "the step's timeout passed before the query");
+    else
+        return 0;
+    return 1;
+}
+
 static int run_sql(const rb_act_call *c, rb_act_result *res)
 {
+    if (too_late(c, res))
+        return -1;
     const char *query = query_of(c, res);
     sql_params p;
     if (!query || params_get(c, &p, res) != 0) {

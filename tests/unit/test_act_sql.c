@@ -395,6 +395,20 @@ static void test_wrong_password_is_auth_and_masked(void **state)
     res_clear(&res);
 }
 
+static void test_application_name(void **state)
+{
+    (void)state;
+    rb_act_result res;
+    call(primary(), "SELECT current_setting('application_name')", (call_opts){0}, &res);
+    assert_string_equal(out_str(&res, "value"), "runbook");
+    res_clear(&res);
+    json_t *t = primary();
+    json_object_set_new(t, "application_name", json_string("drill"));
+    call(t, "SELECT current_setting('application_name')", (call_opts){0}, &res);
+    assert_string_equal(out_str(&res, "value"), "drill");
+    res_clear(&res);
+}
+
 /* ---- deadlines, cancel, dry run, reuse ---- */
 
 static int sleeping_queries(void)
@@ -569,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_tls_unrelated_ca_is_refused),
         cmocka_unit_test(test_default_sslmode_is_verify_full),
         cmocka_unit_test(test_wrong_password_is_auth_and_masked),
+        cmocka_unit_test(test_application_name),
         cmocka_unit_test(test_timeout_cancels_on_server),
         cmocka_unit_test(test_silent_backend_closes_at_hard_deadline),
         cmocka_unit_test(test_cancel_fd_stops_query),
