@@ -304,7 +304,7 @@ static int check_host_key(rb_ssh *s, const rb_act_call *c, const char *port, rb_
     int rc = -1;
     if (!path || !kh)
         rb_act_fail(res, RB_OUT_FAILED, "io", "out of memory");
-    else if (read_known_hosts(kh, path) != 0 && (errno != ENOENT || !accept))
+    else if (read_known_hosts(kh, path) != 0 && errno != ENOENT) /* absent: every host is new */
         rb_act_fail(res, RB_OUT_FAILED, "hostkey", "cannot read known_hosts %s: %s", path, strerror(errno));
     else
         rc = judge_host_key(s, kh, path, accept, port, res);
