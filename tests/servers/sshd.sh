@@ -16,8 +16,9 @@
 #   known_hosts.wrong     other keys of both types for the same host: a "changed" host key
 #   sshd_config sshd.log sshd.pid host_ed25519 host_ecdsa authorized_keys
 #
-# Password login: run as root, `start` creates the local user `rbtest` (no home, /bin/sh) with a
-# fresh random password, and `stop` deletes it; root itself may log in by key only
+# Password login: run as root, `start` creates a local user `rbtNNNNNN` (random digits, one per
+# DIR, so parallel servers do not share it; no home, /bin/sh) with a fresh random password, and
+# `stop` deletes it (userdel -f); root itself may log in by key only
 # (PermitRootLogin prohibit-password). As another user there is no password login
 # (UsePAM no makes sshd check /etc/shadow, which only root can read).
 set -eu
@@ -79,9 +80,9 @@ CONF
 
 # A throwaway password account (root only): sshd checks the password against /etc/shadow.
 make_password_user() {
-    pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-    id rbtest >/dev/null 2>&1 || useradd -M -d / -s /bin/sh rbtest
-    echo "rbtest:$pw" | chpasswd
+    name=$1 pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+    useradd -M -d / -s /bin/sh "$name" || die "cannot create the user $name"
+    echo "$name:$pw" | chpasswd
     echo "$pw"
 }
 
@@ -93,7 +94,8 @@ start() {
     pw_user='' pw=''
     if [ "$(id -u)" = 0 ]; then
         mkdir -p /run/sshd
-        pw=$(make_password_user) pw_user=rbtest
+        pw_user=rbt$(od -An -N4 -tu4 /dev/urandom | tr -d ' ' | cut -c1-6)
+        pw=$(make_password_user "$pw_user")
     fi
     printf 'PORT=%s\nKEY_USER=%s\nPASSWORD_USER=%s\nPASSWORD=%s\n' \
         "$port" "$(id -un)" "$pw_user" "$pw" >"$d/server.env"
@@ -110,9 +112,9 @@ stop() {
         kill "$(cat "$d/sshd.pid")" 2>/dev/null || true
         rm -f "$d/sshd.pid"
     fi
-    if [ "$(id -u)" = 0 ] && id rbtest >/dev/null 2>&1; then
-        pkill -KILL -u rbtest 2>/dev/null || true
-        userdel rbtest 2>/dev/null || true
+    pw_user=$(sed -n 's/^PASSWORD_USER=//p' "$d/server.env" 2>/dev/null || true)
+    if [ -n "$pw_user" ] && [ "$(id -u)" = 0 ]; then
+        userdel -f "$pw_user" 2>/dev/null || true
     fi
 }
 
