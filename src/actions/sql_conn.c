@@ -82,7 +82,9 @@ static void mask_span(char *buf, size_t size, const char *secret, size_t n)
             out[o++] = *p++;
     }
     out[o] = 0;
-    snprintf(buf, size, "%s", out);
+    size_t keep = o < size - 1 ? o : size - 1; /* cut to the caller's size, as snprintf would */
+    memcpy(buf, out, keep);
+    buf[keep] = 0;
 }
 
 /* The password inside postgres://user:PASSWORD@host/..., as a span of url. */
