@@ -62,8 +62,7 @@ static void check_shell_words(checker *c, const rb_node *n)
 
 static int is_shell_text(const rb_action *a, const rb_param_def *def)
 {
-    return (!strcmp(a->type->name, "shell") && !strcmp(def->key, "script")) ||
-           (!strcmp(a->type->name, "ssh") && !strcmp(def->key, "command"));
+    return a->type->quoted_param && !strcmp(a->type->quoted_param, def->key);
 }
 
 static void check_argv(checker *c, const rb_node *argv, const rb_step *s, ref_scope scope)
@@ -102,7 +101,7 @@ static void check_param(checker *c, const rb_step *s, const rb_action *a, size_t
     case RB_P_BOOL:
         break;
     default:
-        if (n->kind == RB_NODE_SEQ && !strcmp(a->type->name, "exec") && !strcmp(def->key, "argv"))
+        if (n->kind == RB_NODE_SEQ && a->type->argv_param && !strcmp(a->type->argv_param, def->key))
             check_argv(c, n, s, scope);
         else
             c_template_tree(c, n, s, scope);
@@ -122,11 +121,7 @@ static void check_action(checker *c, const rb_step *s, const rb_action *a, ref_s
 
 static int capture_source_ok(const rb_capture *cap, const rb_action *a)
 {
-    const char *t = a->type ? a->type->name : "";
-    if (cap->kind == RB_CAP_COLUMN)
-        return !strcmp(t, "sql");
-    return !strcmp(t, "exec") || !strcmp(t, "shell") || !strcmp(t, "ssh") || !strcmp(t, "http") ||
-           (cap->kind == RB_CAP_RE && !strcmp(t, "sql"));
+    return a->type && (a->type->capture_kinds & (1u << cap->kind));
 }
 
 static void check_pointer(checker *c, const rb_capture *cap)

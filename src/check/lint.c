@@ -4,6 +4,8 @@
 #include <strings.h>
 #include <string.h>
 
+#include "runbook/action.h"
+
 #include "checker.h"
 
 const char *const rb_lint_rules[] = {
@@ -22,8 +24,9 @@ static const rb_node *where(const rb_step *s)
 
 static void no_rollback(checker *c, const rb_step *s)
 {
-    const char *t = type_name(s);
-    if (!s->writes || s->rollback || s->irreversible || !*t || !strcmp(t, "file") || !strcmp(t, "runbook"))
+    const rb_action_type *t = s->main.action.type;
+    /* an action that undoes itself (file) or a call (its steps roll back) needs no rollback: */
+    if (!s->writes || s->rollback || s->irreversible || !t || t->ops->undo || (t->flags & RB_AT_CALLS_RUNBOOK))
         return;
     c_warn(c, where(s), "no-rollback", "step \"%s\" changes the world but has no rollback", s->id ? s->id : "?");
     rb_diag_hint(c->d, "add rollback:, or irreversible: true if it cannot be undone, or effect: read");

@@ -97,15 +97,13 @@ void b_retry(build *b, const rb_node *n, rb_retry *out)
 
 static const char *const expect_keys[] = {"exit_code", "status", "body", "stdout", "value", "row_count", "json", NULL};
 
-/* Which action each expect key applies to. */
-static int expect_applies(const char *key, const char *action)
+/* Which action each expect key applies to: its registry entry says. */
+static int expect_applies(const char *key, const rb_action_type *t)
 {
-    int process = !strcmp(action, "exec") || !strcmp(action, "shell") || !strcmp(action, "ssh");
-    if (!strcmp(key, "exit_code") || !strcmp(key, "stdout"))
-        return process;
-    if (!strcmp(key, "status") || !strcmp(key, "body") || !strcmp(key, "json"))
-        return !strcmp(action, "http");
-    return !strcmp(action, "sql");
+    for (size_t i = 0; t->expect_keys && t->expect_keys[i]; i++)
+        if (!strcmp(t->expect_keys[i], key))
+            return 1;
+    return 0;
 }
 
 static void expect_ints(build *b, const rb_node *n, const char *what, int allow_class)
@@ -129,7 +127,7 @@ static void build_expect(build *b, const rb_node *n, const rb_action *a)
     b_check_keys(b, n, expect_keys, NULL, "expect");
     for (size_t i = 0; i < n->count; i++) {
         const rb_node *k = n->items[2 * i], *v = n->items[2 * i + 1];
-        if (a->type && !expect_applies(k->str, a->type->name))
+        if (a->type && !expect_applies(k->str, a->type))
             b_error(b, k, "expect.%s does not apply to %s %s action", k->str, rb_article(a->type->name),
                     a->type->name);
         else if (!a->type)
