@@ -55,10 +55,23 @@ expect_exit 0 "list" "$bin" list runbooks
 expect_out "failover-to-secondary" "list shows the failover"
 expect_out "critical" "list shows severities"
 
-# Actions this build cannot run yet are refused before anything runs, not midway.
-expect_exit 2 "a runbook using http/sql/ssh is refused by run" "$bin" run runbooks/failover-to-secondary.yaml --state-dir "$tmp/state" --dry-run
-expect_out "cannot run yet; nothing was run" "the refusal names why"
-[[ ! -d $tmp/state/runs ]] && ok || bad "a refused run leaves no journal"
+# The network actions run: a request to a closed loopback port fails the step with a clear
+# connect error after its retries, and the run is journaled (nothing is refused up front).
+closed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$tmp/net-refused.yaml" <<EOF
+version: 1
+runbook: net-refused
+title: A probe of a closed port
+description: an http step against a port where nothing listens
+steps:
+  - id: probe
+    http: { url: "http://127.0.0.1:$closed_port/health" }
+    timeout: 5s
+    retry: { attempts: 2, delay: 100ms, on_errors: [connect] }
+EOF
+expect_exit 1 "an http step against a closed port fails the run" "$bin" run "$tmp/net-refused.yaml" --state-dir "$tmp/state"
+expect_out "cannot connect to 127.0.0.1:$closed_port" "the failure names the address"
+[[ $(cat "$tmp"/state/runs/*.jsonl | grep -c '"attempt_end"') == 2 ]] && ok || bad "a connect error is retried as retry.on_errors says"
 
 # The bad-input corpus: every file is refused with exit 1 and a located error, never a crash.
 for f in tests/bad/*.yaml; do

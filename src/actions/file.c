@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_remote.h"
 #include "runbook/action.h"
 
 #define FILE_MAX (16u << 20)
@@ -146,6 +147,8 @@ static file_owner owner_for(const char *path, const char *mode_s)
 
 static int run_file(const rb_act_call *c, rb_act_result *res)
 {
+    if (c->target)
+        return rb_file_remote_run(c, res);
     json_t *content = json_object_get(c->params, "content");
     char err[256];
     char *path = target_of(json_string_value(json_object_get(c->params, "path")), err, sizeof err);
@@ -198,6 +201,8 @@ static void restore_old(const rb_act_call *c, const char *path, json_t *meta, rb
 
 static int undo_file(const rb_act_call *c, rb_act_result *res)
 {
+    if (c->target)
+        return rb_file_remote_undo(c, res);
     char err[256];
     const char *given = json_string_value(json_object_get(c->params, "path"));
     char *path = target_of(given, err, sizeof err);
@@ -220,4 +225,4 @@ static int undo_file(const rb_act_call *c, rb_act_result *res)
     return res->outcome == RB_OUT_SUCCEEDED ? 0 : -1;
 }
 
-const rb_action_ops rb_file_ops = {.run = run_file, .undo = undo_file};
+const rb_action_ops rb_file_ops = {.run = run_file, .undo = undo_file, .disconnect = rb_file_remote_disconnect};

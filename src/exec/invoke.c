@@ -161,7 +161,7 @@ static long long deadline_of(const invocation *inv, const json_t *params, const 
         ms = own;
     if (tt > 0 && (ms <= 0 || tt < ms))
         ms = tt;
-    if (ms <= 0 && inv->block->action.type->network)
+    if (ms <= 0 && (inv->block->action.type->network || target))
         ms = NETWORK_CAP_MS;
     return ms > 0 ? now_ms() + ms : 0;
 }

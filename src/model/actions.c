@@ -105,9 +105,10 @@ static const rb_param_def file_params[] = {
     {"path", RB_P_TEMPLATE, RB_PF_REQUIRED, "file to write atomically"},
     {"content", RB_P_TEMPLATE, RB_PF_REQUIRED, "the new content"},
     {"mode", RB_P_MODE, 0, "octal mode such as \"0600\" (default \"0644\")"},
+    {"target", RB_P_TARGET, 0, "an ssh target: the file is written on that host over SFTP"},
 };
 static const rb_action_type file_type = {
-    "file", file_params, COUNT(file_params), NULL, 0, file_outputs, NULL, 0, 0, .ops = &rb_file_ops};
+    "file", file_params, COUNT(file_params), NULL, 0, file_outputs, "ssh", 0, 0, .ops = &rb_file_ops};
 
 static const rb_param_def runbook_params[] = {
     {"name", RB_P_RUNBOOK, RB_PF_REQUIRED, "the runbook to call, found on RUNBOOK_PATH"},
