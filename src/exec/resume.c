@@ -418,5 +418,6 @@ int rb_exec_resume(const rb_runbook *rb, const rb_graph *g, const char *run_id, 
         resume_locked(&r, run_id, res);
     rb_lock_release(lock);
     run_free(&r);
+    rb_actions_global_cleanup();
     return res->exit_code;
 }

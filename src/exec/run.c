@@ -490,6 +490,7 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
         res->exit_code = 2, res->outcome = RB_OUT_FAILED;
     rb_lock_release(lock);
     run_free(&r);
+    rb_actions_global_cleanup(); /* every thread of the run has ended */
     return res->exit_code;
 }
 
