@@ -124,6 +124,7 @@ typedef struct rb_retry {
     const rb_node *attempts_node;
     long long attempts;   /* RB_DYNAMIC when a template */
     long long delay_ms, max_delay_ms, jitter_ms; /* RB_NO_DURATION / RB_DYNAMIC possible */
+    const rb_node *delay_node, *max_delay_node, *jitter_node; /* for RB_DYNAMIC, or NULL */
     double backoff;
     const rb_node *until;     /* expression scalar or NULL */
     const rb_node *on_errors; /* sequence or NULL */
@@ -159,6 +160,7 @@ typedef struct rb_step {
     size_t index;
     const rb_node *node, *id_node;
     const char *title, *description, *confirm;
+    const rb_node *title_node; /* may hold ${{ }}, rendered when shown */
     const rb_node *confirm_node;
     const rb_node *needs_node; /* sequence, or NULL: after every step above */
     const rb_node *when;       /* expression scalar or NULL */
@@ -183,6 +185,7 @@ typedef struct rb_runbook {
     const rb_node *name_node;
     rb_severity_level severity;
     long long rto_ms, rpo_ms, deadline_ms;
+    const rb_node *deadline_node, *default_timeout_node; /* for RB_DYNAMIC, or NULL */
     rb_policy on_failure;
     long long default_timeout_ms;
     rb_retry default_retry;

@@ -331,8 +331,7 @@ int run_init(run *r, const rb_runbook *rb, const rb_graph *g, const rb_exec_opts
  * ${{ }}, so the inputs must be known. */
 void set_deadline(run *r)
 {
-    const rb_node *n = rb_map_get(rb_doc_root(r->rb->doc), "deadline");
-    long long ms = resolve_ms(r, r->rb->deadline_ms, n, 0);
+    long long ms = resolve_ms(r, r->rb->deadline_ms, r->rb->deadline_node, 0);
     r->deadline_ms = ms > 0 ? now_ms() + ms : 0;
 }
 

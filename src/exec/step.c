@@ -66,8 +66,7 @@ long long resolve_ms(run *r, long long ms, const rb_node *n, long long fallback)
 /* defaults.timeout, also when it is one ${{ }}; 0: none. */
 long long default_timeout(run *r)
 {
-    const rb_node *n = rb_map_get(rb_map_get(rb_doc_root(r->rb->doc), "defaults"), "timeout");
-    return resolve_ms(r, r->rb->default_timeout_ms, n, 0);
+    return resolve_ms(r, r->rb->default_timeout_ms, r->rb->default_timeout_node, 0);
 }
 
 /* A block's timeout (a rollback's, a verify's), else its step's, else the default; 0: none. */
@@ -95,9 +94,9 @@ static attempt_plan plan_attempts(run *r, const rb_step *s)
     attempt_plan p = {1, 1000, -1, 0, 0, 1.0};
     if (rt->node) {
         p.attempts = rt->attempts == RB_DYNAMIC ? eval_number(r, rt->attempts_node, 1) : rt->attempts;
-        p.delay_ms = resolve_ms(r, rt->delay_ms, rb_map_get(rt->node, "delay"), 1000);
-        p.max_delay_ms = resolve_ms(r, rt->max_delay_ms, rb_map_get(rt->node, "max_delay"), -1);
-        p.jitter_ms = resolve_ms(r, rt->jitter_ms, rb_map_get(rt->node, "jitter"), 0);
+        p.delay_ms = resolve_ms(r, rt->delay_ms, rt->delay_node, 1000);
+        p.max_delay_ms = resolve_ms(r, rt->max_delay_ms, rt->max_delay_node, -1);
+        p.jitter_ms = resolve_ms(r, rt->jitter_ms, rt->jitter_node, 0);
         p.backoff = rt->backoff;
     }
     if (p.attempts < 1)
@@ -386,7 +385,7 @@ static void announce(run *r, const rb_step *s, rb_event_kind kind, rb_outcome o,
     char key[320];
     step_key(r, s, key, sizeof key);
     step_state *st = &r->st[s->index];
-    const rb_node *title = s->title ? rb_map_get(s->node, "title") : NULL;
+    const rb_node *title = s->title ? s->title_node : NULL;
     rb_scope scope = run_scope(r);
     int unknown;
     char err[160];

@@ -43,7 +43,8 @@ static void build_header(build *b, const rb_node *root)
         rb->lock = n->str;
     if ((n = rb_map_get(root, "on_failure")))
         b_policy(b, n, &rb->on_failure);
-    b_duration(b, rb_map_get(root, "deadline"), "deadline", &rb->deadline_ms);
+    rb->deadline_node = rb_map_get(root, "deadline");
+    b_duration(b, rb->deadline_node, "deadline", &rb->deadline_ms);
 }
 
 static void build_objectives(build *b, const rb_node *n)
@@ -80,7 +81,8 @@ static void build_defaults(build *b, const rb_node *n)
     if (!n || b_want(b, n, RB_NODE_MAP, "defaults") != 0)
         return;
     b_check_keys(b, n, keys, NULL, "defaults");
-    b_duration(b, rb_map_get(n, "timeout"), "defaults.timeout", &b->rb->default_timeout_ms);
+    b->rb->default_timeout_node = rb_map_get(n, "timeout");
+    b_duration(b, b->rb->default_timeout_node, "defaults.timeout", &b->rb->default_timeout_ms);
     b_retry(b, rb_map_get(n, "retry"), &b->rb->default_retry);
     if (b->rb->default_retry.until) {
         b_error(b, b->rb->default_retry.until, "until reads one step's outputs: put it on that step's retry");

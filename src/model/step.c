@@ -82,9 +82,12 @@ void b_retry(build *b, const rb_node *n, rb_retry *out)
         if (out->attempts != RB_DYNAMIC && (out->attempts < 1 || out->attempts > 10000))
             b_error(b, p, "attempts must be from 1 to 10000");
     }
-    b_duration(b, rb_map_get(n, "delay"), "delay", &out->delay_ms);
-    b_duration(b, rb_map_get(n, "max_delay"), "max_delay", &out->max_delay_ms);
-    b_duration(b, rb_map_get(n, "jitter"), "jitter", &out->jitter_ms);
+    out->delay_node = rb_map_get(n, "delay");
+    out->max_delay_node = rb_map_get(n, "max_delay");
+    out->jitter_node = rb_map_get(n, "jitter");
+    b_duration(b, out->delay_node, "delay", &out->delay_ms);
+    b_duration(b, out->max_delay_node, "max_delay", &out->max_delay_ms);
+    b_duration(b, out->jitter_node, "jitter", &out->jitter_ms);
     if ((p = rb_map_get(n, "backoff")))
         retry_backoff(b, p, &out->backoff);
     if ((p = rb_map_get(n, "until")) && b_want(b, p, RB_NODE_SCALAR, "until") == 0)
@@ -296,7 +299,7 @@ static void step_text(build *b, rb_step *s, const rb_node *const *f)
 {
     const rb_node *n;
     if ((n = f[S_TITLE]))
-        s->title = b_string(b, n, "title");
+        s->title = b_string(b, n, "title"), s->title_node = n;
     if ((n = f[S_DESCRIPTION]))
         s->description = b_string(b, n, "description");
     if ((n = f[S_CONFIRM]))
