@@ -478,6 +478,27 @@ t_policy_after_crash() {
     check "policy: run_end rolled_back" eq "$(jq_ "$rid" 'last("run_end")["status"]')" rolled_back
 }
 
+# ---- a crash between a failure and the cancel of the steps beside it ----
+
+t_indoubt_rollback() {
+    begin indoubt
+    rb run indoubt-rollback --state-dir "$S" --set "dir=$D" --jobs 4
+    check "in doubt: the first run rolled back" eq "$code" 1
+    local j=$S/runs/$rid.jsonl n
+    # cut the journal right after the failure's step_end: slow and slow2 started and never ended
+    n=$(grep -n '"type":"step_end","step":"bad"' "$j" | cut -d: -f1)
+    head -n "$n" "$j" >"$j.cut" && mv "$j.cut" "$j"
+    : >"$D/log"
+    rb resume "$rid" --state-dir "$S"
+    check "in doubt: without an answer the resume stops before the rollback (exit 1)" eq "$code" 1
+    check "in doubt: ... naming every step in doubt" has "$out$err" "steps slow, slow2 are in doubt"
+    check "in doubt: ... and nothing was rolled back" eq "$(lines "$D/log")" ""
+    rb resume "$rid" --state-dir "$S" --rerun-in-doubt
+    check "in doubt: with consent the resume rolls back (exit 1)" eq "$code" 1
+    check "in doubt: ... the steps in doubt too, newest first" eq "$(lines "$D/log" | tr ' ' '\n' | sort | tr '\n' ' ')" "rb-slow rb-slow2 rb-w "
+    check "in doubt: ... and the reason is the journaled failure" has "$out$err" "step bad failed"
+}
+
 # ---- dry runs ----
 
 t_dry() {
@@ -689,6 +710,7 @@ t_signal TERM
 t_signal_rollback
 t_verify
 t_policy_after_crash
+t_indoubt_rollback
 t_dry
 t_jobs
 t_calls

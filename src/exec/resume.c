@@ -76,6 +76,8 @@ static void replay_end(run *r, long i, json_t *rec, int cut)
     st->duration_ms = json_integer_value(json_object_get(rec, "duration_ms"));
     st->done_order = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
     st->continued = o != RB_OUT_SUCCEEDED && o != RB_OUT_SKIPPED && s->on_failure == RB_POLICY_CONTINUE;
+    if (o != RB_OUT_SUCCEEDED && o != RB_OUT_SKIPPED) /* the reason a resume reports again */
+        snprintf(st->message, sizeof st->message, "%s", json_string_value(json_object_get(rec, "message")) ?: "");
     if (o != RB_OUT_SUCCEEDED && o != RB_OUT_SKIPPED && !st->continued && r->failed_step < 0)
         r->failed_step = i;
     json_t *outs = json_object_get(rec, "outputs");
@@ -206,36 +208,61 @@ static int consent(run *r, const rb_step *s, const char *question, const char **
     return a;
 }
 
-/* Settles one step in doubt; -1 stops the resume (message in err). */
-static int settle_step(run *r, size_t i, char *err, size_t len)
+static void mark_done(run *r, const rb_step *s, step_state *st)
+{
+    char key[320];
+    step_key(r, s, key, sizeof key);
+    note(r, s, "verify says it happened: marked done", "verify");
+    st->finished = 1;
+    st->in_doubt = 0;
+    st->outcome = RB_OUT_SUCCEEDED;
+    st->done_order = ++r->done_counter;
+    json_object_set_new(r->steps, s->id, json_pack("{s:s, s:i}", "outcome", "succeeded", "attempts", st->attempts));
+    journal(r, "step_end", json_pack("{s:s, s:s, s:i, s:b}", "step", key, "outcome", "succeeded", "attempts",
+                                     st->attempts, "verified", 1));
+}
+
+/* Settles one step in doubt: its verify asks the world first, whatever flag was given; then
+ * --rerun-in-doubt, idempotent: true or the operator decide. 0 settled, -1 it stays in doubt. */
+static int settle_step(run *r, size_t i)
 {
     const rb_step *s = &r->rb->steps[i];
     step_state *st = &r->st[i];
+    int v = s->verify ? verified(r, s) : -1;
+    if (v == 1) {
+        mark_done(r, s, st);
+        return 0;
+    }
     const char *by = "verify";
+    int yes = v == 0 ? 1 : consent(r, s, "This step was running when the run stopped; it may or may not have acted. Run it again?", &by);
+    if (yes != 1)
+        return -1;
+    note(r, s, v == 0 ? "verify says it did not happen: running it" : "running it again", by);
+    st->started = st->in_doubt = 0;
+    return 0;
+}
+
+/* Adds a step's key to a list of names for a message ("a, b, c"), as long as it fits. */
+static void add_name(run *r, const rb_step *s, char *names, size_t len)
+{
     char key[320];
     step_key(r, s, key, sizeof key);
-    int v = s->verify && !s->idempotent && !r->o->rerun_in_doubt ? verified(r, s) : -1;
-    if (v == 1) {
-        note(r, s, "verify says it happened: marked done", by);
-        st->finished = 1;
-        st->in_doubt = 0;
-        st->outcome = RB_OUT_SUCCEEDED;
-        st->done_order = ++r->done_counter;
-        json_object_set_new(r->steps, s->id, json_pack("{s:s, s:i}", "outcome", "succeeded", "attempts", st->attempts));
-        journal(r, "step_end", json_pack("{s:s, s:s, s:i, s:b}", "step", key, "outcome", "succeeded", "attempts",
-                                         st->attempts, "verified", 1));
-        return 0;
-    }
-    int yes = v == 0 ? 1 : consent(r, s, "This step was running when the run stopped; it may or may not have acted. Run it again?", &by);
-    if (yes == 1) {
-        note(r, s, v == 0 ? "verify says it did not happen: running it" : "running it again", by);
-        st->started = st->in_doubt = 0;
-        return 0;
-    }
-    snprintf(err, len, yes == 0 ? "step %s is in doubt and the operator chose not to run it again; nothing more was run"
-                                : "step %s is in doubt (its action started, and its end was never journaled); check it by hand, then resume with --rerun-in-doubt to run it again",
-             key);
-    return -1;
+    size_t n = strlen(names);
+    if (n + strlen(key) + 8 < len)
+        snprintf(names + n, len - n, "%s%s", n ? ", " : "", key);
+    else if (n + 5 < len && !strstr(names, ", ..."))
+        snprintf(names + n, len - n, ", ...");
+}
+
+static void in_doubt_message(const char *names, int several, int refused, char *err, size_t len)
+{
+    if (refused)
+        snprintf(err, len, "step%s %s %s in doubt and the operator chose not to run %s again; nothing more was run",
+                 several ? "s" : "", names, several ? "are" : "is", several ? "them" : "it");
+    else
+        snprintf(err, len, "step%s %s %s in doubt (an action started, and its end was never journaled); check "
+                 "by hand, then resume with --rerun-in-doubt to run %s again", several ? "s" : "", names,
+                 several ? "are" : "is", several ? "them" : "it");
 }
 
 static int is_call(const rb_step *s)
@@ -248,6 +275,8 @@ static int is_call(const rb_step *s)
  * its steps: it runs again, and its called runbook goes on from the journal (resume_called). */
 static int settle(run *r, char *err, size_t len)
 {
+    char names[200] = "";
+    int left = 0, refused = 0;
     for (size_t k = 0; k < r->g->n; k++) {
         size_t i = r->g->order[k];
         step_state *st = &r->st[i];
@@ -255,12 +284,58 @@ static int settle(run *r, char *err, size_t len)
             continue;
         if (st->in_doubt && is_call(&r->rb->steps[i]))
             note(r, &r->rb->steps[i], "running the call again: its runbook goes on from the journal", "resume");
-        else if (st->in_doubt && settle_step(r, i, err, len) != 0)
-            return -1;
+        else if (st->in_doubt && settle_step(r, i) != 0) {
+            add_name(r, &r->rb->steps[i], names, sizeof names);
+            refused |= r->o->ui.ask != NULL && !r->o->rerun_in_doubt;
+            left++;
+            continue;
+        }
         if (!st->finished) /* not marked done by its verify: it runs (again) */
             st->started = st->in_doubt = 0;
     }
-    return 0;
+    if (left)
+        in_doubt_message(names, left > 1, refused, err, len);
+    return left ? -1 : 0;
+}
+
+/* Before a rollback that the journal says is due: a step that was running when the run stopped
+ * may have acted. Its verify decides; without one, the operator (or --rerun-in-doubt, or
+ * idempotent: true) may let its rollback run with the others; otherwise the resume stops, naming
+ * it, rather than call the run rolled back. A read step has nothing to undo. */
+static int settle_before_rollback(run *r, char *err, size_t len)
+{
+    char names[200] = "";
+    int left = 0;
+    for (size_t i = 0; i < r->rb->nsteps; i++) {
+        const rb_step *s = &r->rb->steps[i];
+        step_state *st = &r->st[i];
+        if (!st->in_doubt || st->finished)
+            continue;
+        if (!s->writes) {
+            note(r, s, "a read step: nothing to undo", "resume");
+            st->in_doubt = st->started = 0;
+            continue;
+        }
+        const char *by = "verify";
+        int v = s->verify ? verified(r, s) : -1;
+        if (v == -1 && consent(r, s, "This step was running when the run stopped; it may have acted. Run its rollback with the others?", &by) == 1)
+            v = 2;
+        if (v == 0) {
+            note(r, s, "verify says it did not happen: nothing to undo", by);
+            st->in_doubt = st->started = 0;
+        } else if (v > 0) {
+            note(r, s, "it may have acted: rolled back with the others", by);
+            st->finished = 1, st->in_doubt = 0, st->outcome = RB_OUT_SUCCEEDED, st->done_order = ++r->done_counter;
+        } else {
+            add_name(r, s, names, sizeof names);
+            left++;
+        }
+    }
+    if (left)
+        snprintf(err, len, "before the rollback: step%s %s %s in doubt and may have acted; check by hand, then "
+                 "resume with --rerun-in-doubt to roll %s back with the others", left > 1 ? "s" : "", names,
+                 left > 1 ? "are" : "is", left > 1 ? "them" : "it");
+    return left ? -1 : 0;
 }
 
 /* A rollback interrupted midway: one that started and never ended is in doubt like a step,
@@ -308,11 +383,11 @@ static int settle_journaled(run *r, journaled *j, char *err, size_t len)
 {
     if (j->rollback_phase) {
         r->stopping = r->rollback_pending = 1;
-        return settle_rollbacks(r, err, len);
+        return settle_before_rollback(r, err, len) != 0 ? -1 : settle_rollbacks(r, err, len);
     }
     if (r->failed_step >= 0) {
         r->stopping = 1;
-        return 0;
+        return r->rb->steps[r->failed_step].on_failure == RB_POLICY_ROLLBACK ? settle_before_rollback(r, err, len) : 0;
     }
     return settle(r, err, len);
 }
