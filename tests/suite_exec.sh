@@ -499,6 +499,44 @@ t_indoubt_rollback() {
     check "in doubt: ... and the reason is the journaled failure" has "$out$err" "step bad failed"
 }
 
+# ---- kill -9 leaves a child running: resume waits for it before asking the world ----
+
+t_orphan() {
+    begin orphan
+    local pid r
+    echo 2 >"$D/seconds"
+    "$bin" run orphan --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
+    pid=$!
+    bgpids+=("$pid")
+    wait_until 10 exists "$D/started" >/dev/null
+    r=$(latest_run)
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    rb resume "$r" --state-dir "$S" --yes
+    check "orphan: the resume succeeds (exit 0)" eq "$code" 0
+    check "orphan: ... after waiting for the survivor" has "$out$err" "of the interrupted run still run"
+    check "orphan: the step ran once, then the rest" eq "$(lines "$D/log")" "act next"
+    begin orphan-stop
+    echo 300 >"$D/seconds"
+    "$bin" run orphan --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
+    pid=$!
+    bgpids+=("$pid")
+    wait_until 10 exists "$D/started" >/dev/null
+    r=$(latest_run)
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    RUNBOOK_SURVIVOR_WAIT=1 rb resume "$r" --state-dir "$S"
+    check "orphan: a survivor that stays refuses a resume without consent (exit 1)" eq "$code" 1
+    check "orphan: ... saying how to go on" has "$out$err" "resume on a terminal or with --yes to stop them"
+    check "orphan: ... and it is still running" test -n "$(pgrep -f 'sleep 300' || true)"
+    echo 0 >"$D/seconds"
+    RUNBOOK_SURVIVOR_WAIT=1 rb resume "$r" --state-dir "$S" --yes
+    check "orphan: with --yes it is stopped, then verify and the rest run (exit 0)" eq "$code" 0
+    check "orphan: ... the survivor is gone" test -z "$(pgrep -f 'sleep 300' || true)"
+    check "orphan: ... the step ran again (verify said it had not happened), then the rest" eq "$(lines "$D/log")" "act next"
+    check "orphan: ... the stop is journaled" grep -q '"resume":"stopped the survivors"' "$S/runs/$r.jsonl"
+}
+
 # ---- dry runs ----
 
 t_dry() {
@@ -711,6 +749,7 @@ t_signal_rollback
 t_verify
 t_policy_after_crash
 t_indoubt_rollback
+t_orphan
 t_dry
 t_jobs
 t_calls

@@ -85,6 +85,13 @@ typedef struct invocation {
 void invoke(run *r, const invocation *inv, act_result *res);
 /* Closes the run's connections. */
 void close_connections(run *r);
+/* Marks every child of this process as the run's (RUNBOOK_RUN in the environment): before
+ * threads start. survivors.c. */
+void exec_mark_children(const char *run_id);
+/* Resume: processes of the interrupted run that still live are waited for (bounded), then
+ * stopped with consent (--yes or the operator); -1 (message in err) when they stay. Caller
+ * holds r->mu. */
+int exec_settle_survivors(run *r, const char *run_id, char *err, size_t len);
 /* Runs a called runbook (RB_AT_CALLS_RUNBOOK): call.c. */
 int exec_call_runbook(run *r, const rb_step *step, const json_t *params, act_result *res);
 

@@ -420,8 +420,9 @@ static int resume_body(run *r, journaled *j, rb_run_result *res)
     journal(r, "resume", json_pack("{s:i}", "pid", (int)getpid()));
     pthread_mutex_lock(r->mu);
     set_deadline(r);
+    exec_mark_children(res->run_id);
     int code;
-    if (go_on(r, j, err, sizeof err) != 0) {
+    if (exec_settle_survivors(r, res->run_id, err, sizeof err) != 0 || go_on(r, j, err, sizeof err) != 0) {
         snprintf(res->message, sizeof res->message, "%s", err);
         res->outcome = RB_OUT_FAILED;
         code = res->exit_code = 1;

@@ -477,6 +477,7 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
     } else if (load_secrets(&r, res->message, sizeof res->message) == 0 &&
                create_journal(&r, res->message, sizeof res->message) == 0) {
         snprintf(res->run_id, sizeof res->run_id, "%s", rb_journal_run_id(r.journal));
+        exec_mark_children(res->run_id);
         r.runobj = json_pack("{s:s, s:b}", "id", res->run_id, "dry_run", o->dry_run);
         if (take_lock(&r, lock_name(rb), res->run_id, &lock, res->message, sizeof res->message) != 0)
             unlink(rb_journal_path(r.journal)); /* a refused run leaves no journal behind */
