@@ -616,6 +616,17 @@ t_jobs() {
 
 # ---- runbook calls ----
 
+t_call_preflight() {
+    begin call-preflight
+    rb run caller-secret --state-dir "$S" --set "dir=$D"
+    check "call preflight: a callee's missing secret refuses the run (exit 2)" eq "$code" 2
+    check "call preflight: ... naming the callee and the variable" has "$err" "runbook callee-secret needs secret \"token\": environment variable RB_TEST_CALLEE_TOKEN is not set"
+    check "call preflight: ... before the caller's first write" eq "$(lines "$D/log")" ""
+    RB_TEST_CALLEE_TOKEN=tok-abcdef rb run caller-secret --state-dir "$S" --set "dir=$D"
+    check "call preflight: with the secret the call runs (exit 0)" eq "$code" 0
+    check "call preflight: ... both wrote" eq "$(lines "$D/log")" "first callee"
+}
+
 t_calls() {
     begin calls
     rb run caller --state-dir "$S" --set "dir=$D"
@@ -753,6 +764,7 @@ t_orphan
 t_dry
 t_jobs
 t_calls
+t_call_preflight
 t_exits
 t_file_link
 t_terminal

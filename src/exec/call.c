@@ -31,15 +31,78 @@ static json_t *callee_inputs(const rb_runbook *callee, json_t *given, char *err,
     return out;
 }
 
+/* The runbook `name` as called from `caller` (found beside it or on RUNBOOK_PATH), or NULL. */
+static const rb_runbook *callee_of(rb_catalog *cat, const rb_runbook *caller, const char *name)
+{
+    char *dir = strdup(caller->path), *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash)
+        *slash = 0;
+    const rb_runbook *callee = cat && name ? rb_catalog_get(cat, name, slash ? dir : ".") : NULL;
+    free(dir);
+    return callee;
+}
+
+/* What would stop a call only once the caller has written things: a callee that does not load
+ * or has a cycle, or a secret it reads that is not there. */
+static int callee_ready(const rb_runbook *callee, int dry_run, char *err, size_t len)
+{
+    rb_graph g;
+    rb_diags quiet;
+    rb_diags_init(&quiet);
+    int rc = rb_graph_build(callee, &g, &quiet);
+    rb_graph_cleanup(&g);
+    rb_diags_cleanup(&quiet);
+    if (rc != 0)
+        return snprintf(err, len, "runbook %s has a cycle", callee->name), -1;
+    for (size_t i = 0; i < callee->nsecrets && !dry_run; i++) {
+        const rb_secret *sec = &callee->secrets[i];
+        const char *v = sec->env ? getenv(sec->env) : NULL;
+        if (sec->env && (!v || !*v))
+            return snprintf(err, len, "runbook %s needs secret \"%s\": environment variable %s is not set",
+                            callee->name, sec->name, sec->env), -1;
+    }
+    return 0;
+}
+
+static int preflight(const rb_runbook *rb, rb_catalog *cat, int dry_run, int depth, char *err, size_t len);
+
+static int preflight_action(const rb_runbook *rb, const rb_action *a, rb_catalog *cat, int dry_run, int depth,
+                            char *err, size_t len)
+{
+    if (!a->type || !(a->type->flags & RB_AT_CALLS_RUNBOOK))
+        return 0;
+    const rb_node *name = rb_action_param(a, "name");
+    const rb_runbook *callee = callee_of(cat, rb, name ? name->str : NULL);
+    if (!callee)
+        return snprintf(err, len, "runbook %s, called by %s, is not found or does not load", name ? name->str : "?",
+                        rb->name), -1;
+    return callee_ready(callee, dry_run, err, len) != 0 ? -1 : preflight(callee, cat, dry_run, depth + 1, err, len);
+}
+
+/* Depth-bounded: the checker refuses call cycles, this only keeps a bad catalog finite. */
+static int preflight(const rb_runbook *rb, rb_catalog *cat, int dry_run, int depth, char *err, size_t len)
+{
+    if (depth > 16)
+        return snprintf(err, len, "runbook calls nest deeper than 16 under %s", rb->name), -1;
+    for (size_t i = 0; i < rb->nsteps; i++) {
+        const rb_step *s = &rb->steps[i];
+        if (preflight_action(rb, &s->main.action, cat, dry_run, depth, err, len) != 0 ||
+            (s->rollback && preflight_action(rb, &s->rollback->action, cat, dry_run, depth, err, len) != 0) ||
+            (s->verify && preflight_action(rb, &s->verify->action, cat, dry_run, depth, err, len) != 0))
+            return -1;
+    }
+    return 0;
+}
+
+int exec_preflight_calls(const rb_runbook *rb, const rb_exec_opts *o, char *err, size_t len)
+{
+    return preflight(rb, o->catalog, o->dry_run, 0, err, len);
+}
+
 int exec_call_runbook(run *r, const rb_step *step, const json_t *params, rb_act_result *res)
 {
     const char *name = json_string_value(json_object_get(params, "name"));
-    rb_catalog *cat = r->o->catalog;
-    char *dir = strdup(r->rb->path), *slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash)
-        *slash = 0;
-    const rb_runbook *callee = cat ? rb_catalog_get(cat, name, slash ? dir : ".") : NULL;
-    free(dir);
+    const rb_runbook *callee = callee_of(r->o->catalog, r->rb, name);
     if (!callee)
         return rb_act_fail(res, RB_OUT_FAILED, "refused", "runbook %s is not found or does not load", name), -1;
     char err[256];

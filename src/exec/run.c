@@ -475,6 +475,7 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
     if (run_init(&r, rb, g, o, inputs) != 0) {
         snprintf(res->message, sizeof res->message, "out of memory");
     } else if (load_secrets(&r, res->message, sizeof res->message) == 0 &&
+               exec_preflight_calls(rb, o, res->message, sizeof res->message) == 0 &&
                create_journal(&r, res->message, sizeof res->message) == 0) {
         snprintf(res->run_id, sizeof res->run_id, "%s", rb_journal_run_id(r.journal));
         exec_mark_children(res->run_id);
