@@ -147,6 +147,19 @@ static void build_expect(build *b, const rb_node *n, const rb_action *a)
     }
 }
 
+/* A capture's pattern or pointer is literal: a ${{ }} in it would be taken as text and the
+ * capture would find nothing at run time. An expression does what was meant. */
+static int refuse_template(build *b, rb_capture *c)
+{
+    if (!strstr(c->arg, "${{"))
+        return 0;
+    b_error(b, c->node, "a capture's %s cannot hold ${{ }}: it is read as written",
+            c->kind == RB_CAP_RE ? "pattern" : c->kind == RB_CAP_JSON ? "pointer" : "column");
+    rb_diag_hint(b->d, "capture the whole value and read into it with an expression, such as "
+                       "steps.s.json[0].Regions[inputs.r]");
+    return -1;
+}
+
 static int capture_parse(build *b, rb_capture *c, const rb_node *spec)
 {
     static const char *const prefixes[] = {"re:", "json:", "column:"};
@@ -159,7 +172,7 @@ static int capture_parse(build *b, rb_capture *c, const rb_node *spec)
             c->arg = spec->str + plen;
             c->arg_offset = plen;
             c->node = spec;
-            return 0;
+            return refuse_template(b, c);
         }
     }
     b_error(b, spec, "a capture starts with re:, json: or column:");
