@@ -69,6 +69,17 @@ void rb_expr_calls(const rb_expr *e, rb_call_fn fn, void *ctx);
 /* 1 when `name` is a known function taking `nargs` arguments, 0 when unknown, -1 bad arity. */
 int rb_expr_function_known(const char *name, size_t nargs);
 
+/* Static types, as the checker knows them before a run. RB_T_TEXT_LINE is text that normally
+ * ends with a newline (a command's stdout and stderr). */
+typedef enum { RB_T_UNKNOWN, RB_T_STRING, RB_T_TEXT_LINE, RB_T_NUMBER, RB_T_BOOL, RB_T_NULL } rb_static_type;
+/* The type of a name (inputs.x, steps.s.field), or RB_T_UNKNOWN. */
+typedef rb_static_type (*rb_type_of_ref_fn)(const rb_ref *ref, void *ctx);
+/* A comparison that can only fail (is_warning 0: ordering text against a number) or only be
+ * false (is_warning 1), at `offset` in the expression's source. */
+typedef void (*rb_type_issue_fn)(size_t offset, int is_warning, const char *message, void *ctx);
+/* Checks every comparison of `e` whose operand types are both known. */
+void rb_expr_check_types(const rb_expr *e, rb_type_of_ref_fn type_of, rb_type_issue_fn issue, void *ctx);
+
 /* Regex literals on the right of =~ / !~ are compiled at parse time; a bad one is a parse error
  * whose offset points at the offending character inside the literal. */
 

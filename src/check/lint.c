@@ -10,7 +10,7 @@
 
 const char *const rb_lint_rules[] = {
     "no-rollback", "unconfirmed-destructive", "no-timeout", "secret-in-argv", "insecure-transport",
-    "shell-for-typed", "unreachable", "read-only-write", "unguarded-null", NULL};
+    "shell-for-typed", "unreachable", "read-only-write", "unguarded-null", "never-equal", NULL};
 
 static const char *type_name(const rb_step *s)
 {

@@ -271,9 +271,60 @@ static void report_unguarded(walk *w)
     }
 }
 
+/* ---- static types of comparisons ---- */
+
+static rb_static_type input_type(const rb_input *in)
+{
+    switch (in->type) {
+    case RB_IN_INT:
+    case RB_IN_DURATION: return RB_T_NUMBER;
+    case RB_IN_BOOL: return RB_T_BOOL;
+    default: return RB_T_STRING;
+    }
+}
+
+static rb_static_type output_type(const rb_step *s, const char *f)
+{
+    static const char *const numbers[] = {"exit_code", "status", "row_count", "attempts", "duration", NULL};
+    static const char *const texts[] = {"body", "outcome", "path", "sqlstate", NULL};
+    const rb_capture *cap = find_capture(s, f);
+    if (cap)
+        return cap->kind == RB_CAP_RE ? RB_T_STRING : RB_T_UNKNOWN;
+    if (!strcmp(f, "stdout") || !strcmp(f, "stderr"))
+        return RB_T_TEXT_LINE;
+    if (!strcmp(f, "changed"))
+        return RB_T_BOOL;
+    return listed(f, numbers) ? RB_T_NUMBER : listed(f, texts) ? RB_T_STRING : RB_T_UNKNOWN;
+}
+
+static rb_static_type ref_type(const rb_ref *r, void *ctx)
+{
+    walk *w = ctx;
+    const rb_runbook *rb = w->c->rb;
+    if (!strcmp(r->root, "inputs") && r->name && !r->field) {
+        const rb_input *in = rb_runbook_input(rb, r->name);
+        return in ? input_type(in) : RB_T_UNKNOWN;
+    }
+    if (!strcmp(r->root, "steps") && r->name && r->field) {
+        const rb_step *s = rb_runbook_step(rb, r->name);
+        return s ? output_type(s, r->field) : RB_T_UNKNOWN;
+    }
+    return RB_T_UNKNOWN;
+}
+
+static void type_issue(size_t offset, int is_warning, const char *message, void *ctx)
+{
+    walk *w = ctx;
+    if (is_warning)
+        c_warn(w->c, w->n, "never-equal", "%s", message);
+    else
+        c_error(w->c, w->n, offset, "%s", message);
+}
+
 static void walk_expr(walk *w, const rb_expr *e)
 {
     rb_expr_refs(e, on_ref, w);
+    rb_expr_check_types(e, ref_type, type_issue, w);
 }
 
 ref_summary c_template(checker *c, const rb_node *n, const rb_step *step, ref_scope scope)
