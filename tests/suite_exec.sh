@@ -201,24 +201,32 @@ t_continue() {
 
 t_confirm() {
     begin confirm
-    local t0 t1
-    t0=$(date +%s%N)
     rb run confirm --state-dir "$S" --set "dir=$D"
-    t1=$(date +%s%N)
-    check "confirm: no terminal fails the step (exit 1)" eq "$code" 1
-    check "confirm: at once, no hang" test $(((t1 - t0) / 1000000)) -lt 10000
-    check "confirm: the message says how to go on" has "$out" "--yes"
+    check "confirm: no terminal and no --yes refuses the run before its first step (exit 2)" eq "$code" 2
+    check "confirm: ... naming the step, its text and the way on" has "$err" 'step ask of confirm will ask "Really do it?", and there is no terminal to ask: run on a terminal, or with --yes'
     check "confirm: the action did not run" absent "$D/did-it"
-    check "confirm: the journal records that nobody answered" \
-        eq "$(jq_ "$rid" 'last("confirm","ask")["by"] + "/" + last("confirm","ask")["answer"]')" "nobody/none"
+    check "confirm: no journal was started" absent "$S/runs"
 
     begin confirm-yes
     rb run confirm --state-dir "$S" --set "dir=$D" --yes
-    check "confirm --yes: succeeds" eq "$code" 0
-    check "confirm --yes: the action ran" exists "$D/did-it"
-    check "confirm --yes: journaled as --yes" \
-        eq "$(jq_ "$rid" '[r["by"] + "/" + r["answer"] for r in of("confirm")]')" '["--yes/yes", "--yes/yes"]'
+    check "confirm --yes: a manual step is not answered by --yes (exit 2)" eq "$code" 2
+    check "confirm --yes: ... the refusal names --yes-manual" has "$err" "a manual step: run on a terminal, or add --yes-manual"
+    check "confirm --yes: ... and nothing ran" absent "$D/did-it"
+
+    begin confirm-yes-manual
+    rb run confirm --state-dir "$S" --set "dir=$D" --yes --yes-manual
+    check "confirm --yes --yes-manual: succeeds" eq "$code" 0
+    check "confirm --yes --yes-manual: the action ran" exists "$D/did-it"
+    check "confirm --yes: every text it answers is shown" has "$out" "--yes answers: Really do it?"
+    check "confirm --yes: journaled as --yes and --yes-manual" \
+        eq "$(jq_ "$rid" '[r["by"] + "/" + r["answer"] for r in of("confirm")]')" '["--yes/yes", "--yes-manual/yes"]'
     check "confirm --yes: the manual step is done" eq "$(jq_ "$rid" 'last("step_end","manual")["outcome"]')" succeeded
+
+    begin confirm-person
+    rb run confirm-person --state-dir "$S" --set "dir=$D" --yes
+    check "confirm_by person: --yes without a terminal refuses the run (exit 2)" eq "$code" 2
+    check "confirm_by person: ... saying --yes does not answer it" has "$err" "confirm_by: person: only a person at a terminal may answer it"
+    check "confirm_by person: ... before the first step" absent "$D/before"
 }
 
 # ---- secrets never leak ----
@@ -743,6 +751,11 @@ t_terminal() {
     on_tty "sleep 1; printf 'n\n'" run ask --state-dir "$S" --set "dir=$D" --set who=bob --set n=1
     check "terminal: the answer no fails the step" has "$out" "the operator said no"
     check "terminal: ... and it did not run" absent "$D/promoted"
+    on_tty "sleep 1; printf 'y\n'" run confirm-person --state-dir "$S" --set "dir=$D" --yes
+    check "terminal: with --yes a person-only confirm is still asked" has "$out" "Fence the old primary in $D? [y/N]"
+    check "terminal: ... and the person's yes runs it" exists "$D/fenced"
+    jcheck "terminal: ... journaled as the operator's answer" "$(latest_run)" \
+        'last("confirm","fence")["by"] == "operator" and last("confirm","fence")["answer"] == "yes"'
 }
 
 t_timeout

@@ -61,7 +61,10 @@ typedef struct rb_exec_ui {
 typedef struct rb_exec_opts {
     const char *state_dir;  /* journals and locks */
     int jobs;               /* steps at once, >= 1 */
-    int yes;                /* answer every confirmation (journaled as --yes) */
+    int yes;                /* answer every confirmation anyone may give (journaled as --yes) */
+    int yes_manual;         /* with yes: also mark manual steps done (--yes-manual) */
+    int can_ask;            /* a person can be asked (a terminal): else a run that would ask one
+                               is refused before its first step */
     int dry_run;
     int rerun_in_doubt;     /* resume: run in-doubt steps again without asking */
     int force;              /* resume: accept a runbook whose content changed */
@@ -90,6 +93,10 @@ int rb_exec_resume(const rb_runbook *rb, const rb_graph *g, const char *run_id, 
                    rb_run_result *res);
 /* The runbook file a journaled run was started from (caller frees), or NULL with a message. */
 char *rb_exec_resume_path(const char *state_dir, const char *run_id, char *err, size_t errlen);
+
+/* 1 when step s's confirmation needs a person under `o`: confirm_by: person, or a manual step
+ * without --yes-manual. */
+int rb_step_needs_person(const rb_step *s, const rb_exec_opts *o);
 
 /* Async-signal-safe: stops the current run as on SIGINT (the run ends with 130). */
 void rb_exec_interrupt(void);

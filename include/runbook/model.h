@@ -162,6 +162,7 @@ typedef struct rb_step {
     const char *title, *description, *confirm;
     const rb_node *title_node; /* may hold ${{ }}, rendered when shown */
     const rb_node *confirm_node;
+    int confirm_person;        /* confirm_by: person: --yes does not answer it */
     const rb_node *needs_node; /* sequence, or NULL: after every step above */
     const rb_node *when;       /* expression scalar or NULL */
     rb_precondition *preconditions;

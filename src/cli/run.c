@@ -15,11 +15,12 @@ static const cli_opt run_opts[] = {
     {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
     {"quiet", NULL, "show only failures and the summary"},
     {"verbose", NULL, "show more detail"},
+    {"yes-manual", NULL, "with --yes, also mark manual steps done (journaled as --yes-manual)"},
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_run = {
-    "run", "run NAME|FILE [--set k=v]... [--yes] [--jobs N] [--dry-run] [--state-dir DIR] [--quiet|--verbose]",
+    "run", "run NAME|FILE [--set k=v]... [--yes [--yes-manual]] [--jobs N] [--dry-run] [--state-dir DIR] [--quiet|--verbose]",
     "Run a runbook, journaling every step so an interrupted run can be resumed.", run_opts, cmd_run};
 
 static const cli_opt resume_opts[] = {
@@ -29,6 +30,7 @@ static const cli_opt resume_opts[] = {
     {"jobs", "N", "run up to N steps at once (default 1)"},
     {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
     {"quiet", NULL, "show only failures and the summary"},
+    {"yes-manual", NULL, "with --yes, also mark manual steps done"},
     {NULL, NULL, NULL},
 };
 
@@ -73,9 +75,12 @@ static int on_run_opt(int opt, const char *arg, void *ctx)
     case 5:
         a->ui->quiet = 1;
         return 0;
-    default:
+    case 6:
         a->ui->verbose = 1;
         a->o.verbose = 1;
+        return 0;
+    default:
+        a->o.yes_manual = 1;
         return 0;
     }
 }
@@ -99,8 +104,11 @@ static int on_resume_opt(int opt, const char *arg, void *ctx)
         free(a->state_dir);
         a->state_dir = strdup(arg);
         return 0;
-    default:
+    case 5:
         a->ui->quiet = 1;
+        return 0;
+    default:
+        a->o.yes_manual = 1;
         return 0;
     }
 }
@@ -154,6 +162,7 @@ static void setup(run_args *a, ui_state *ui)
     a->ui = ui;
     a->o.jobs = 1;
     a->o.ui = (rb_exec_ui){ui, ui_event, ui_ask};
+    a->o.can_ask = ui_terminal();
 }
 
 static int start(run_args *a, const char *name)

@@ -93,7 +93,8 @@ void exec_mark_children(const char *run_id);
  * holds r->mu. */
 int exec_settle_survivors(run *r, const char *run_id, char *err, size_t len);
 /* The whole call tree checked before the first step: every called runbook loads, has no cycle,
- * and finds the secrets from the environment it reads. -1 with a message. call.c. */
+ * and finds the secrets from the environment it reads; every confirmation can be answered (a
+ * terminal, or --yes for those it may answer). -1 with a message. call.c. */
 int exec_preflight_calls(const rb_runbook *rb, const rb_exec_opts *o, char *err, size_t len);
 /* Runs a called runbook (RB_AT_CALLS_RUNBOOK): call.c. */
 int exec_call_runbook(run *r, const rb_step *step, const json_t *params, act_result *res);

@@ -265,34 +265,66 @@ static void attempts(run *r, const rb_step *s, step_state *st, act_result *res)
 
 /* ---- confirmation ---- */
 
+int rb_step_needs_person(const rb_step *s, const rb_exec_opts *o)
+{
+    return s->confirm && (s->confirm_person || (!s->main.action.type && !o->yes_manual));
+}
+
+/* The question as the operator reads it: rendered (Promote ${{ inputs.host }}?) and masked. */
+static char *confirm_text(run *r, const rb_step *s)
+{
+    size_t n;
+    int unknown;
+    char err[200];
+    rb_scope scope = run_scope(r);
+    char *text = s->confirm_node ? rb_render_node(s->confirm_node, &scope, &unknown, err, sizeof err) : NULL;
+    const char *shown = text ? text : s->confirm;
+    char *q = rb_mask_apply(r->masker, shown, strlen(shown), &n);
+    free(text);
+    return q;
+}
+
+static int ask_operator(run *r, const char *key, const char *q)
+{
+    pthread_mutex_unlock(r->mu);
+    pthread_mutex_lock(&ask_mu);
+    int answer = r->o->ui.ask ? r->o->ui.ask(r->o->ui.ctx, key, q ? q : "") : -1;
+    pthread_mutex_unlock(&ask_mu);
+    pthread_mutex_lock(r->mu);
+    return answer;
+}
+
+static void why_unanswered(const rb_step *s, int person, const char *q, char *why, size_t len)
+{
+    if (!person)
+        snprintf(why, len, "needs confirmation, and there is no terminal to ask: run on a terminal or with --yes");
+    else
+        snprintf(why, len, "needs a person to answer \"%.120s\" (%s), and there is no terminal to ask", q ? q : "",
+                 s->main.action.type ? "confirm_by: person: --yes does not answer it"
+                                     : "a manual step: only --yes-manual answers it without a terminal");
+}
+
 static int confirm(run *r, const rb_step *s, char *why, size_t len)
 {
     char key[320];
     step_key(r, s, key, sizeof key);
-    const char *by = "--yes";
-    int answer = 1;
     if (r->o->dry_run) {
         rb_event ev = {.kind = RB_EV_NOTE, .step = key, .text = "a real run would ask for confirmation here"};
         emit(r, &ev);
         return 0;
     }
-    if (!r->o->yes) {
-        size_t n;
-        int unknown;
-        char err[200];
-        /* the question may name inputs and outputs (Promote ${{ inputs.host }}?) */
-        rb_scope scope = run_scope(r);
-        char *text = s->confirm_node ? rb_render_node(s->confirm_node, &scope, &unknown, err, sizeof err) : NULL;
-        const char *shown = text ? text : s->confirm;
-        char *q = rb_mask_apply(r->masker, shown, strlen(shown), &n);
-        free(text);
-        pthread_mutex_unlock(r->mu);
-        pthread_mutex_lock(&ask_mu);
-        answer = r->o->ui.ask ? r->o->ui.ask(r->o->ui.ctx, key, q ? q : "") : -1;
-        pthread_mutex_unlock(&ask_mu);
-        pthread_mutex_lock(r->mu);
-        free(q);
+    int person = rb_step_needs_person(s, r->o);
+    char *q = confirm_text(r, s);
+    const char *by = r->o->yes_manual && !s->main.action.type ? "--yes-manual" : "--yes";
+    int answer = 1;
+    if (!r->o->yes || person) {
+        answer = ask_operator(r, key, q);
         by = "operator";
+    } else {
+        char line[400]; /* --yes says every text it answers */
+        snprintf(line, sizeof line, "%s answers: %s", by, q ? q : "");
+        rb_event ev = {.kind = RB_EV_NOTE, .step = key, .text = line};
+        emit(r, &ev);
     }
     json_t *f = step_fields(r, s);
     json_object_set_new(f, "by", json_string(answer < 0 ? "nobody" : by));
@@ -301,9 +333,10 @@ static int confirm(run *r, const rb_step *s, char *why, size_t len)
     json_object_set_new(f, "user", json_string(user ? user : "?"));
     journal(r, "confirm", f);
     if (answer < 0)
-        snprintf(why, len, "needs confirmation, and there is no terminal to ask: run on a terminal or with --yes");
+        why_unanswered(s, person, q, why, len);
     else if (answer == 0)
         snprintf(why, len, "the operator said no");
+    free(q);
     return answer > 0 ? 0 : -1;
 }
 

@@ -11,11 +11,11 @@
 static const char *const step_keys[] = {
     "id", "title", "description", "needs", "when", "preconditions", "confirm", "effect",
     "irreversible", "destructive", "idempotent", "timeout", "retry", "on_failure", "expect",
-    "capture", "rollback", "verify", "dry_run", NULL};
+    "capture", "rollback", "verify", "dry_run", "confirm_by", NULL};
 enum {
     S_ID, S_TITLE, S_DESCRIPTION, S_NEEDS, S_WHEN, S_PRECONDITIONS, S_CONFIRM, S_EFFECT,
     S_IRREVERSIBLE, S_DESTRUCTIVE, S_IDEMPOTENT, S_TIMEOUT, S_RETRY, S_ON_FAILURE, S_EXPECT,
-    S_CAPTURE, S_ROLLBACK, S_VERIFY, S_DRY_RUN, S_COUNT
+    S_CAPTURE, S_ROLLBACK, S_VERIFY, S_DRY_RUN, S_CONFIRM_BY, S_COUNT
 };
 static const char *const block_keys[] = {"title", "timeout", "expect", "capture", NULL};
 enum { B_TITLE, B_TIMEOUT, B_EXPECT, B_CAPTURE, B_COUNT };
@@ -317,6 +317,14 @@ static void step_text(build *b, rb_step *s, const rb_node *const *f)
         s->description = b_string(b, n, "description");
     if ((n = f[S_CONFIRM]))
         s->confirm = b_string(b, n, "confirm"), s->confirm_node = n;
+    /* confirm_by: person is a confirmation --yes cannot give (a fence, a promote) */
+    static const char *const by[] = {"anyone", "person", NULL};
+    if ((n = f[S_CONFIRM_BY])) {
+        int e = b_enum(b, n, by, "confirm_by");
+        s->confirm_person = e == 1;
+        if (!f[S_CONFIRM])
+            b_error(b, n, "confirm_by needs a confirm on the same step");
+    }
 }
 
 static void step_order(build *b, rb_step *s, const rb_node *const *f)
