@@ -73,6 +73,36 @@ expect_exit 1 "an http step against a closed port fails the run" "$bin" run "$tm
 expect_out "cannot connect to 127.0.0.1:$closed_port" "the failure names the address"
 [[ $(cat "$tmp"/state/runs/*.jsonl | grep -c '"attempt_end"') == 2 ]] && ok || bad "a connect error is retried as retry.on_errors says"
 
+# A target may read an earlier step's output (a replacement server's address): rendered when a
+# step uses it, and the server sees the request.
+mkdir -p "$tmp/www" && echo hello >"$tmp/www/hello.txt"
+www_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$www_port" --bind 127.0.0.1 --directory "$tmp/www" >"$tmp/www.log" 2>&1 &
+www_pid=$!
+for _ in $(seq 50); do grep -q . "$tmp/www.log" 2>/dev/null && break; curl -s "http://127.0.0.1:$www_port/" >/dev/null 2>&1 && break; sleep 0.1; done
+cat >"$tmp/target-from-step.yaml" <<EOF
+version: 1
+runbook: target-from-step
+title: A target whose address an earlier step found
+targets:
+  web:
+    http:
+      base_url: "http://127.0.0.1:\${{ steps.find.port }}"
+      timeout: 5s
+steps:
+  - id: find
+    exec: [echo, "port=$www_port"]
+    effect: read
+    capture: { port: 're:port=([0-9]+)' }
+  - id: get
+    needs: [find]
+    http: { target: web, path: /hello.txt }
+    expect: { body: "^hello" }
+EOF
+expect_exit 0 "a target that reads a step's output" "$bin" run "$tmp/target-from-step.yaml" --state-dir "$tmp/state2"
+grep -q 'GET /hello.txt' "$tmp/www.log" && ok || bad "the server saw the request to the rendered address"
+kill "$www_pid" 2>/dev/null
+
 # The bad-input corpus: every file is refused with exit 1 and a located error, never a crash.
 for f in tests/bad/*.yaml; do
     want=$(cat "${f%.yaml}.expect")

@@ -4,7 +4,7 @@
 
 #include "checker.h"
 
-static void check_target_ref(checker *c, const rb_action *a, const rb_node *n)
+static void check_target_ref(checker *c, const rb_step *user, const rb_action *a, const rb_node *n)
 {
     const rb_target *t = rb_runbook_target(c->rb, n->str);
     if (!t) {
@@ -18,6 +18,9 @@ static void check_target_ref(checker *c, const rb_action *a, const rb_node *n)
     } else if (t->params && strcmp(rb_target_kind_name(t->kind), a->type->target_kind)) {
         c_error(c, n, RB_NO_OFFSET, "target \"%s\" is a %s target; %s needs a %s target", n->str,
                 rb_target_kind_name(t->kind), a->type->name, a->type->target_kind);
+    } else if (t->params && user) {
+        /* a target may read steps' outputs (a new server's address): each user must come after */
+        c_template_tree(c, t->params, user, SCOPE_TARGET_USE);
     }
 }
 
@@ -83,7 +86,7 @@ static void check_param(checker *c, const rb_step *s, const rb_action *a, size_t
     switch (def->kind) {
     case RB_P_TARGET:
         if (n->kind == RB_NODE_SCALAR)
-            check_target_ref(c, a, n);
+            check_target_ref(c, s, a, n);
         break;
     case RB_P_SQL:
         if (n->kind == RB_NODE_SCALAR)

@@ -17,7 +17,8 @@ typedef struct checker {
 
 /* Where an expression stands, which decides what it may read. */
 typedef enum {
-    SCOPE_TARGET, /* inputs, secrets, env, run, runbook */
+    SCOPE_TARGET, /* inputs, secrets, env, run, runbook; steps exist (their order: below) */
+    SCOPE_TARGET_USE, /* a target as one step uses it: only its step references, each an ancestor */
     SCOPE_STEP,   /* also the outputs of ancestor steps */
     SCOPE_SELF    /* also the outputs of the step itself (rollback, verify, retry.until) */
 } ref_scope;

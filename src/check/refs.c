@@ -128,8 +128,16 @@ static void ref_step(walk *w, const rb_ref *r)
         return;
     }
     int self = w->step && target == w->step;
-    if (w->scope == SCOPE_TARGET) {
-        c_error(c, w->n, r->offset, "only inputs, secrets, env, run and runbook can be read here, not steps");
+    if (w->scope == SCOPE_TARGET) { /* the order is checked where each step uses the target */
+        step_field(w, r, target);
+        return;
+    }
+    if (w->scope == SCOPE_TARGET_USE) {
+        if (!c->g->has_cycle && !rb_graph_is_ancestor(c->g, target->index, w->step->index)) {
+            c_error(c, w->n, r->offset, "this target reads step \"%s\", which is not guaranteed to have finished before \"%s\" uses it",
+                    r->name, w->step->id ? w->step->id : "a step");
+            rb_diag_hint(c->d, "add \"%s\" to the needs of \"%s\"", r->name, w->step->id ? w->step->id : "it");
+        }
         return;
     }
     if (self && w->scope != SCOPE_SELF) {
@@ -184,6 +192,8 @@ static void on_ref(const rb_ref *r, void *ctx)
     walk *w = ctx;
     w->refs++;
     root_kind k = root_of(r->root);
+    if (w->scope == SCOPE_TARGET_USE && k != ROOT_STEPS)
+        return; /* everything else was checked with the target itself */
     if (k == ROOT_UNKNOWN) {
         c_error(w->c, w->n, r->offset, "unknown name \"%s\"", r->root);
         rb_diag_hint(w->c->d, "names start with inputs., secrets., steps., env., run. or runbook.");

@@ -35,6 +35,8 @@ typedef struct conn_slot {
     pthread_mutex_t mu;
     void *conn;
     const rb_action_ops *ops;
+    uint64_t rendered; /* hash of the target as rendered for conn: a target that reads steps'
+                          outputs may render differently later, and then gets a new one */
 } conn_slot;
 
 typedef struct run {

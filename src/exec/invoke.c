@@ -112,6 +112,20 @@ static int cond_cb(void *ctx, const char *expr, size_t len, char *err, size_t er
 
 /* ---- connections ---- */
 
+/* Closes the slot's connection when the target now renders differently (it reads outputs of
+ * steps that ran since). Caller holds the slot. */
+static void refresh_slot(conn_slot *slot, const json_t *target)
+{
+    char *text = json_dumps(target, JSON_COMPACT | JSON_SORT_KEYS);
+    uint64_t h = text ? rb_content_hash(text, strlen(text)) : 0;
+    free(text);
+    if (slot->conn && slot->rendered != h && slot->ops && slot->ops->disconnect) {
+        slot->ops->disconnect(slot->conn);
+        slot->conn = NULL;
+    }
+    slot->rendered = h;
+}
+
 static conn_slot *slot_for(run *r, const rb_action *a)
 {
     const rb_node *name = rb_action_param(a, "target");
@@ -197,8 +211,10 @@ static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc,
         .side_write = side_write, .side_read = side_read, .side_ctx = &sc,
         .condition = cond_cb, .cond_ctx = r, .conn = slot ? &slot->conn : NULL};
     pthread_mutex_unlock(r->mu);
-    if (slot)
+    if (slot) {
         pthread_mutex_lock(&slot->mu);
+        refresh_slot(slot, p->target);
+    }
     if (inv->kind == INVOKE_UNDO)
         ops->undo(&call, res);
     else
