@@ -151,7 +151,11 @@ fake_flyctl() {
     cat >"$work/bin/flyctl" <<EOF
 #!/bin/sh
 printf '%s token=%s\n' "\$*" "\${FLY_API_TOKEN:+set}" >>"$work/flyctl.log"
-echo "fake flyctl: \$*"
+case "\$*" in
+releases*--json) echo '[{"Version":12,"Status":"complete","ImageRef":"registry.fly.io/webhost-prod:deployment-12"},{"Version":11,"Status":"complete","ImageRef":"registry.fly.io/webhost-prod:deployment-11"}]' ;;
+"scale show"*--json) echo '[{"Process":"app","Count":3,"CPUKind":"shared","CPUs":1,"Memory":512,"Regions":{"iad":3}}]' ;;
+*) echo "fake flyctl: \$*" ;;
+esac
 EOF
     chmod +x "$work/bin/flyctl"
     export PATH=$work/bin:$PATH
@@ -286,10 +290,74 @@ t_examples() {
     check "captures: the password really is checked (wrong one: exit 1)" eq "$code" 1
 }
 
+# ---- 3. dry runs of every shipped runbook write nothing ----
+
+db_state() { # what a write would change on a cluster
+    psql_ "$1" "SELECT pg_is_in_recovery(), (SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots),
+        (SELECT count(*) FROM customers), (SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = 'public'::regnamespace)"
+}
+
+# The --set values that point runbook $1 at the loopback servers.
+dry_sets() {
+    local g=http://127.0.0.1:$GEN cfa=http://127.0.0.1:$CF/client/v4 z=023e105f4ecef8ad9ca31a8372d0c353
+    case $1 in
+    app-server-failure) echo "health_url=$g/health health_tries=1 health_delay=1s" ;;
+    database-failure) echo "db_host=127.0.0.1 db_port=$PP db_name=rb db_user=rb restart_wait=0s health_url=$g/health health_tries=1 db_check_tries=1" ;;
+    dns-issues) echo "zone_id=$z cloudflare_api=$cfa new_ip=203.0.113.9 resolver=127.0.0.1 site_url=$g/health check_tries=1 check_delay=1s" ;;
+    dr-monitor) echo "primary_api_url=$g secondary_api_url=$g health_tries=1 health_delay=1s" ;;
+    failback-to-primary) echo "hetzner_db_host=127.0.0.1 hetzner_db_port=$PP do_db_host=127.0.0.1 do_db_port=$SP do_app_host=127.0.0.1 hetzner_app_host=127.0.0.1 db_name=rb digitalocean_api=$g do_api_url=$g public_api_url=$g health_tries=1 health_delay=1s dns_tries=1 startup_wait=0s dns_propagation_wait=0s db_start_tries=1 db_start_delay=1s catchup_tries=1 sync_tries=1" ;;
+    failover-to-secondary) echo "standby_db_host=127.0.0.1 standby_db_port=$SP db_name=rb primary_direct_url=$g/down secondary_api_url=$g public_api_url=$g digitalocean_api=$g app_host=127.0.0.1 health_tries=1 health_delay=1s dns_tries=1 startup_wait=0s dns_propagation_wait=0s promote_check_tries=1 promote_check_delay=1s" ;;
+    hetzner-server-loss) echo "server_id=42 hetzner_api=http://127.0.0.1:$HZ/v1 app_health_url=$g/health cloudflare_api=$cfa server_tries=1 server_delay=1s health_tries=1 health_delay=1s" ;;
+    region-outage) echo "replica_db_host=127.0.0.1 replica_db_port=$SP db_name=rb health_url=$g/health health_tries=1 health_delay=1s db_check_tries=1 db_check_delay=1s cloudflare_api=$cfa cf_zone_id=$z dns_new_ip=203.0.113.9" ;;
+    replication-check) echo "primary_db_host=127.0.0.1 standby_db_host=127.0.0.1 primary_db_port=$PP standby_db_port=$SP db_name=rb db_user=rb" ;;
+    *) echo "UNKNOWN" ;;
+    esac
+}
+
+t_dry() {
+    begin dry
+    local f name sets a before_p before_s n=0
+    for f in "$work"/http/*.rec; do : >"$f"; done
+    : >"$work/flyctl.log"
+    before_p=$(db_state primary) before_s=$(db_state standby)
+    # (secret values long enough not to occur in argvs and messages: "fly" would be masked in "flyctl")
+    export PRIMARY_DB_PASSWORD=rbpw STANDBY_DB_PASSWORD=rbpw WEBHOST_DB_PASSWORD=rbpw HETZNER_DB_PASSWORD=pgpw DO_DB_PASSWORD=pgpw \
+        REPLICATOR_PASSWORD=repl-secret-1 CLOUDFLARE_API_TOKEN=cf-token-9 HETZNER_API_TOKEN=hz-token-9 FLY_API_TOKEN=fly-token-9 \
+        DIGITALOCEAN_TOKEN=do-token-9 HOPWHISTLE_APP_DB_PASSWORD=app-secret-9 WEBHOST_REPLICA_DB_PASSWORD=pgpw WEBHOST_NEW_DATABASE_URL=postgres://x DR_ALERT_WEBHOOK_URL="http://127.0.0.1:$GEN/alert"
+    for f in "$src"/runbooks/*.yaml; do
+        name=$(basename "$f" .yaml)
+        sets=()
+        for a in $(dry_sets "$name"); do sets+=(--set "$a"); done
+        check "dry: $name has loopback inputs in this suite" test "${sets[*]}" != "--set UNKNOWN"
+        rb run "$f" --dry-run --state-dir "$S" "${sets[@]}"
+        n=$((n + 1))
+        case $name in
+        # A read step that checks what a write step did cannot pass when the write did not run:
+        # the promotion is skipped, so the "accepts writes" check after it fails (see report).
+        failback-to-primary | failover-to-secondary | region-outage)
+            check "dry: $name fails only at the check after the skipped promotion" \
+                eq "$code $(jq_ "$rid" '[r["step"] for r in of("step_end") if r["outcome"] in ("failed", "timed_out")]')" \
+                "1 $(case $name in failback*) echo '["do_is_primary"]' ;; failover*) echo '["primary_check", "promoted"]' ;; *) echo '["replica_is_primary"]' ;; esac)" ;;
+        *) check "dry: $name exits 0 ($code)" eq "$code" 0 ;;
+        esac
+        check "dry: $name is journaled as a dry run" eq "$(jq_ "$rid" 'last("run_start").get("dry_run")')" true
+    done
+    unset PRIMARY_DB_PASSWORD STANDBY_DB_PASSWORD WEBHOST_DB_PASSWORD HETZNER_DB_PASSWORD DO_DB_PASSWORD REPLICATOR_PASSWORD \
+        CLOUDFLARE_API_TOKEN HETZNER_API_TOKEN FLY_API_TOKEN DIGITALOCEAN_TOKEN HOPWHISTLE_APP_DB_PASSWORD \
+        WEBHOST_REPLICA_DB_PASSWORD WEBHOST_NEW_DATABASE_URL DR_ALERT_WEBHOOK_URL
+    check "dry: every shipped runbook was tried ($n)" test "$n" -ge 9
+    check "dry: the stand-ins saw reads (GET) only" eq "$(cat "$work"/http/*.rec | python3 -c '
+import json, sys; print(sorted(set(json.loads(l)["method"] for l in sys.stdin if l.strip())))')" "['GET']"
+    check "dry: the reads reached the stand-ins (Cloudflare, Hetzner)" test -s "$work/http/cf.rec" -a -s "$work/http/hz.rec"
+    check "dry: the primary is unchanged" eq "$(db_state primary)" "$before_p"
+    check "dry: the standby is unchanged (still a standby)" eq "$(db_state standby)" "$before_s"
+    check "dry: flyctl only ran read commands" eq "$(grep -Ev '^(pg status|status|logs|releases|scale show|pg backup list|machine list)( |$)' "$work/flyctl.log")" ""
+}
+
 main() {
     start_servers || { echo "FAIL: the servers did not start"; exit 1; }
     fake_flyctl
-    local t all="t_repl t_dns t_hetzner t_dbfail t_examples"
+    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry"
     for t in ${RB_NET_ONLY:-$all}; do
         local t0=$SECONDS
         "$t"
