@@ -354,10 +354,168 @@ import json, sys; print(sorted(set(json.loads(l)["method"] for l in sys.stdin if
     check "dry: flyctl only ran read commands" eq "$(grep -Ev '^(pg status|status|logs|releases|scale show|pg backup list|machine list)( |$)' "$work/flyctl.log")" ""
 }
 
+# ---- 4. faults: Ctrl-C during a network step, then resume ----
+
+pg_sleeping() { [[ $(psql_ primary "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(s) FROM naps%' AND pid <> pg_backend_pid()") != 0 ]]; }
+pg_quiet() { ! pg_sleeping; }
+http_slow_seen() { grep -q '"/slow-once"' "$work/http/gen.rec" 2>/dev/null; }
+ssh_sleeping() { [[ -n $(procs_with "sleep $nap") ]]; }
+ssh_quiet() { ! ssh_sleeping; }
+
+t_cancel() { # http|sql|ssh
+    local kind=$1 pid t0 t1 r args started gone
+    begin "cancel-$kind"
+    nap=31.$RANDOM
+    case $kind in
+    http) args=(--set "base=http://127.0.0.1:$GEN") started=http_slow_seen gone=true ;;
+    sql) args=(--set "port=$PP") started=pg_sleeping gone=pg_quiet
+        psql_ primary "UPDATE naps SET s = 30" ;;
+    ssh) echo "$nap" >"$D/nap"
+        chmod a+r "$D/nap"
+        args=(--set "port=$SSHP" --set "user=$KEY_USER" --set "key=$work/sshd/id_ed25519"
+            --set "known_hosts=$work/sshd/known_hosts" --set "nap_file=$D/nap")
+        started=ssh_sleeping gone=ssh_quiet ;;
+    esac
+    RB_NET_PG_PASSWORD=rbpw timeout -k 5 90 "$bin" run "cancel-$kind" --state-dir "$S" "${args[@]}" </dev/null >"$T/first" 2>"$T/err" &
+    pid=$!
+    check "cancel $kind: the long step reached the server" wait_until 20 "$started"
+    t0=$(ms_now)
+    kill -INT "$pid" 2>/dev/null
+    wait "$pid"
+    code=$?
+    t1=$(ms_now)
+    r=$(run_id_of "$T/first")
+    check "cancel $kind: the run exits 130" eq "$code" 130
+    check "cancel $kind: within 2 s of the signal ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 2500
+    check "cancel $kind: the step is journaled as cancelled" eq "$(jq_ "$r" 'last("step_end","wait").get("outcome")')" cancelled
+    check "cancel $kind: the interruption is journaled" eq "$(jq_ "$r" 'last("interrupted") != {}')" true
+    check "cancel $kind: the server-side work is gone" wait_until 3 "$gone"
+    # the retried action is short now
+    case $kind in sql) psql_ primary "UPDATE naps SET s = 0" ;; ssh) echo 0 >"$D/nap" ;; esac
+    RB_NET_PG_PASSWORD=rbpw rb resume "$r" --state-dir "$S"
+    check "cancel $kind: resume without consent stops at the step in doubt (exit 1)" eq "$code" 1
+    check "cancel $kind: ... saying it is in doubt" has "$err" "step wait is in doubt"
+    RB_NET_PG_PASSWORD=rbpw rb resume "$r" --state-dir "$S" --rerun-in-doubt
+    check "cancel $kind: resume --rerun-in-doubt finishes the run" eq "$code" 0
+    check "cancel $kind: step one ran once, wait and three succeeded" \
+        eq "$(jq_ "$r" '[len(of("step_start","one")), last("step_end","wait")["outcome"], last("step_end","three")["outcome"]]')" '[1, "succeeded", "succeeded"]'
+}
+
+t_refused() {
+    begin refused
+    local hp pgp
+    hp=$(free_port) pgp=$(free_port)
+    rb run refused --state-dir "$S" --set "http_port=$hp" --set "pg_port=$pgp"
+    check "refused: the run fails (exit 1)" eq "$code" 1
+    check "refused: http tried 3 times, sql 2 times" eq "$(jq_ "$rid" '[len(of("attempt_start","web")), len(of("attempt_start","query"))]')" "[3, 2]"
+    check "refused: both failed" eq "$(jq_ "$rid" 'last("step_end","web")["outcome"] + " " + last("step_end","query")["outcome"]')" "failed failed"
+    check "refused: http says the connection failed" has "$(jq_ "$rid" 'last("step_end","web").get("message","")')" "onnect"
+    check "refused: sql says the connection was refused" has "$(jq_ "$rid" 'last("step_end","query").get("message","")')" "refused"
+    check "refused: the retries are shown" has "$out" "attempt 1/3 failed"
+}
+
+# ---- secrets never leak ----
+
+no_canary() { # file or folder...: none holds the canary
+    local hits
+    hits=$(grep -rlF -- "$canary" "$@" 2>/dev/null)
+    [[ -z $hits ]] || { echo "    the canary is in: $hits"; return 1; }
+}
+scan_cmdlines() { # until $T/stop-scan: counts samples in $T/samples, writes LEAK on a hit
+    RB_SCAN_CANARY=$canary python3 - "$T" <<'PY'
+import glob, os, sys, time
+t, canary = sys.argv[1], os.environ["RB_SCAN_CANARY"].encode()
+n = 0
+while not os.path.exists(t + "/stop-scan"):
+    for c in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            text = open(c, "rb").read()
+        except OSError:
+            continue
+        if canary in text:
+            open(t + "/LEAK", "a").write(c + ": " + text.replace(b"\0", b" ").decode("utf-8", "replace") + "\n")
+    n += 1
+    open(t + "/samples", "w").write(str(n))
+    time.sleep(0.01)
+PY
+}
+
+t_secrets() {
+    begin secrets
+    canary="Cn4ry-$RANDOM-S3cr3t"
+    check "secrets: a password login exists (root)" test -n "$PASSWORD_USER"
+    printf '%s:%s\n' "$PASSWORD_USER" "$canary" | chpasswd
+    psql_ primary "CREATE ROLE canary LOGIN PASSWORD '$canary'" rb
+    local f=$work/http/gen.rec variant sets scanner ctl
+    # control: the scanner does see a canary in a command line
+    rm -f "$T/stop-scan" "$T/LEAK"
+    scan_cmdlines &
+    scanner=$!
+    sleep 1.5 "$canary" 2>/dev/null &
+    ctl=$!
+    sleep 0.5
+    touch "$T/stop-scan"
+    wait "$scanner"
+    kill "$ctl" 2>/dev/null
+    wait "$ctl" 2>/dev/null
+    check "secrets: the scanner sees a canary in a command line (control)" test -s "$T/LEAK"
+    sets=(--set "pg_port=$PP" --set "base=http://127.0.0.1:$GEN" --set "ssh_port=$SSHP" --set "ssh_user=$PASSWORD_USER"
+        --set "known_hosts=$work/sshd/known_hosts")
+    for variant in good bad; do
+        : >"$f"
+        rm -f "$T/stop-scan" "$T/LEAK" "$T/samples"
+        scan_cmdlines &
+        scanner=$!
+        if [[ $variant == good ]]; then
+            RB_NET_PG_SECRET=$canary RB_NET_TOKEN_SECRET=$canary RB_NET_SSH_SECRET=$canary rb run net-secrets --state-dir "$S" "${sets[@]}"
+            check "secrets (good): every step succeeded" eq "$(jq_ "$rid" '[r["outcome"] for r in of("step_end")]')" '["succeeded", "succeeded", "succeeded"]'
+            check "secrets (good): logged in as the canary role" eq "$(jq_ "$rid" 'last("step_end","query")["outputs"].get("who")')" canary
+        else
+            RB_NET_PG_SECRET=$canary-x RB_NET_TOKEN_SECRET=$canary RB_NET_SSH_SECRET=$canary-x rb run net-secrets --state-dir "$S" "${sets[@]}" --set "http_path=/status/401"
+            check "secrets (bad): every step failed" eq "$(jq_ "$rid" '[r["outcome"] for r in of("step_end")]')" '["failed", "failed", "failed"]'
+            check "secrets (bad): sql says authentication failed" has "$(jq_ "$rid" 'last("step_end","query").get("message","")')" "authentication failed"
+        fi
+        touch "$T/stop-scan"
+        wait "$scanner"
+        check "secrets ($variant): the token reached the server as bearer and header" \
+            eq "$(rec "$f" '[(r["headers"].get("Authorization") == "Bearer " + sys.argv[3], r["headers"].get("X-Api-Key") == sys.argv[3]) for r in R]' "$canary")" "[(True, True)]"
+        check "secrets ($variant): the command lines were sampled while the steps ran ($(cat "$T/samples" 2>/dev/null))" test "$(cat "$T/samples" 2>/dev/null || echo 0)" -ge 5
+        check "secrets ($variant): no command line held the canary" eq "$(cat "$T/LEAK" 2>/dev/null)" ""
+        check "secrets ($variant): not in the terminal output" no_canary "$T/out" "$T/err"
+        "$bin" journal "$rid" --state-dir "$S" >"$T/journal.txt" 2>&1
+        check "secrets ($variant): not in the state folder (every file) nor the journal shown" no_canary "$S" "$T/journal.txt"
+    done
+    psql_ primary "DROP ROLE canary" rb
+}
+
+t_tls() {
+    begin tls
+    rb run net-tls --state-dir "$S" --set "base=https://127.0.0.1:$TLSP" --set "ca=$work/certs/ca.pem"
+    check "tls: the run passes with the CA (exit 0)" eq "$code" 0
+    check "tls: without ca: the certificate is refused" eq "$(jq_ "$rid" 'last("step_end","no_ca")["outcome"]')" failed
+    check "tls: ... with a message about the certificate" has "$(jq_ "$rid" 'last("step_end","no_ca").get("message","")')" "certificate"
+    check "tls: with ca: it passes and reads the body" eq "$(jq_ "$rid" 'last("step_end","with_ca")["outputs"]["name"]')" runbook
+}
+
+# ---- 5. one connection per target for the whole run ----
+
+t_reuse() {
+    begin reuse
+    local f=$work/http/gen.rec
+    : >"$f"
+    RB_NET_PG_PASSWORD=rbpw rb run net-reuse --state-dir "$S" --set "base=http://127.0.0.1:$GEN" --set "pg_port=$PP"
+    check "reuse: the run passes" eq "$code" 0
+    check "reuse: 20 http steps, one connection id" eq "$(jq_ "$rid" '[len([r for r in of("step_end") if r["step"].startswith("h")]), len(set(str(r["outputs"]["conn"]) for r in of("step_end") if r["step"].startswith("h")))]')" "[20, 1]"
+    check "reuse: the server saw 20 requests on one connection" eq "$(rec "$f" '[len(R), len(set(r["conn"] for r in R))]')" "[20, 1]"
+    check "reuse: 10 sql steps, one backend pid" eq "$(jq_ "$rid" '[len([r for r in of("step_end") if r["step"].startswith("s")]), len(set(str(r["outputs"]["pid"]) for r in of("step_end") if r["step"].startswith("s")))]')" "[10, 1]"
+}
+
+t_cancel_all() { t_cancel http; t_cancel sql; t_cancel ssh; }
+
 main() {
     start_servers || { echo "FAIL: the servers did not start"; exit 1; }
     fake_flyctl
-    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry"
+    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_refused t_secrets t_tls t_reuse"
     for t in ${RB_NET_ONLY:-$all}; do
         local t0=$SECONDS
         "$t"
