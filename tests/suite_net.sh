@@ -74,12 +74,18 @@ alive() {
 }
 # Live processes whose command line holds the text (procps may be missing).
 procs_with() {
-    local c p text
-    for c in /proc/[0-9]*/cmdline; do
-        text=$(tr '\0' ' ' 2>/dev/null <"$c") || continue
-        p=${c#/proc/} p=${p%/cmdline}
-        [[ $text == *"$1"* && $p != "$BASHPID" ]] && alive "$p" && echo "$p: $text"
-    done
+    python3 -c '
+import glob, os, sys
+me = str(os.getpid())
+for c in glob.glob("/proc/[0-9]*/cmdline"):
+    pid = c.split("/")[2]
+    try:
+        text = open(c, "rb").read().replace(b"\0", b" ").decode("utf-8", "replace")
+        state = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        continue
+    if sys.argv[1] in text and pid != me and state != "Z":
+        print(pid + ": " + text)' "$1"
 }
 no_proc() { local l; l=$(procs_with "$1"); [[ -z $l ]] || { echo "    still running: $l"; return 1; }; }
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
@@ -376,9 +382,11 @@ t_cancel() { # http|sql|ssh
             --set "known_hosts=$work/sshd/known_hosts" --set "nap_file=$D/nap")
         started=ssh_sleeping gone=ssh_quiet ;;
     esac
+    local c0=$SECONDS
     RB_NET_PG_PASSWORD=rbpw timeout -k 5 90 "$bin" run "cancel-$kind" --state-dir "$S" "${args[@]}" </dev/null >"$T/first" 2>"$T/err" &
     pid=$!
     check "cancel $kind: the long step reached the server" wait_until 20 "$started"
+    [[ -n ${RB_NET_TIMES:-} ]] && echo "    started after $((SECONDS - c0)) s"
     t0=$(ms_now)
     kill -INT "$pid" 2>/dev/null
     wait "$pid"
@@ -451,7 +459,7 @@ t_secrets() {
     rm -f "$T/stop-scan" "$T/LEAK"
     scan_cmdlines &
     scanner=$!
-    sleep 1.5 "$canary" 2>/dev/null &
+    sh -c 'sleep 1.5; :' "$canary" &
     ctl=$!
     sleep 0.5
     touch "$T/stop-scan"
