@@ -457,11 +457,11 @@ t_secrets() {
     local f=$work/http/gen.rec variant sets scanner ctl
     # control: the scanner does see a canary in a command line
     rm -f "$T/stop-scan" "$T/LEAK"
+    sh -c 'sleep 5; :' "$canary" &
+    ctl=$!
     scan_cmdlines &
     scanner=$!
-    sh -c 'sleep 1.5; :' "$canary" &
-    ctl=$!
-    sleep 0.5
+    wait_until 5 test -s "$T/LEAK"
     touch "$T/stop-scan"
     wait "$scanner"
     kill "$ctl" 2>/dev/null
