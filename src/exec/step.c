@@ -237,9 +237,27 @@ static int one_attempt(run *r, const rb_step *s, int attempt, const attempt_plan
     return res->outcome == RB_OUT_SUCCEEDED ? 0 : -1;
 }
 
+/* In a dry run: the name of a write step before s that the dry run did not make, or NULL. A read
+ * step after it checks a world that the dry run left unchanged (the promotion did not happen),
+ * so its failure says nothing, and waiting through its retries would say nothing either. */
+static const char *after_dry_write(run *r, const rb_step *s)
+{
+    if (!r->o->dry_run)
+        return NULL;
+    for (size_t j = 0; j < r->rb->nsteps; j++) {
+        const rb_step *w = &r->rb->steps[j];
+        if (w->writes && w->main.action.type && r->st[j].finished && r->st[j].outcome == RB_OUT_SUCCEEDED &&
+            rb_graph_is_ancestor(r->g, j, s->index))
+            return w->id;
+    }
+    return NULL;
+}
+
 static void attempts(run *r, const rb_step *s, step_state *st, act_result *res)
 {
     attempt_plan p = plan_attempts(r, s);
+    if (after_dry_write(r, s))
+        p.attempts = 1;
     for (int a = 1;; a++) {
         memset(res, 0, sizeof *res);
         st->attempts = a;
@@ -525,6 +543,14 @@ static void run_step(run *r, size_t i)
         o = RB_OUT_SUCCEEDED, res.outputs = dry_outputs(r, s), snprintf(why, sizeof why, "dry run: not run");
     else {
         attempts(r, s, st, &res);
+        const char *write = res.outcome != RB_OUT_SUCCEEDED ? after_dry_write(r, s) : NULL;
+        if (write && strcmp(res.errclass, "undecided")) {
+            snprintf(why, sizeof why, "undecided: it checks the world after step %.64s, which the dry run did not make (%.100s)",
+                     write, res.message);
+            undecided(r, s, why, t0);
+            json_decref(res.outputs);
+            return;
+        }
         if (r->o->dry_run && !strcmp(res.errclass, "undecided")) {
             undecided(r, s, res.message, t0);
             json_decref(res.outputs);
