@@ -130,6 +130,7 @@ static int start_all(const rb_act_call *c, dns_query *q, char *err, size_t errle
     long long left = rb_act_remaining_ms(c);
     for (size_t i = 0; i < q->n; i++) {
         dns_server *s = &q->srv[i];
+        s->qtype = q->qtype;
         int rc = channel_open(s, left < 0 ? DNS_DEFAULT_MS : left);
         if (rc != ARES_SUCCESS) {
             snprintf(err, errlen, "cannot set up a resolver for %s: %s", s->name, ares_strerror(rc));
@@ -167,8 +168,10 @@ static nfds_t collect(const rb_act_call *c, dns_query *q, struct pollfd *fds, si
     for (size_t i = 0; i < q->n; i++) {
         ares_socket_t socks[ARES_GETSOCK_MAXNUM];
         int bits = q->srv[i].done ? 0 : ares_getsock(q->srv[i].ch, socks, ARES_GETSOCK_MAXNUM);
+        /* ares.h's ARES_GETSOCK_WRITABLE shifts a signed 1 into bit 31: read the bits unsigned */
+        unsigned u = (unsigned)bits;
         for (int k = 0; k < ARES_GETSOCK_MAXNUM; k++) {
-            short ev = (short)((ARES_GETSOCK_READABLE(bits, k) ? POLLIN : 0) | (ARES_GETSOCK_WRITABLE(bits, k) ? POLLOUT : 0));
+            short ev = (short)((u >> k & 1u ? POLLIN : 0) | (u >> (k + ARES_GETSOCK_MAXNUM) & 1u ? POLLOUT : 0));
             if (ev) {
                 owner[n] = i;
                 fds[n++] = (struct pollfd){socks[k], ev, 0};
