@@ -20,7 +20,7 @@ enum {
 static const char *const block_keys[] = {"title", "timeout", "expect", "capture", NULL};
 enum { B_TITLE, B_TIMEOUT, B_EXPECT, B_CAPTURE, B_COUNT };
 static const char *const action_names[] = {
-    "exec", "shell", "http", "sql", "ssh", "sleep", "assert", "file", "runbook", NULL};
+    "exec", "shell", "http", "sql", "ssh", "sleep", "assert", "file", "runbook", "dns", NULL};
 
 /* ---- retry ---- */
 
