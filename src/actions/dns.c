@@ -68,11 +68,14 @@ static int read_servers(dns_query *q, const json_t *list, char *err, size_t errl
         snprintf(err, errlen, "servers: a non-empty list of resolver addresses");
         return -1;
     }
-    json_array_foreach(list, i, v) if (!json_is_string(v) || add_server(q, json_string_value(v), err, errlen) != 0)
+    json_array_foreach(list, i, v)
     {
-        if (!err[0])
+        if (!json_is_string(v)) {
             snprintf(err, errlen, "servers: every item is an address");
-        return -1;
+            return -1;
+        }
+        if (add_server(q, json_string_value(v), err, errlen) != 0)
+            return -1;
     }
     return 0;
 }
@@ -303,7 +306,11 @@ static int has_value(const want *w, const json_t *answers)
 {
     size_t i;
     const json_t *a;
-    json_array_foreach(answers, i, a) if (dns_answer_is(w->type, json_string_value(a), w->value)) return 1;
+    json_array_foreach(answers, i, a)
+    {
+        if (dns_answer_is(w->type, json_string_value(a), w->value))
+            return 1;
+    }
     return 0;
 }
 
