@@ -11,8 +11,10 @@ packages=(
     libyaml-dev libpcre2-dev libjansson-dev     # loader, regexes, JSON
     libssl-dev                                  # base64 (EVP_EncodeBlock) for secret masking
     libcurl4-openssl-dev libpq-dev libssh2-1-dev # the http, sql and ssh actions
+    libc-ares-dev                               # the dns action
     libcmocka-dev                               # unit tests
     postgresql openssh-server openssh-client openssl # servers the network tests start on loopback
+    python3-dnslib                              # tests/servers/dnsd.py (run by /usr/bin/python3)
     util-linux procps                           # script(1) for terminal tests, pkill/ps
     clang                                       # libFuzzer targets (tests/fuzz)
     python3 time                                # test helpers (/usr/bin/time for peak memory)

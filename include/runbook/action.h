@@ -106,7 +106,7 @@ json_t *rb_json_pointer_get(const json_t *root, const char *ptr);
 
 /* The operations of every action type, by the model's type (src/actions/registry.c). */
 extern const rb_action_ops rb_exec_ops, rb_shell_ops, rb_http_ops, rb_sql_ops, rb_ssh_ops,
-    rb_sleep_ops, rb_assert_ops, rb_file_ops, rb_runbook_ops;
+    rb_sleep_ops, rb_assert_ops, rb_file_ops, rb_runbook_ops, rb_dns_ops;
 
 /* Runs every type's global_init once (idempotent, not thread-safe: call before threads). */
 int rb_actions_global_init(char *err, size_t errlen);

@@ -13,14 +13,17 @@ static const char *const process_outputs[] = {"exit_code", "stdout", "stderr", N
 static const char *const http_outputs[] = {"status", "body", "headers", "json", NULL};
 static const char *const sql_outputs[] = {"rows", "value", "row_count", "sqlstate", NULL};
 static const char *const file_outputs[] = {"path", "changed", NULL};
+static const char *const dns_outputs[] = {"answers", "rcode", "ttl", "type", NULL};
 static const char *const no_outputs[] = {NULL};
 
 static const char *const process_expect[] = {"exit_code", "stdout", NULL};
 static const char *const http_expect[] = {"status", "body", "json", NULL};
 static const char *const sql_expect[] = {"value", "row_count", NULL};
+static const char *const dns_expect[] = {"value", "servers_min", "rcode", NULL};
 static const char *const process_journaled[] = {"exit_code", NULL};
 static const char *const http_journaled[] = {"status", NULL};
 static const char *const sql_journaled[] = {"row_count", "sqlstate", NULL};
+static const char *const dns_journaled[] = {"rcode", NULL};
 
 #define CAP(k) (1u << (k))
 #define TEXT_CAPTURES (CAP(RB_CAP_RE) | CAP(RB_CAP_JSON))
@@ -87,6 +90,16 @@ static const rb_action_type ssh_type = {
     .quoted_param = "command", .capture_text = "stdout", .capture_kinds = TEXT_CAPTURES,
     .expect_keys = process_expect, .journal_fields = process_journaled, .ops = &rb_ssh_ops};
 
+/* No captures: its outputs are objects by server, read as steps.ID.answers["IP:PORT"]. */
+static const rb_param_def dns_params[] = {
+    {"name", RB_P_TEMPLATE, RB_PF_REQUIRED, "the domain name to look up"},
+    {"type", RB_P_TEMPLATE, 0, "A (default), AAAA, CNAME, TXT, NS or SOA"},
+    {"servers", RB_P_TEMPLATE_LIST, 0, "resolvers asked, each separately: \"IP\" or \"IP:PORT\" (default: the system's)"},
+};
+static const rb_action_type dns_type = {
+    "dns", dns_params, COUNT(dns_params), NULL, 0, dns_outputs, NULL, 1, 1,
+    .expect_keys = dns_expect, .journal_fields = dns_journaled, .ops = &rb_dns_ops};
+
 static const rb_param_def sleep_params[] = {
     {"duration", RB_P_DURATION, RB_PF_REQUIRED, "how long to wait"},
 };
@@ -120,7 +133,7 @@ static const rb_action_type runbook_type = {
 
 const rb_action_type *const rb_action_types[] = {
     &exec_type, &shell_type, &http_type, &sql_type, &ssh_type,
-    &sleep_type, &assert_type, &file_type, &runbook_type, NULL,
+    &sleep_type, &assert_type, &file_type, &runbook_type, &dns_type, NULL,
 };
 
 const rb_action_type *rb_action_type_find(const char *name)

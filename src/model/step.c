@@ -20,7 +20,7 @@ enum {
 static const char *const block_keys[] = {"title", "timeout", "expect", "capture", NULL};
 enum { B_TITLE, B_TIMEOUT, B_EXPECT, B_CAPTURE, B_COUNT };
 static const char *const action_names[] = {
-    "exec", "shell", "http", "sql", "ssh", "sleep", "assert", "file", "runbook", NULL};
+    "exec", "shell", "http", "sql", "ssh", "sleep", "assert", "file", "runbook", "dns", NULL};
 
 /* ---- retry ---- */
 
@@ -98,7 +98,8 @@ void b_retry(build *b, const rb_node *n, rb_retry *out)
 
 /* ---- expect and capture ---- */
 
-static const char *const expect_keys[] = {"exit_code", "status", "body", "stdout", "value", "row_count", "json", NULL};
+static const char *const expect_keys[] = {"exit_code", "status", "body", "stdout", "value", "row_count", "json",
+                                            "servers_min", "rcode", NULL};
 
 /* Which action each expect key applies to: its registry entry says. */
 static int expect_applies(const char *key, const rb_action_type *t)
@@ -137,9 +138,9 @@ static void build_expect(build *b, const rb_node *n, const rb_action *a)
             b_error(b, k, "expect needs an action to check");
         if (!strcmp(k->str, "exit_code") || !strcmp(k->str, "status"))
             expect_ints(b, v, k->str, !strcmp(k->str, "status"));
-        else if (!strcmp(k->str, "row_count")) {
+        else if (!strcmp(k->str, "row_count") || !strcmp(k->str, "servers_min")) {
             long long c;
-            b_int(b, v, "row_count", &c);
+            b_int(b, v, k->str, &c);
         } else if (!strcmp(k->str, "json"))
             b_want(b, v, RB_NODE_MAP, "expect.json");
         else

@@ -29,7 +29,7 @@ static void every_type_has_operations(void **state)
         assert_true(t->ops->run != NULL || (t->flags & RB_AT_CALLS_RUNBOOK));
         assert_ptr_equal(rb_action_type_find(t->name), t);
     }
-    assert_int_equal(n, 9);
+    assert_int_equal(n, 10);
 }
 
 static void table_data_names_real_params_and_outputs(void **state)

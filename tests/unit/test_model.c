@@ -1104,12 +1104,12 @@ static void suggestions(void **state)
 static void action_registry(void **state)
 {
     (void)state;
-    const char *names[] = {"exec", "shell", "http", "sql", "ssh", "sleep", "assert", "file", "runbook"};
+    const char *names[] = {"exec", "shell", "http", "sql", "ssh", "sleep", "assert", "file", "runbook", "dns"};
     size_t n = 0;
     while (rb_action_types[n])
         n++;
-    assert_int_equal(n, 9);
-    for (size_t i = 0; i < 9; i++) {
+    assert_int_equal(n, 10);
+    for (size_t i = 0; i < 10; i++) {
         const rb_action_type *t = rb_action_type_find(names[i]);
         assert_non_null(t);
         assert_string_equal(t->name, names[i]);
