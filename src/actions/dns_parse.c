@@ -58,7 +58,9 @@ static int split_host_port(const char *text, char *host, size_t hostlen, int *po
         snprintf(host, hostlen, "%.*s", (int)(colon - text), text);
         return parse_port(colon + 1, port);
     }
-    snprintf(host, hostlen, "%s", text);
+    if (strlen(text) >= hostlen)
+        return -1;
+    memcpy(host, text, strlen(text) + 1);
     return 0;
 }
 

@@ -187,11 +187,12 @@ static void journal_attempt_end(run *r, const rb_step *s, int attempt, const act
     json_object_set_new(f, "attempt", json_integer(attempt));
     json_object_set_new(f, "outcome", json_string(rb_outcome_name(res->outcome)));
     json_object_set_new(f, "duration_ms", json_integer(ms));
-    json_t *v;
-    if ((v = json_object_get(res->outputs, "exit_code")))
-        json_object_set(f, "exit_code", v);
-    if ((v = json_object_get(res->outputs, "status")))
-        json_object_set(f, "status", v);
+    const char *const *keep = s->main.action.type ? s->main.action.type->journal_fields : NULL;
+    for (size_t k = 0; keep && keep[k]; k++) { /* the outputs its table says identify an attempt */
+        json_t *v = json_object_get(res->outputs, keep[k]);
+        if (v && (json_is_number(v) || (json_is_string(v) && json_string_length(v) <= 64)))
+            json_object_set(f, keep[k], v);
+    }
     if (res->outcome != RB_OUT_SUCCEEDED) {
         json_object_set_new(f, "error", json_string(res->errclass));
         json_object_set_new(f, "message", rb_json_string_lossy(res->message, strlen(res->message)));
