@@ -64,13 +64,15 @@ static int callee_ready(const rb_runbook *callee, int dry_run, char *err, size_t
     return 0;
 }
 
-static int preflight(const rb_runbook *rb, const rb_exec_opts *o, int depth, char *err, size_t len);
+static int preflight(const rb_runbook *rb, const rb_exec_opts *o, int depth, int maybe, char *err, size_t len);
 
 /* A confirmation that nobody will be able to give: refused now rather than after the writes
- * before it. A dry run asks nothing. */
-static int answerable(const rb_runbook *rb, const rb_step *s, const rb_exec_opts *o, char *err, size_t len)
+ * before it. Only one that will surely be asked: a step under a `when` (or in a runbook called
+ * under one: `maybe`) may never ask, and then fails only if it does. A dry run asks nothing. */
+static int answerable(const rb_runbook *rb, const rb_step *s, const rb_exec_opts *o, int maybe, char *err,
+                      size_t len)
 {
-    if (!s->confirm || o->dry_run || o->can_ask || (o->yes && !rb_step_needs_person(s, o)))
+    if (!s->confirm || maybe || s->when || o->dry_run || o->can_ask || (o->yes && !rb_step_needs_person(s, o)))
         return 0;
     const char *how = !o->yes ? "run on a terminal, or with --yes"
                       : s->main.action.type ? "confirm_by: person: only a person at a terminal may answer it"
@@ -79,8 +81,8 @@ static int answerable(const rb_runbook *rb, const rb_step *s, const rb_exec_opts
                     s->id, rb->name, s->confirm, how), -1;
 }
 
-static int preflight_action(const rb_runbook *rb, const rb_action *a, const rb_exec_opts *o, int depth, char *err,
-                            size_t len)
+static int preflight_action(const rb_runbook *rb, const rb_action *a, const rb_exec_opts *o, int depth, int maybe,
+                            char *err, size_t len)
 {
     rb_catalog *cat = o->catalog;
     int dry_run = o->dry_run;
@@ -91,19 +93,20 @@ static int preflight_action(const rb_runbook *rb, const rb_action *a, const rb_e
     if (!callee)
         return snprintf(err, len, "runbook %s, called by %s, is not found or does not load", name ? name->str : "?",
                         rb->name), -1;
-    return callee_ready(callee, dry_run, err, len) != 0 ? -1 : preflight(callee, o, depth + 1, err, len);
+    return callee_ready(callee, dry_run, err, len) != 0 ? -1 : preflight(callee, o, depth + 1, maybe, err, len);
 }
 
 /* Depth-bounded: the checker refuses call cycles, this only keeps a bad catalog finite. */
-static int preflight(const rb_runbook *rb, const rb_exec_opts *o, int depth, char *err, size_t len)
+static int preflight(const rb_runbook *rb, const rb_exec_opts *o, int depth, int maybe, char *err, size_t len)
 {
     if (depth > 16)
         return snprintf(err, len, "runbook calls nest deeper than 16 under %s", rb->name), -1;
     for (size_t i = 0; i < rb->nsteps; i++) {
         const rb_step *s = &rb->steps[i];
-        if (answerable(rb, s, o, err, len) != 0 || preflight_action(rb, &s->main.action, o, depth, err, len) != 0 ||
-            (s->rollback && preflight_action(rb, &s->rollback->action, o, depth, err, len) != 0) ||
-            (s->verify && preflight_action(rb, &s->verify->action, o, depth, err, len) != 0))
+        int m = maybe || s->when; /* rollbacks and verifies run only sometimes */
+        if (answerable(rb, s, o, maybe, err, len) != 0 || preflight_action(rb, &s->main.action, o, depth, m, err, len) != 0 ||
+            (s->rollback && preflight_action(rb, &s->rollback->action, o, depth, 1, err, len) != 0) ||
+            (s->verify && preflight_action(rb, &s->verify->action, o, depth, 1, err, len) != 0))
             return -1;
     }
     return 0;
@@ -111,7 +114,7 @@ static int preflight(const rb_runbook *rb, const rb_exec_opts *o, int depth, cha
 
 int exec_preflight_calls(const rb_runbook *rb, const rb_exec_opts *o, char *err, size_t len)
 {
-    return preflight(rb, o, 0, err, len);
+    return preflight(rb, o, 0, 0, err, len);
 }
 
 int exec_call_runbook(run *r, const rb_step *step, const json_t *params, rb_act_result *res)
