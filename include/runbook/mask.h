@@ -17,6 +17,10 @@
 
 #define RB_MASK_SHORT 1
 
+/* The shortest secret a runbook may declare: a shorter one is refused when the run loads its
+ * secrets, since masking it would eat ordinary words and numbers out of every message. */
+#define RB_SECRET_MIN_LEN 6
+
 /* The set of secrets to hide. Threads may add to one masker and apply it at once (a secret
  * captured mid-run while parallel steps print); an add waits for the scans in progress. */
 typedef struct rb_masker rb_masker;
