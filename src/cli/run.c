@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "runbook/show.h"
 #include "runbook/values.h"
 #include "ui.h"
 
@@ -138,10 +139,11 @@ static int ask_missing(cli_sets *sets, const rb_runbook *rb)
 
 static const char *get_set(void *ctx, const char *name) { return cli_sets_get(ctx, name); }
 
-static int finish(const rb_run_result *res)
+/* The run's message, masked with what the run knew (its secrets, its secret captures). */
+static int finish(const run_args *a, const rb_run_result *res)
 {
     if (res->exit_code == EXIT_USAGE && *res->message)
-        fprintf(stderr, "runbook: %s\n", res->message);
+        rb_showf(stderr, a->o.masker, "runbook: %s\n", res->message);
     return res->exit_code;
 }
 
@@ -173,7 +175,7 @@ static int start(run_args *a, const char *name)
         rb_run_result res;
         rb_exec_install_signals();
         rb_exec_run(l.rb, &l.graph, inputs, &a->o, &res);
-        rc = finish(&res);
+        rc = finish(a, &res);
         json_decref(inputs);
     }
     cli_loaded_free(&l);
@@ -191,6 +193,12 @@ static int run_command(const cli_command *cmd, int argc, char **argv,
     if (!ui)
         return EXIT_FAILED;
     setup(&a, ui);
+    a.o.masker = rb_masker_new();
+    ui->masker = a.o.masker;
+    if (!a.o.masker) {
+        free(ui);
+        return EXIT_FAILED;
+    }
     char **pos;
     int npos, rc = cli_parse(cmd, argc, argv, on_opt, &a, &pos, &npos);
     if (rc == 0 && npos != 1)
@@ -202,6 +210,7 @@ static int run_command(const cli_command *cmd, int argc, char **argv,
     cli_sets_free(&a.sets);
     free(a.state_dir);
     free(ui);
+    rb_masker_free(a.o.masker);
     return rc < 0 ? EXIT_OK : rc;
 }
 
@@ -229,7 +238,7 @@ static int resume(run_args *a, const char *run_id)
         rb_exec_install_signals();
         rb_exec_resume(l.rb, &l.graph, run_id, &a->o, &res);
         if (res.exit_code != 0 && *res.message && res.exit_code != 130)
-            fprintf(stderr, "runbook resume: %s\n", res.message);
+            rb_showf(stderr, a->o.masker, "runbook resume: %s\n", res.message);
         rc = res.exit_code;
         cli_loaded_free(&l);
     }
