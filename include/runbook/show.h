@@ -32,6 +32,10 @@ void rb_show(FILE *f, const rb_masker *m, const char *s, size_t len);
 int rb_showf(FILE *f, const rb_masker *m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int rb_vshowf(FILE *f, const rb_masker *m, const char *fmt, va_list ap);
 
+/* Colour codes that rb_showf writes as they are when one is passed as a %s argument: it knows
+ * them by their address, which no text from outside can have. */
+extern const char rb_show_bold[], rb_show_dim[], rb_show_reset[];
+
 /* The bytes at the end of s[0..len) that start a UTF-8 character still incomplete (0..3): a
  * caller showing a stream in chunks holds them for the next chunk rather than escaping them. */
 size_t rb_show_incomplete_tail(const char *s, size_t len);

@@ -114,14 +114,14 @@ static int ask_missing(cli_sets *sets, const rb_runbook *rb)
         if (in->def || cli_sets_get(sets, in->name))
             continue;
         if (!ui_terminal()) {
-            fprintf(stderr, "runbook: input '%s' is required (%s%s%s): give it with --set %s=VALUE\n", in->name,
+            rb_showf(stderr, NULL, "runbook: input '%s' is required (%s%s%s): give it with --set %s=VALUE\n", in->name,
                     rb_input_type_name(in->type), in->description ? ", " : "", in->description ? in->description : "",
                     in->name);
             return EXIT_USAGE;
         }
         for (;;) {
             char line[1024], err[200], kv[1200];
-            fprintf(stderr, "%s (%s)%s%s: ", in->name, rb_input_type_name(in->type), in->description ? " — " : "",
+            rb_showf(stderr, NULL, "%s (%s)%s%s: ", in->name, rb_input_type_name(in->type), in->description ? " — " : "",
                     in->description ? in->description : "");
             if (!fgets(line, sizeof line, stdin))
                 return EXIT_USAGE;
@@ -131,7 +131,7 @@ static int ask_missing(cli_sets *sets, const rb_runbook *rb)
                 cli_sets_add(sets, kv);
                 break;
             }
-            fprintf(stderr, "  %s\n", err);
+            rb_showf(stderr, NULL, "  %s\n", err);
         }
     }
     return EXIT_OK;
@@ -224,7 +224,7 @@ static int resume(run_args *a, const char *run_id)
     char err[300];
     char *path = rb_exec_resume_path(a->o.state_dir, run_id, err, sizeof err);
     if (!path) {
-        fprintf(stderr, "runbook resume: %s\n", err);
+        rb_showf(stderr, NULL, "runbook resume: %s\n", err);
         return EXIT_USAGE;
     }
     rb_catalog *cat = cli_catalog();

@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char rb_show_bold[] = "\033[1m", rb_show_dim[] = "\033[2m", rb_show_reset[] = "\033[0m";
+
+static int trusted(const char *s)
+{
+    return s == rb_show_bold || s == rb_show_dim || s == rb_show_reset;
+}
+
 /* The length of the well-formed UTF-8 character at s[0..n) and its code point, or 0 when the
  * byte there does not start one (Unicode table 3-7: no overlongs, surrogates or > U+10FFFF). */
 static size_t utf8_at(const unsigned char *s, size_t n, uint32_t *cp)
@@ -250,7 +257,10 @@ int rb_vshowf(FILE *f, const rb_masker *m, const char *fmt, va_list ap_in)
             const char *s = va_arg(ap, const char *);
             if (!s)
                 s = "(null)";
-            n = put_text(f, m, s, strlen(s), sp.precision, sp.width, sp.left);
+            if (trusted(s))
+                n = fputs(s, f) < 0 ? -1 : (int)strlen(s);
+            else
+                n = put_text(f, m, s, strlen(s), sp.precision, sp.width, sp.left);
         } else if (sp.conv == 'c') {
             char ch = (char)va_arg(ap, int);
             n = put_text(f, m, &ch, 1, -1, sp.width, sp.left);
