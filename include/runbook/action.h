@@ -39,6 +39,10 @@ typedef struct rb_act_call {
     int rollback;            /* 1 when running as a rollback or an undo */
     int dry_run;             /* the run is a dry run (only read steps are called) */
 
+    /* Environment variables a child must not inherit (NULL-terminated, or NULL): those the
+     * runbook's secrets are read from. A child gets one only through its step's own `env:`. */
+    const char *const *unset_env;
+
     /* Live output (exec, shell, ssh): chunks split anywhere; the executor masks and shows it. */
     void (*on_output)(void *ctx, int stream, const char *bytes, size_t len);
     void *out_ctx;

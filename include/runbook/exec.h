@@ -9,6 +9,7 @@
 
 #include "runbook/check.h"
 #include "runbook/graph.h"
+#include "runbook/mask.h"
 #include "runbook/model.h"
 
 /* One set of outcomes everywhere (journal, terminal, expressions). */
@@ -71,6 +72,8 @@ typedef struct rb_exec_opts {
     int verbose;            /* also report each action's rendered parameters (masked) */
     rb_catalog *catalog;    /* for `runbook` steps */
     rb_exec_ui ui;
+    rb_masker *masker;      /* or NULL: the run's secrets are added to this one (borrowed), so the
+                               caller masks what it prints after the run with what the run knew */
 } rb_exec_opts;
 
 /* How a run ended; the exit code the command line returns is derived from it. */

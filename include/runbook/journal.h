@@ -71,8 +71,11 @@ void rb_journal_close(rb_journal *j);
 const char *rb_journal_run_id(const rb_journal *j);
 const char *rb_journal_path(const rb_journal *j);
 
-/* Masks every string value of every later record with `m` (borrowed; it must outlive the
- * journal; secrets added to it later apply to later records). Object keys are not masked. */
+/* Masks the free-text fields of every later record with `m` (borrowed; it must outlive the
+ * journal; secrets added to it later apply to later records): message, reason, outputs,
+ * stdout, stderr, body, json, value, rows, text, argv, env, params; every string and number
+ * inside them, and their keys below the first level. Every other field (step keys, outcomes,
+ * counters, hashes, inputs) is structure and is written as given. */
 void rb_journal_set_masker(rb_journal *j, const rb_masker *m);
 
 /* Appends one record of type `type` with the members of `fields` (an object, or NULL; the

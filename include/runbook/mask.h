@@ -17,6 +17,10 @@
 
 #define RB_MASK_SHORT 1
 
+/* The shortest secret a runbook may declare: a shorter one is refused when the run loads its
+ * secrets, since masking it would eat ordinary words and numbers out of every message. */
+#define RB_SECRET_MIN_LEN 6
+
 /* The set of secrets to hide. Threads may add to one masker and apply it at once (a secret
  * captured mid-run while parallel steps print); an add waits for the scans in progress. */
 typedef struct rb_masker rb_masker;
@@ -48,6 +52,15 @@ size_t rb_masker_max_len(const rb_masker *m);
  * linear in `len` (Aho-Corasick), however many secrets there are. Returns NULL when out of
  * memory: never fall back to the unmasked text. `s` may be NULL when `len` is 0. */
 char *rb_mask_apply(const rb_masker *m, const char *s, size_t len, size_t *out_len);
+
+/* Masks two texts written side by side, such as a command's stdout and stderr, which a terminal
+ * shows interleaved: besides what rb_mask_apply masks in each, a secret whose first part ends
+ * one and whose rest starts the other (in either order) is masked in both, each part becoming
+ * RB_MASK_TEXT. A secret split more than once between them is not caught. Results in *oa and
+ * *ob (NUL-terminated, caller frees), lengths in *oalen, *oblen (may be NULL). Returns 0, or
+ * -1 when out of memory (both NULL: never fall back to the unmasked texts). */
+int rb_mask_apply_pair(const rb_masker *m, const char *a, size_t alen, const char *b, size_t blen, char **oa,
+                       size_t *oalen, char **ob, size_t *oblen);
 
 /* Masking for output that arrives in chunks: a secret split across chunks is still caught.
  * The stream holds back the last (max_len - 1) bytes until more arrive or it is flushed, so

@@ -8,8 +8,17 @@
 
 extern char **environ;
 
-/* The operator's environment plus the step's env: (which wins). */
-static char **child_env(json_t *extra)
+static int listed(const char *const *names, const char *name, size_t len)
+{
+    for (size_t i = 0; names && names[i]; i++)
+        if (strlen(names[i]) == len && !memcmp(names[i], name, len))
+            return 1;
+    return 0;
+}
+
+/* The operator's environment, without the variables secrets are read from (`unset`), plus the
+ * step's env: (which wins, and is the one way a secret's variable reaches a child). */
+static char **child_env(json_t *extra, const char *const *unset)
 {
     size_t n = 0, k = 0;
     while (environ && environ[n])
@@ -19,7 +28,8 @@ static char **child_env(json_t *extra)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(environ[i], '=');
-        if (eq && json_object_getn(extra, environ[i], (size_t)(eq - environ[i])))
+        size_t len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+        if (json_object_getn(extra, environ[i], len) || listed(unset, environ[i], len))
             continue;
         env[k++] = strdup(environ[i]);
     }
@@ -101,7 +111,7 @@ static int run_exec(const rb_act_call *c, rb_act_result *res)
     json_t *argv = json_object_get(c->params, "argv");
     size_t n = json_array_size(argv);
     const char **args = calloc(n + 1, sizeof *args);
-    char **env = child_env(json_object_get(c->params, "env"));
+    char **env = child_env(json_object_get(c->params, "env"), c->unset_env);
     if (!args || !env || !n) {
         free(args);
         free_strv(env);
@@ -125,7 +135,7 @@ static int run_exec(const rb_act_call *c, rb_act_result *res)
 static int run_shell(const rb_act_call *c, rb_act_result *res)
 {
     json_t *script = json_object_get(c->params, "script");
-    char **env = child_env(json_object_get(c->params, "env"));
+    char **env = child_env(json_object_get(c->params, "env"), c->unset_env);
     if (!env || !json_is_string(script)) {
         free_strv(env);
         rb_act_fail(res, RB_OUT_FAILED, "spawn", "out of memory");

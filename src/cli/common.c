@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "runbook/show.h"
 
 int cli_use_color(FILE *f)
 {
@@ -63,7 +64,7 @@ int cli_open_runbook(const char *arg, rb_catalog *cat, cli_loaded *out)
     memset(out, 0, sizeof *out);
     char *path = cli_resolve(arg, cat);
     if (!path) {
-        fprintf(stderr, "runbook: no runbook '%s' (not a file, and not found on RUNBOOK_PATH=%s)\n", arg,
+        rb_showf(stderr, NULL, "runbook: no runbook '%s' (not a file, and not found on RUNBOOK_PATH=%s)\n", arg,
                 getenv("RUNBOOK_PATH") ? getenv("RUNBOOK_PATH") : "./runbooks");
         return EXIT_USAGE;
     }
@@ -75,7 +76,7 @@ int cli_open_runbook(const char *arg, rb_catalog *cat, cli_loaded *out)
     rb_diags_print_text(&d, stderr, cli_use_color(stderr));
     rb_diags_cleanup(&d);
     if (errors || !out->rb || !out->graph_ok) {
-        fprintf(stderr, "runbook: '%s' is not valid; nothing was done\n", arg);
+        rb_showf(stderr, NULL, "runbook: '%s' is not valid; nothing was done\n", arg);
         cli_loaded_free(out);
         return EXIT_FAILED;
     }
@@ -127,17 +128,17 @@ int cli_sets_check(const cli_sets *s, const rb_runbook *rb)
         const rb_input *in = rb_runbook_input(rb, s->names[i]);
         char err[200];
         if (!in) {
-            fprintf(stderr, "runbook: --set %s: runbook '%s' has no input '%s'\n", s->names[i], rb->name,
+            rb_showf(stderr, NULL, "runbook: --set %s: runbook '%s' has no input '%s'\n", s->names[i], rb->name,
                     s->names[i]);
             const char *names[65] = {0};
             for (size_t k = 0; k < rb->ninputs && k < 64; k++)
                 names[k] = rb->inputs[k].name;
             const char *hint = rb_suggest(s->names[i], names);
             if (hint)
-                fprintf(stderr, "  hint: did you mean '%s'?\n", hint);
+                rb_showf(stderr, NULL, "  hint: did you mean '%s'?\n", hint);
             bad = 1;
         } else if (rb_input_check(in, s->values[i], err, sizeof err) != 0) {
-            fprintf(stderr, "runbook: --set %s: %s (input '%s' is of type %s)\n", s->names[i], err, in->name,
+            rb_showf(stderr, NULL, "runbook: --set %s: %s (input '%s' is of type %s)\n", s->names[i], err, in->name,
                     rb_input_type_name(in->type));
             bad = 1;
         }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "runbook/show.h"
 
 static const cli_opt graph_opts[] = {
     {"format", "FORMAT", "dot (default) or mermaid"},
@@ -12,35 +13,57 @@ const cli_command cli_graph = {"graph", "graph NAME|FILE [--format dot|mermaid]"
                                "Print the step graph (dependencies after the implicit order and needs).",
                                graph_opts, cmd_graph};
 
-/* Labels are the runbook author's text: escape what would end the quoted string. */
+/* Labels are the runbook author's text: escape what would end the quoted string, and show
+ * control characters visibly (rb_show) between those. */
 static void put_escaped(const char *s, const char *bad, FILE *out)
 {
+    const char *run = s;
     for (; s && *s; s++) {
+        if (*s != '\n' && !strchr(bad, *s))
+            continue;
+        rb_show(out, NULL, run, (size_t)(s - run));
         if (*s == '\n')
             fputs(" ", out);
-        else if (strchr(bad, *s))
-            fprintf(out, "#%d;", (unsigned char)*s);
         else
-            fputc(*s, out);
+            rb_showf(out, NULL, "#%d;", (unsigned char)*s);
+        run = s + 1;
     }
+    if (run)
+        rb_show(out, NULL, run, strlen(run));
+}
+
+/* A dot label: quotes and backslashes escaped, newlines made spaces, the rest shown visibly. */
+static void put_dot_label(const char *s, FILE *out)
+{
+    const char *run = s;
+    for (; *s; s++) {
+        if (*s != '\n' && *s != '"' && *s != '\\')
+            continue;
+        rb_show(out, NULL, run, (size_t)(s - run));
+        if (*s == '\n')
+            fputc(' ', out);
+        else
+            fprintf(out, "\\%c", *s);
+        run = s + 1;
+    }
+    rb_show(out, NULL, run, strlen(run));
 }
 
 static void print_dot(const rb_runbook *rb, const rb_graph *g)
 {
-    printf("digraph \"%s\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"sans-serif\"];\n", rb->name);
+    rb_showf(stdout, NULL, "digraph \"%s\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"sans-serif\"];\n", rb->name);
     for (size_t i = 0; i < rb->nsteps; i++) {
         const rb_step *s = &rb->steps[i];
-        printf("  s%zu [label=\"%s", i, s->id);
+        rb_showf(stdout, NULL, "  s%zu [label=\"%s", i, s->id);
         if (s->title) {
             fputs("\\n", stdout);
-            for (const char *p = s->title; *p; p++)
-                printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p == '\n' ? ' ' : *p);
+            put_dot_label(s->title, stdout);
         }
-        printf("\"%s];\n", s->confirm ? ", style=rounded" : "");
+        rb_showf(stdout, NULL, "\"%s];\n", s->confirm ? ", style=rounded" : "");
     }
     for (size_t i = 0; i < g->n; i++)
         for (size_t k = 0; k < g->ndeps[i]; k++)
-            printf("  s%zu -> s%zu;\n", g->deps[i][k], i);
+            rb_showf(stdout, NULL, "  s%zu -> s%zu;\n", g->deps[i][k], i);
     puts("}");
 }
 
@@ -49,7 +72,7 @@ static void print_mermaid(const rb_runbook *rb, const rb_graph *g)
     puts("flowchart TD");
     for (size_t i = 0; i < rb->nsteps; i++) {
         const rb_step *s = &rb->steps[i];
-        printf("  s%zu[\"", i);
+        rb_showf(stdout, NULL, "  s%zu[\"", i);
         put_escaped(s->id, "\"", stdout);
         if (s->title) {
             fputs(": ", stdout);
@@ -59,7 +82,7 @@ static void print_mermaid(const rb_runbook *rb, const rb_graph *g)
     }
     for (size_t i = 0; i < g->n; i++)
         for (size_t k = 0; k < g->ndeps[i]; k++)
-            printf("  s%zu --> s%zu\n", g->deps[i][k], i);
+            rb_showf(stdout, NULL, "  s%zu --> s%zu\n", g->deps[i][k], i);
 }
 
 static int on_opt(int opt, const char *arg, void *ctx)

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "runbook/expr.h"
 #include "walk.h"
+#include "runbook/show.h"
 
 static const cli_opt list_opts[] = {{NULL, NULL, NULL}};
 
@@ -23,9 +24,9 @@ static void print_row(const char *path)
     if (rb && rb->rto_ms >= 0)
         rb_duration_format(rb->rto_ms, rto, sizeof rto);
     if (!rb || !rb->name)
-        printf("%-26s %-9s %-6s %s (does not load: run runbook validate)\n", path, "-", "-", "?");
+        rb_showf(stdout, NULL, "%-26s %-9s %-6s %s (does not load: run runbook validate)\n", path, "-", "-", "?");
     else
-        printf("%-26s %-9s %-6s %s%s\n", rb->name, rb_severity_name(rb->severity), rto,
+        rb_showf(stdout, NULL, "%-26s %-9s %-6s %s%s\n", rb->name, rb_severity_name(rb->severity), rto,
                rb->title ? rb->title : "", quiet.errors ? "  [invalid]" : "");
     rb_runbook_free(rb);
     rb_diags_cleanup(&quiet);
@@ -47,7 +48,7 @@ int cmd_list(int argc, char **argv)
     for (char *d = strtok_r(dirs, ":", &save); d && rc == 0; d = strtok_r(NULL, ":", &save))
         rc = walk_collect(&d, 1, &ign, &files);
     if (rc == 0) {
-        printf("%-26s %-9s %-6s %s\n", "NAME", "SEVERITY", "RTO", "TITLE");
+        rb_showf(stdout, NULL, "%-26s %-9s %-6s %s\n", "NAME", "SEVERITY", "RTO", "TITLE");
         for (size_t i = 0; i < files.count; i++)
             print_row(files.paths[i]);
     }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "runbook/show.h"
 
 static const cli_command *const commands[] = {&cli_run, &cli_plan, &cli_validate, &cli_resume, &cli_runs,
                                               &cli_journal, &cli_graph, &cli_list, NULL};
@@ -13,7 +14,7 @@ static void usage(FILE *out)
     fputs("usage: runbook COMMAND [OPTIONS] ...\n\n"
           "Executable, checkable disaster-recovery runbooks.\n\ncommands:\n", out);
     for (size_t i = 0; commands[i]; i++)
-        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        rb_showf(out, NULL, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fputs("\n'runbook COMMAND --help' shows a command's options.\n"
           "Exit codes: 0 success, 1 failed or invalid, 2 usage or input error,\n"
           "3 rollback incomplete, 130 interrupted.\n", out);
@@ -35,13 +36,13 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(name, "--version")) {
-        printf("runbook %s (language version 1)\n", RUNBOOK_VERSION);
+        rb_showf(stdout, NULL, "runbook %s (language version 1)\n", RUNBOOK_VERSION);
         return EXIT_OK;
     }
     for (size_t i = 0; commands[i]; i++)
         if (!strcmp(commands[i]->name, name))
             return commands[i]->run(argc - 1, argv + 1);
-    fprintf(stderr, "runbook: unknown command '%s'\n", name);
+    rb_showf(stderr, NULL, "runbook: unknown command '%s'\n", name);
     usage(stderr);
     return EXIT_USAGE;
 }

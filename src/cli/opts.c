@@ -5,30 +5,31 @@
 #include <string.h>
 
 #include "cli.h"
+#include "runbook/show.h"
 
 #define MAX_OPTS 32
 
 void cli_help(const cli_command *cmd, FILE *out)
 {
-    fprintf(out, "usage: runbook %s\n\n%s\n", cmd->usage, cmd->summary);
+    rb_showf(out, NULL, "usage: runbook %s\n\n%s\n", cmd->usage, cmd->summary);
     if (cmd->opts[0].name)
         fputs("\noptions:\n", out);
     for (const cli_opt *o = cmd->opts; o->name; o++) {
         char left[64];
         snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(out, "  %-24s %s\n", left, o->help);
+        rb_showf(out, NULL, "  %-24s %s\n", left, o->help);
     }
-    fprintf(out, "  %-24s %s\n", "--help", "show this help");
+    rb_showf(out, NULL, "  %-24s %s\n", "--help", "show this help");
 }
 
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "runbook %s: ", cmd->name);
-    vfprintf(stderr, fmt, ap);
+    rb_showf(stderr, NULL, "runbook %s: ", cmd->name);
+    rb_vshowf(stderr, NULL, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nusage: runbook %s\n", cmd->usage);
+    rb_showf(stderr, NULL, "\nusage: runbook %s\n", cmd->usage);
     return EXIT_USAGE;
 }
 

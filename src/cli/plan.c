@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "plan_print.h"
+#include "runbook/show.h"
 
 static const cli_opt plan_opts[] = {
     {"set", "NAME=VALUE", "give an input (repeatable); checked against its declared type"},
@@ -67,7 +68,7 @@ static long find_simulated(const cli_loaded *l, const char *spec)
     char *id = strndup(spec, (size_t)(eq - spec));
     long i = id ? rb_graph_find(&l->graph, id) : -1;
     if (i < 0)
-        fprintf(stderr, "runbook plan: --simulate: no step '%s' in runbook '%s'\n", id ? id : "", l->rb->name);
+        rb_showf(stderr, NULL, "runbook plan: --simulate: no step '%s' in runbook '%s'\n", id ? id : "", l->rb->name);
     free(id);
     return i < 0 ? -2 : i;
 }

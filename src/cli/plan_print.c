@@ -4,12 +4,13 @@
 #include <string.h>
 
 #include "plan_print.h"
+#include "runbook/show.h"
 
-#define P(...) fprintf(v->out, __VA_ARGS__)
+#define P(...) rb_showf(v->out, NULL, __VA_ARGS__)
 
-static const char *bold(const plan_view *v) { return v->color ? "\033[1m" : ""; }
-static const char *dim(const plan_view *v) { return v->color ? "\033[2m" : ""; }
-static const char *reset(const plan_view *v) { return v->color ? "\033[0m" : ""; }
+static const char *bold(const plan_view *v) { return v->color ? rb_show_bold : ""; }
+static const char *dim(const plan_view *v) { return v->color ? rb_show_dim : ""; }
+static const char *reset(const plan_view *v) { return v->color ? rb_show_reset : ""; }
 
 static void fmt_duration(long long ms, char *buf, size_t len)
 {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "runbook/show.h"
 #include "runbook/values.h"
 #include "ui.h"
 
@@ -121,14 +122,14 @@ static int ask_missing(cli_sets *sets, const rb_runbook *rb)
         if (in->def || cli_sets_get(sets, in->name))
             continue;
         if (!ui_terminal()) {
-            fprintf(stderr, "runbook: input '%s' is required (%s%s%s): give it with --set %s=VALUE\n", in->name,
+            rb_showf(stderr, NULL, "runbook: input '%s' is required (%s%s%s): give it with --set %s=VALUE\n", in->name,
                     rb_input_type_name(in->type), in->description ? ", " : "", in->description ? in->description : "",
                     in->name);
             return EXIT_USAGE;
         }
         for (;;) {
             char line[1024], err[200], kv[1200];
-            fprintf(stderr, "%s (%s)%s%s: ", in->name, rb_input_type_name(in->type), in->description ? " — " : "",
+            rb_showf(stderr, NULL, "%s (%s)%s%s: ", in->name, rb_input_type_name(in->type), in->description ? " — " : "",
                     in->description ? in->description : "");
             if (!fgets(line, sizeof line, stdin))
                 return EXIT_USAGE;
@@ -138,7 +139,7 @@ static int ask_missing(cli_sets *sets, const rb_runbook *rb)
                 cli_sets_add(sets, kv);
                 break;
             }
-            fprintf(stderr, "  %s\n", err);
+            rb_showf(stderr, NULL, "  %s\n", err);
         }
     }
     return EXIT_OK;
@@ -146,10 +147,11 @@ static int ask_missing(cli_sets *sets, const rb_runbook *rb)
 
 static const char *get_set(void *ctx, const char *name) { return cli_sets_get(ctx, name); }
 
-static int finish(const rb_run_result *res)
+/* The run's message, masked with what the run knew (its secrets, its secret captures). */
+static int finish(const run_args *a, const rb_run_result *res)
 {
     if (res->exit_code == EXIT_USAGE && *res->message)
-        fprintf(stderr, "runbook: %s\n", res->message);
+        rb_showf(stderr, a->o.masker, "runbook: %s\n", res->message);
     return res->exit_code;
 }
 
@@ -182,7 +184,7 @@ static int start(run_args *a, const char *name)
         rb_run_result res;
         rb_exec_install_signals();
         rb_exec_run(l.rb, &l.graph, inputs, &a->o, &res);
-        rc = finish(&res);
+        rc = finish(a, &res);
         json_decref(inputs);
     }
     cli_loaded_free(&l);
@@ -200,6 +202,12 @@ static int run_command(const cli_command *cmd, int argc, char **argv,
     if (!ui)
         return EXIT_FAILED;
     setup(&a, ui);
+    a.o.masker = rb_masker_new();
+    ui->masker = a.o.masker;
+    if (!a.o.masker) {
+        free(ui);
+        return EXIT_FAILED;
+    }
     char **pos;
     int npos, rc = cli_parse(cmd, argc, argv, on_opt, &a, &pos, &npos);
     if (rc == 0 && npos != 1)
@@ -211,6 +219,7 @@ static int run_command(const cli_command *cmd, int argc, char **argv,
     cli_sets_free(&a.sets);
     free(a.state_dir);
     free(ui);
+    rb_masker_free(a.o.masker);
     return rc < 0 ? EXIT_OK : rc;
 }
 
@@ -224,7 +233,7 @@ static int resume(run_args *a, const char *run_id)
     char err[300];
     char *path = rb_exec_resume_path(a->o.state_dir, run_id, err, sizeof err);
     if (!path) {
-        fprintf(stderr, "runbook resume: %s\n", err);
+        rb_showf(stderr, NULL, "runbook resume: %s\n", err);
         return EXIT_USAGE;
     }
     rb_catalog *cat = cli_catalog();
@@ -238,7 +247,7 @@ static int resume(run_args *a, const char *run_id)
         rb_exec_install_signals();
         rb_exec_resume(l.rb, &l.graph, run_id, &a->o, &res);
         if (res.exit_code != 0 && *res.message && res.exit_code != 130)
-            fprintf(stderr, "runbook resume: %s\n", res.message);
+            rb_showf(stderr, a->o.masker, "runbook resume: %s\n", res.message);
         rc = res.exit_code;
         cli_loaded_free(&l);
     }

@@ -6,6 +6,7 @@
 #include "runbook/expr.h"
 #include "runbook/exec.h"
 #include "runbook/journal.h"
+#include "runbook/show.h"
 
 static const cli_opt runs_opts[] = {
     {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
@@ -66,7 +67,7 @@ static void print_run(const char *state, const rb_run_summary *s)
         rb_duration_format(rto_ms, r, sizeof r);
         snprintf(rto, sizeof rto, "%s RTO %s", s->duration_ms <= rto_ms ? "within" : "OVER", r);
     }
-    printf("%-44s %-22s %-24s %-20s %-8s %s\n", s->run_id, s->runbook, s->started, s->status, dur, rto);
+    rb_showf(stdout, NULL, "%-44s %-22s %-24s %-20s %-8s %s\n", s->run_id, s->runbook, s->started, s->status, dur, rto);
 }
 
 int cmd_runs(int argc, char **argv)
@@ -80,11 +81,11 @@ int cmd_runs(int argc, char **argv)
     rb_run_summary *runs = NULL;
     size_t n = 0;
     if (rc == 0 && rb_journal_list(state, &runs, &n) != 0) {
-        fprintf(stderr, "runbook runs: cannot list %s\n", state);
+        rb_showf(stderr, NULL, "runbook runs: cannot list %s\n", state);
         rc = EXIT_FAILED;
     }
     if (rc == 0) {
-        printf("%-44s %-22s %-24s %-20s %-8s %s\n", "RUN", "RUNBOOK", "STARTED", "STATUS", "TIME", "");
+        rb_showf(stdout, NULL, "%-44s %-22s %-24s %-20s %-8s %s\n", "RUN", "RUNBOOK", "STARTED", "STATUS", "TIME", "");
         for (size_t i = 0; i < n; i++)
             print_run(state, &runs[i]);
     }
@@ -97,7 +98,7 @@ static void print_record(json_t *rec)
 {
     const char *type = json_string_value(json_object_get(rec, "type"));
     const char *ts = json_string_value(json_object_get(rec, "ts"));
-    printf("%s  %-14s", ts ? ts : "?", type ? type : "?");
+    rb_showf(stdout, NULL, "%s  %-14s", ts ? ts : "?", type ? type : "?");
     const char *key;
     json_t *v;
     json_object_foreach(rec, key, v)
@@ -106,7 +107,7 @@ static void print_record(json_t *rec)
             continue;
         char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         const char *shown = text ? text : json_string_value(v);
-        printf(" %s=%.*s%s", key, 200, shown ? shown : "", shown && strlen(shown) > 200 ? "…" : "");
+        rb_showf(stdout, NULL, " %s=%.*s%s", key, 200, shown ? shown : "", shown && strlen(shown) > 200 ? "…" : "");
         free(text);
     }
     putchar('\n');
@@ -124,7 +125,7 @@ int cmd_journal(int argc, char **argv)
     json_t *records = NULL;
     rb_journal_read_info info = {0};
     if (rc == 0 && (!path || rb_journal_load(path, &records, &info) != RB_JOURNAL_OK)) {
-        fprintf(stderr, "runbook journal: cannot read the journal of '%s'%s%s\n", pos[0], *info.message ? ": " : "",
+        rb_showf(stderr, NULL, "runbook journal: cannot read the journal of '%s'%s%s\n", pos[0], *info.message ? ": " : "",
                 info.message);
         rc = path && info.records ? EXIT_FAILED : EXIT_USAGE; /* no such run is a usage error */
     }
@@ -139,7 +140,7 @@ int cmd_journal(int argc, char **argv)
                 print_record(rec);
         }
         if (info.torn_tail)
-            fprintf(stderr, "note: the last record was torn (the run was killed while writing it) and is ignored\n");
+            rb_showf(stderr, NULL, "note: the last record was torn (the run was killed while writing it) and is ignored\n");
     }
     json_decref(records);
     free(path);

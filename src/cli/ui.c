@@ -1,14 +1,37 @@
 /* What the operator sees during a run: a line per step with its state and time, live command
  * output, retries and rollbacks, questions on the terminal, and the closing summary. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "runbook/expr.h"
+#include "runbook/show.h"
 #include "ui.h"
 
-static const char *c(const ui_state *u, const char *code) { return u->color ? code : ""; }
+/* Colour codes are the program's own: written as they are, never through the escaping. */
+static void paint(const ui_state *u, const char *code)
+{
+    if (u->color)
+        fputs(code, u->out);
+}
+
+/* A symbol in its colour, then the rest of the line (outside text escaped and masked). */
+static void line(const ui_state *u, FILE *f, const char *code, const char *symbol, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void line(const ui_state *u, FILE *f, const char *code, const char *symbol, const char *fmt, ...)
+{
+    if (u->color)
+        fputs(code, f);
+    fputs(symbol, f);
+    if (u->color)
+        fputs("\033[0m", f);
+    va_list ap;
+    va_start(ap, fmt);
+    rb_vshowf(f, u->masker, fmt, ap);
+    va_end(ap);
+}
 
 static void put_ms(char *buf, size_t len, long long ms)
 {
@@ -30,20 +53,60 @@ static void remember(ui_state *u, const rb_event *ev)
     s->continued = ev->continued;
 }
 
+/* Writes a piece of one line of output (escaped: no output can move the cursor or rewrite
+ * what is on the screen, a question included). */
+static void output_piece(ui_state *u, const char *s, size_t len)
+{
+    if (!len)
+        return;
+    if (u->line_start) {
+        paint(u, "\033[2m");
+        fputs("    │ ", u->out);
+        paint(u, "\033[0m");
+    }
+    rb_show(u->out, u->masker, s, len);
+    u->line_start = s[len - 1] == '\n';
+}
+
+/* The held end of an unfinished UTF-8 character, shown escaped when another step's output
+ * comes in between (a character is never completed by someone else's bytes). */
+static void drop_carry(ui_state *u)
+{
+    output_piece(u, u->carry, u->ncarry);
+    u->ncarry = 0;
+}
+
 static void output(ui_state *u, const rb_event *ev)
 {
     if (u->quiet)
         return;
-    for (size_t i = 0; i < ev->len; i++) {
-        if (u->line_start)
-            fprintf(u->out, "%s    │ %s", c(u, "\033[2m"), c(u, "\033[0m"));
-        fputc(ev->text[i], u->out);
-        u->line_start = ev->text[i] == '\n';
+    const char *step = ev->step ? ev->step : "";
+    if (u->ncarry && (strcmp(u->carry_step, step) || u->carry_stream != ev->stream))
+        drop_carry(u);
+    char *text = malloc(u->ncarry + ev->len + 1);
+    if (!text)
+        return;
+    memcpy(text, u->carry, u->ncarry);
+    memcpy(text + u->ncarry, ev->text, ev->len);
+    size_t len = u->ncarry + ev->len;
+    u->ncarry = rb_show_incomplete_tail(text, len);
+    len -= u->ncarry;
+    memcpy(u->carry, text + len, u->ncarry);
+    snprintf(u->carry_step, sizeof u->carry_step, "%s", step);
+    u->carry_stream = ev->stream;
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - (text + at)) + 1 : len - at;
+        output_piece(u, text + at, n);
+        at += n;
     }
+    free(text);
 }
 
 static void end_line(ui_state *u)
 {
+    if (u->ncarry)
+        drop_carry(u);
     if (!u->line_start)
         fputc('\n', u->out);
     u->line_start = 1;
@@ -56,22 +119,26 @@ static void step_end(ui_state *u, const rb_event *ev)
     remember(u, ev);
     end_line(u);
     if (ev->outcome == RB_OUT_SUCCEEDED) {
-        if (!u->quiet)
-            fprintf(u->out, "%s✓%s %s %s(%s%s)%s\n", c(u, "\033[32m"), c(u, "\033[0m"), ev->step, c(u, "\033[2m"), t,
-                    ev->dry_run && ev->text && *ev->text ? ", dry run: not run" : "", c(u, "\033[0m"));
+        if (!u->quiet) {
+            line(u, u->out, "\033[32m", "✓", " %s ", ev->step);
+            paint(u, "\033[2m");
+            rb_showf(u->out, u->masker, "(%s%s)", t, ev->dry_run && ev->text && *ev->text ? ", dry run: not run" : "");
+            paint(u, "\033[0m");
+            fputc('\n', u->out);
+        }
     } else if (ev->outcome == RB_OUT_NOT_RUN) {
         const char *why = ev->text ? ev->text : "";
         if (!strncmp(why, "undecided: ", 11))
             why += 11;
         if (!u->quiet)
-            fprintf(u->out, "%s?%s %s undecided: %s\n", c(u, "\033[33m"), c(u, "\033[0m"), ev->step, why);
+            line(u, u->out, "\033[33m", "?", " %s undecided: %s\n", ev->step, why);
     } else if (ev->outcome == RB_OUT_SKIPPED) {
-        if (!u->quiet)
-            fprintf(u->out, "%s–%s %s skipped: %s\n", c(u, "\033[2m"), c(u, "\033[0m"), ev->step, ev->text ? ev->text : "");
+        if (!u->quiet) {
+            line(u, u->out, "\033[2m", "–", " %s skipped: %s\n", ev->step, ev->text ? ev->text : "");
+        }
     } else {
-        fprintf(u->out, "%s✗%s %s %s%s: %s (%s)\n", c(u, "\033[31m"), c(u, "\033[0m"), ev->step,
-                rb_outcome_name(ev->outcome), ev->continued ? ", continuing (on_failure: continue)" : "",
-                ev->text && *ev->text ? ev->text : "-", t);
+        line(u, u->out, "\033[31m", "✗", " %s %s%s: %s (%s)\n", ev->step, rb_outcome_name(ev->outcome),
+             ev->continued ? ", continuing (on_failure: continue)" : "", ev->text && *ev->text ? ev->text : "-", t);
     }
 }
 
@@ -80,21 +147,36 @@ static void run_end(ui_state *u, const rb_event *ev)
     char t[32], rto[32];
     put_ms(t, sizeof t, ev->duration_ms);
     end_line(u);
-    fprintf(u->out, "\n%s%s%s%s in %s", c(u, "\033[1m"), ev->dry_run ? "Dry run " : "Run ",
-            rb_outcome_name(ev->outcome), c(u, "\033[0m"), t);
+    fputc('\n', u->out);
+    paint(u, "\033[1m");
+    rb_showf(u->out, u->masker, "%s%s", ev->dry_run ? "Dry run " : "Run ", rb_outcome_name(ev->outcome));
+    paint(u, "\033[0m");
+    rb_showf(u->out, u->masker, " in %s", t);
     if (u->rto_ms > 0) {
         rb_duration_format(u->rto_ms, rto, sizeof rto);
-        fprintf(u->out, " (RTO %s: %s)", rto, ev->duration_ms <= u->rto_ms ? "within" : "EXCEEDED");
+        rb_showf(u->out, u->masker, " (RTO %s: %s)", rto, ev->duration_ms <= u->rto_ms ? "within" : "EXCEEDED");
     }
     fputc('\n', u->out);
     for (size_t i = 0; i < u->nsteps; i++)
         if (u->steps[i].continued)
-            fprintf(u->out, "  failed and continued past: %s (%s)\n", u->steps[i].id, rb_outcome_name(u->steps[i].outcome));
+            rb_showf(u->out, u->masker, "  failed and continued past: %s (%s)\n", u->steps[i].id,
+                     rb_outcome_name(u->steps[i].outcome));
     for (size_t i = 0; i < u->nsteps; i++)
         if (u->steps[i].outcome == RB_OUT_NOT_RUN)
-            fprintf(u->out, "  undecided (only a real run can tell): %s\n", u->steps[i].id);
+            rb_showf(u->out, u->masker, "  undecided (only a real run can tell): %s\n", u->steps[i].id);
     if (ev->text && *ev->text)
-        fprintf(u->out, "  %s\n", ev->text);
+        rb_showf(u->out, u->masker, "  %s\n", ev->text);
+}
+
+static void rollback(ui_state *u, const rb_event *ev)
+{
+    end_line(u);
+    if (ev->outcome == RB_OUT_SKIPPED) /* irreversible, or nothing it could undo: not a failure */
+        line(u, u->out, "\033[35m", "⤺", " %s not undone: %s\n", ev->step, ev->text ? ev->text : "nothing to undo");
+    else if (ev->outcome == RB_OUT_SUCCEEDED)
+        line(u, u->out, "\033[35m", "⤺", " %s %s\n", ev->step, ev->dry_run ? "would be rolled back" : "rolled back");
+    else
+        line(u, u->out, "\033[35m", "⤺", " %s ROLLBACK FAILED: %s\n", ev->step, ev->text ? ev->text : "");
 }
 
 void ui_event(void *ctx, const rb_event *ev)
@@ -103,14 +185,15 @@ void ui_event(void *ctx, const rb_event *ev)
     char t[32];
     switch (ev->kind) {
     case RB_EV_RUN_START:
-        fprintf(u->out, "%s%s %s%s (journal: %s)\n", c(u, "\033[1m"), ev->dry_run ? "Dry run" : "Run", ev->text,
-                c(u, "\033[0m"), ev->path ? ev->path : "-");
+        paint(u, "\033[1m");
+        rb_showf(u->out, u->masker, "%s %s", ev->dry_run ? "Dry run" : "Run", ev->text ? ev->text : "");
+        paint(u, "\033[0m");
+        rb_showf(u->out, u->masker, " (journal: %s)\n", ev->path ? ev->path : "-");
         break;
     case RB_EV_STEP_START:
         end_line(u);
         if (!u->quiet)
-            fprintf(u->out, "%s▶%s %s%s%s\n", c(u, "\033[36m"), c(u, "\033[0m"), ev->step, ev->title ? " — " : "",
-                    ev->title ? ev->title : "");
+            line(u, u->out, "\033[36m", "▶", " %s%s%s\n", ev->step, ev->title ? " — " : "", ev->title ? ev->title : "");
         break;
     case RB_EV_OUTPUT:
         output(u, ev);
@@ -118,25 +201,19 @@ void ui_event(void *ctx, const rb_event *ev)
     case RB_EV_RETRY:
         end_line(u);
         put_ms(t, sizeof t, ev->delay_ms);
-        fprintf(u->out, "%s↻%s %s attempt %d/%d failed: %s; next in %s\n", c(u, "\033[33m"), c(u, "\033[0m"),
-                ev->step, ev->attempt, ev->attempts, ev->text ? ev->text : "", t);
+        line(u, u->out, "\033[33m", "↻", " %s attempt %d/%d failed: %s; next in %s\n", ev->step, ev->attempt,
+             ev->attempts, ev->text ? ev->text : "", t);
         break;
     case RB_EV_STEP_END:
         step_end(u, ev);
         break;
     case RB_EV_ROLLBACK:
-        end_line(u);
-        if (ev->outcome == RB_OUT_SKIPPED) /* irreversible, or nothing it could undo: not a failure */
-            fprintf(u->out, "%s⤺%s %s not undone: %s\n", c(u, "\033[35m"), c(u, "\033[0m"), ev->step,
-                    ev->text ? ev->text : "nothing to undo");
-        else
-            fprintf(u->out, "%s⤺%s %s %s%s%s\n", c(u, "\033[35m"), c(u, "\033[0m"), ev->step,
-                    ev->outcome != RB_OUT_SUCCEEDED ? "ROLLBACK FAILED" : ev->dry_run ? "would be rolled back" : "rolled back",
-                    ev->outcome == RB_OUT_SUCCEEDED ? "" : ": ", ev->outcome == RB_OUT_SUCCEEDED ? "" : ev->text ? ev->text : "");
+        rollback(u, ev);
         break;
     case RB_EV_NOTE:
         end_line(u);
-        fprintf(u->out, "• %s%s%s\n", ev->step ? ev->step : "", ev->step ? ": " : "", ev->text ? ev->text : "");
+        rb_showf(u->out, u->masker, "• %s%s%s\n", ev->step ? ev->step : "", ev->step ? ": " : "",
+                 ev->text ? ev->text : "");
         break;
     case RB_EV_RUN_END:
         run_end(u, ev);
@@ -154,11 +231,12 @@ int ui_ask(void *ctx, const char *step, const char *question)
         return -1;
     end_line(u);
     fflush(u->out);
-    fprintf(stderr, "%s?%s %s: %s [y/N] ", c(u, "\033[1;33m"), c(u, "\033[0m"), step, question);
+    /* the question is escaped after rendering: a value in it cannot redraw it */
+    line(u, stderr, "\033[1;33m", "?", " %s: %s [y/N] ", step, question);
     fflush(stderr);
-    char line[64];
+    char answer[64];
     tcflush(STDIN_FILENO, TCIFLUSH); /* a "y" typed ahead must not answer a question not yet asked */
-    if (!fgets(line, sizeof line, stdin))
+    if (!fgets(answer, sizeof answer, stdin))
         return 0; /* end of input (Ctrl-D) on a terminal: the operator did not say yes */
-    return line[0] == 'y' || line[0] == 'Y';
+    return answer[0] == 'y' || answer[0] == 'Y';
 }

@@ -20,6 +20,11 @@ typedef struct ui_state {
     long long rto_ms;
     ui_step steps[UI_MAX_STEPS];
     size_t nsteps;
+    const rb_masker *masker;  /* the run's: everything shown is masked again as it is written */
+    char carry[4];            /* the start of a UTF-8 character cut off at the end of a chunk */
+    size_t ncarry;
+    char carry_step[128];     /* ...of this step's output, on this stream */
+    int carry_stream;
 } ui_state;
 
 void ui_event(void *ctx, const rb_event *ev);

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "walk.h"
+#include "runbook/show.h"
 
 static const cli_opt validate_opts[] = {
     {"format", "FORMAT", "text (default), json, github or sarif"},
@@ -125,7 +126,7 @@ static void print_text_summary(const rb_diags *d, const walk_files *files)
     size_t bad = 0;
     for (size_t i = 0; i < files->count; i++)
         bad += files->failed[i] != 0;
-    printf("%zu file%s checked: %zu valid, %zu invalid (%zu error%s, %zu warning%s)\n", files->count,
+    rb_showf(stdout, NULL, "%zu file%s checked: %zu valid, %zu invalid (%zu error%s, %zu warning%s)\n", files->count,
            files->count == 1 ? "" : "s", files->count - bad, bad, d->errors, d->errors == 1 ? "" : "s",
            d->warnings, d->warnings == 1 ? "" : "s");
 }

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "walk.h"
+#include "runbook/show.h"
 
 #define MAX_FILES 100000
 #define MAX_DEPTH 32
@@ -166,7 +167,7 @@ int walk_collect(char **paths, int n, walk_ignore *ign, walk_files *out)
     for (int i = 0; i < n; i++) {
         struct stat st;
         if (stat(paths[i], &st) != 0) {
-            fprintf(stderr, "runbook validate: %s: no such file or folder\n", paths[i]);
+            rb_showf(stderr, NULL, "runbook validate: %s: no such file or folder\n", paths[i]);
             return EXIT_USAGE;
         }
         if (S_ISDIR(st.st_mode) && strcmp(plain(paths[i]), ".") && strcmp(paths[i], "."))

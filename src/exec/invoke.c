@@ -197,6 +197,23 @@ static int prepare(run *r, const rb_action *a, prepared *p)
     return p->params && (!rb_action_param(a, "target") || p->target) ? 0 : -1;
 }
 
+/* The variables the secrets of this run and of every run that called it are read from: no
+ * child inherits them (a step passes one on through its env:). NULL-terminated; caller frees
+ * the array only. */
+static const char **secret_env_names(const run *r)
+{
+    size_t n = 0;
+    for (const run *p = r; p; p = p->parent)
+        n += p->rb->nsecrets;
+    const char **names = calloc(n + 1, sizeof *names);
+    size_t k = 0;
+    for (const run *p = r; names && p; p = p->parent)
+        for (size_t i = 0; i < p->rb->nsecrets; i++)
+            if (p->rb->secrets[i].env)
+                names[k++] = p->rb->secrets[i].env;
+    return names;
+}
+
 static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc, act_result *res)
 {
     const rb_action *a = &inv->block->action;
@@ -210,6 +227,12 @@ static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc,
         .dry_run = r->o->dry_run, .on_output = oc ? on_output : NULL, .out_ctx = oc,
         .side_write = side_write, .side_read = side_read, .side_ctx = &sc,
         .condition = cond_cb, .cond_ctx = r, .conn = slot ? &slot->conn : NULL};
+    const char **unset = secret_env_names(r);
+    if (!unset) {
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "out of memory");
+        return;
+    }
+    call.unset_env = unset;
     pthread_mutex_unlock(r->mu);
     if (slot) {
         pthread_mutex_lock(&slot->mu);
@@ -223,6 +246,7 @@ static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc,
         pthread_mutex_unlock(&slot->mu);
     if (oc)
         flush_output(oc);
+    free(unset);
     pthread_mutex_lock(r->mu);
 }
 

@@ -103,6 +103,77 @@ static char *read_secret_file(const char *path, char *err, size_t len)
     return buf;
 }
 
+/* 1 when v is `name`, or one of its words (its runs of letters and digits). */
+static int word_of(const char *name, const char *v, size_t vlen)
+{
+    if (!name)
+        return 0;
+    if (!strcmp(name, v))
+        return 1;
+    for (const char *p = name; *p;) {
+        size_t n = 0;
+        while (p[n] && ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= '0' && p[n] <= '9')))
+            n++;
+        if (n == vlen && !memcmp(p, v, n))
+            return 1;
+        p += n ? n : 1;
+    }
+    return 0;
+}
+
+static int word_in_list(const char *const *names, const char *v, size_t vlen)
+{
+    for (size_t i = 0; names && names[i]; i++)
+        if (word_of(names[i], v, vlen))
+            return 1;
+    return 0;
+}
+
+/* 1 when v is a word of one of the runbook's own names: ids, keys, output fields. */
+static int word_of_runbook(const rb_runbook *rb, const char *v, size_t vlen)
+{
+    int hit = word_of(rb->name, v, vlen) || word_of(rb->lock, v, vlen);
+    for (size_t i = 0; !hit && i < rb->ninputs; i++)
+        hit = word_of(rb->inputs[i].name, v, vlen);
+    for (size_t i = 0; !hit && i < rb->nsecrets; i++)
+        hit = word_of(rb->secrets[i].name, v, vlen);
+    for (size_t i = 0; !hit && i < rb->ntargets; i++)
+        hit = word_of(rb->targets[i].name, v, vlen);
+    for (size_t i = 0; !hit && i < rb->nsteps; i++) {
+        const rb_step *s = &rb->steps[i];
+        hit = word_of(s->id, v, vlen) || (s->main.action.type && word_in_list(s->main.action.type->outputs, v, vlen));
+        for (size_t k = 0; !hit && k < s->main.ncaptures; k++)
+            hit = word_of(s->main.captures[k].name, v, vlen);
+    }
+    return hit;
+}
+
+/* Names of the journal's own structure (record types, field names, outcomes). */
+static const char *const journal_words[] = {
+    "seq", "ts", "type", "crc", "step", "outcome", "attempt", "attempts", "duration", "duration_ms", "message",
+    "reason", "outputs", "error", "exit_code", "status", "run_start", "run_end", "step_start", "step_end",
+    "attempt_start", "attempt_end", "confirm", "rollback_start", "rollback_end", "rollback_begin", "note",
+    "resume", "interrupted", "runbook", "lock", "path", "hash", "inputs", "dry_run", "pid", "user", "rto_ms",
+    "by", "answer", "steps", "scope", "cause", "continued", "verified", "undecided", "succeeded", "failed",
+    "timed_out", "skipped", "cancelled", "rolled_back", "not_run", NULL};
+
+/* A secret that cannot be masked without rewriting what is around it is refused before any
+ * step: a short one is found inside ordinary words and numbers, and one that is a word of the
+ * runbook's own names would be masked out of every message that names them. The message names
+ * the secret, never its value (nor the word it equals, which would give it away). */
+static int unmaskable_secret(const run *r, const rb_secret *s, const char *v, char *err, size_t len)
+{
+    size_t n = strlen(v);
+    if (n < RB_SECRET_MIN_LEN)
+        return snprintf(err, len, "secret \"%s\" is shorter than %d bytes: it would be masked inside ordinary words and numbers; use a longer, random value", s->name, RB_SECRET_MIN_LEN), 1;
+    int hit = word_in_list(journal_words, v, n) || word_in_list(rb_common_outputs, v, n);
+    for (const run *p = r; !hit && p; p = p->parent)
+        hit = word_of_runbook(p->rb, v, n);
+    if (hit)
+        return snprintf(err, len, "secret \"%s\" equals a word of the runbook's own ids and keys (step ids, inputs, secrets, targets, outputs or the journal's fields): masking it would rewrite them; use a longer, random value", s->name), 1;
+    return 0;
+}
+
 /* Reads every declared secret into `out` and the masker. In a dry run a missing one is
  * unknown; in a real run it is an input error. */
 int load_secrets(run *r, char *err, size_t len)
@@ -121,6 +192,10 @@ int load_secrets(run *r, char *err, size_t len)
             v = read_secret_file(s->file, why, sizeof why);
         if (!v && !r->o->dry_run) {
             snprintf(err, len, "secret \"%s\": %s", s->name, why);
+            return -1;
+        }
+        if (v && unmaskable_secret(r, s, v, err, len)) {
+            free(v);
             return -1;
         }
         if (v && rb_masker_add(r->masker, v, strlen(v)) < 0) {
@@ -314,7 +389,7 @@ int run_init(run *r, const rb_runbook *rb, const rb_graph *g, const rb_exec_opts
     r->mu = malloc(sizeof *r->mu);
     r->cancel = malloc(sizeof *r->cancel);
     r->st = calloc(rb->nsteps ? rb->nsteps : 1, sizeof *r->st);
-    r->masker = rb_masker_new();
+    r->masker = o->masker ? o->masker : rb_masker_new();
     if (!r->mu || !r->cancel || !r->st || !r->masker || rb_proc_cancel_init(r->cancel) != 0)
         return -1;
     pthread_mutex_init(r->mu, NULL);
@@ -347,7 +422,8 @@ void run_free(run *r)
     if (r->cancel)
         rb_proc_cancel_cleanup(r->cancel);
     rb_journal_close(r->journal);
-    rb_masker_free(r->masker);
+    if (r->masker != r->o->masker)
+        rb_masker_free(r->masker);
     json_decref(r->inputs);
     json_decref(r->secrets);
     json_decref(r->steps);
@@ -372,13 +448,17 @@ static void summarize(run *r, rb_run_result *res, int rollback_ok, int rolled)
         res->outcome = rolled ? RB_OUT_ROLLED_BACK : RB_OUT_FAILED;
         res->exit_code = rolled && !rollback_ok ? 3 : 1;
         const step_state *st = r->failed_step >= 0 ? &r->st[r->failed_step] : NULL;
+        /* masked before it is cut: a cut through a secret would leave half of it unrecognised */
+        char *why = st ? rb_mask_apply(r->masker, st->message, strlen(st->message), NULL) : NULL;
         if (st)
             snprintf(res->message, sizeof res->message, "step %.64s %s: %.140s", r->rb->steps[r->failed_step].id,
-                     rb_outcome_name(st->outcome == RB_OUT_ROLLED_BACK ? RB_OUT_FAILED : st->outcome), st->message);
+                     rb_outcome_name(st->outcome == RB_OUT_ROLLED_BACK ? RB_OUT_FAILED : st->outcome),
+                     why ? why : "(message withheld)");
         else
             snprintf(res->message, sizeof res->message, "%s",
                      r->journal_failed ? "the journal could not be written"
                      : r->deadline_passed ? "the deadline passed" : "a rollback was interrupted");
+        free(why);
         if (res->exit_code == 3) /* the outcome alone (rolled_back) would hide it */
             snprintf(res->message + strlen(res->message), sizeof res->message - strlen(res->message), "%s",
                      "; THE ROLLBACK DID NOT COMPLETE: see the failed rollbacks above");

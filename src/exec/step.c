@@ -166,6 +166,19 @@ static void bound_output(run *r, json_t *fields)
     json_t *v;
     void *tmp;
     json_object_del(fields, "json"); /* the body holds it already */
+    /* a secret printed half to stdout and half to stderr was masked on the terminal, where the
+     * streams meet: the journal masks it where they meet too */
+    json_t *out = json_object_get(fields, "stdout"), *err = json_object_get(fields, "stderr");
+    if (json_is_string(out) && json_is_string(err)) {
+        char *mo, *me;
+        size_t no, ne;
+        int ok = rb_mask_apply_pair(r->masker, json_string_value(out), json_string_length(out),
+                                    json_string_value(err), json_string_length(err), &mo, &no, &me, &ne) == 0;
+        json_object_set_new(fields, "stdout", ok ? rb_json_string_lossy(mo, no) : json_string("[withheld]"));
+        json_object_set_new(fields, "stderr", ok ? rb_json_string_lossy(me, ne) : json_string("[withheld]"));
+        if (ok)
+            free(mo), free(me);
+    }
     json_object_foreach_safe(fields, tmp, key, v)
     {
         size_t n;

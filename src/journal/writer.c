@@ -1,4 +1,5 @@
-/* Appending to a run's journal: one masked, checksummed record per write(), synced at once. */
+/* Appending to a run's journal: one checksummed record per write(), its free text masked,
+ * synced at once. */
 #include "journal/journal_int.h"
 
 #include <errno.h>
@@ -170,8 +171,10 @@ uint64_t rb_journal_last_seq(const rb_journal *j)
 }
 
 /* A copy of v with every string masked (and made valid UTF-8 again: a secret's bytes may end
- * in the middle of a character). New reference, or NULL when out of memory. */
-static json_t *masked_copy(json_t *v, const rb_masker *m)
+ * in the middle of a character). The keys of v itself are kept when `keep_keys` (output names,
+ * variable names: the runbook's own); keys deeper down came from outside (a JSON body's, a
+ * row's columns) and are masked like values. New reference, or NULL when out of memory. */
+static json_t *masked_copy(json_t *v, const rb_masker *m, int keep_keys)
 {
     json_t *copy, *item;
     const char *key;
@@ -186,9 +189,8 @@ static json_t *masked_copy(json_t *v, const rb_masker *m)
     case JSON_OBJECT:
         copy = json_object();
         json_object_foreach (v, key, item) {
-            /* keys come from outside too (a JSON body's): they are masked like values */
-            char *k = rb_mask_apply(m, key, strlen(key), &n);
-            int bad = !copy || !k || json_object_set_new(copy, k, masked_copy(item, m)) < 0;
+            char *k = keep_keys ? strdup(key) : rb_mask_apply(m, key, strlen(key), &n);
+            int bad = !copy || !k || json_object_set_new(copy, k, masked_copy(item, m, 0)) < 0;
             free(k);
             if (bad)
                 goto fail;
@@ -197,7 +199,7 @@ static json_t *masked_copy(json_t *v, const rb_masker *m)
     case JSON_ARRAY:
         copy = json_array();
         json_array_foreach (v, i, item)
-            if (!copy || json_array_append_new(copy, masked_copy(item, m)) < 0)
+            if (!copy || json_array_append_new(copy, masked_copy(item, m, 0)) < 0)
                 goto fail;
         return copy;
     case JSON_INTEGER:
@@ -218,6 +220,22 @@ fail:
     return NULL;
 }
 
+/* The fields whose text comes from outside the runbook: what commands and servers said
+ * (outputs and their parts), messages, and what an action was given. Only these are masked.
+ * Every other field is the journal's structure (step keys, outcomes, counters, the hash, the
+ * inputs the operator typed): masking a secret that happens to occur in one would make a
+ * resume miss a step, read a wrong input or refuse the runbook as changed. */
+static int free_text_field(const char *key)
+{
+    static const char *const names[] = {"message", "reason", "outputs", "stdout", "stderr",
+                                        "body",    "json",   "value",   "rows",   "text",
+                                        "argv",    "env",    "params",  NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(key, names[i]))
+            return 1;
+    return 0;
+}
+
 static int reserved_key(const char *key)
 {
     return !strcmp(key, "seq") || !strcmp(key, "ts") || !strcmp(key, "type") ||
@@ -230,8 +248,8 @@ static int add_field(rb_journal *j, json_t *rec, const char *key, json_t *v)
         errno = EINVAL;
         return -1;
     }
-    int masking = j->masker && rb_masker_max_len(j->masker) > 0;
-    json_t *copy = masking ? masked_copy(v, j->masker) : json_incref(v);
+    int masking = j->masker && free_text_field(key) && rb_masker_max_len(j->masker) > 0;
+    json_t *copy = masking ? masked_copy(v, j->masker, 1) : json_incref(v);
     if (!copy || json_object_set_new(rec, key, copy) < 0) {
         errno = ENOMEM;
         return -1;
@@ -239,7 +257,8 @@ static int add_field(rb_journal *j, json_t *rec, const char *key, json_t *v)
     return 0;
 }
 
-/* seq, ts and type first, then the caller's fields, masked. NULL with errno. */
+/* seq, ts and type first, then the caller's fields, the free-text ones masked. NULL with
+ * errno. */
 static json_t *build_record(rb_journal *j, const char *type, json_t *fields)
 {
     char ts[JOURNAL_TS_SIZE];

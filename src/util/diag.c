@@ -1,5 +1,6 @@
 /* Diagnostics: a bounded list of located messages, and their text and GitHub renderings. */
 #include "runbook/diag.h"
+#include "runbook/show.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -172,16 +173,22 @@ static const char *sev_name(rb_severity s)
     return s == RB_SEV_ERROR ? "error" : s == RB_SEV_WARNING ? "warning" : "note";
 }
 
-/* The caret goes under column `col` counted in characters: copy the line's own tabs so it
- * lines up, and one space per other character (UTF-8 continuation bytes take no column). */
+/* The caret goes under column `col` counted in characters of the line as shown (escaped): copy
+ * the line's own tabs so it lines up, and one space per other column. */
 static void print_caret(FILE *out, const char *src, uint32_t col)
 {
-    uint32_t seen = 1;
-    for (const unsigned char *p = (const unsigned char *)src; *p && seen < col; p++) {
-        if ((*p & 0xC0) == 0x80)
-            continue;
-        fputc(*p == '\t' ? '\t' : ' ', out);
-        seen++;
+    const char *p = src;
+    for (uint32_t seen = 1; *p && seen < col; seen++) {
+        size_t n = 1; /* one character of the source: its bytes, escaped as rb_show would */
+        while (p[n] && ((unsigned char)p[n] & 0xC0) == 0x80 && n < 4)
+            n++;
+        size_t w;
+        char *shown = rb_show_escape(p, n, &w);
+        for (size_t i = 0; shown && i < w; i++)
+            if (((unsigned char)shown[i] & 0xC0) != 0x80)
+                fputc(shown[i] == '\t' ? '\t' : ' ', out);
+        free(shown);
+        p += n;
     }
     fputs("^\n", out);
 }
@@ -189,13 +196,15 @@ static void print_caret(FILE *out, const char *src, uint32_t col)
 static void print_location(FILE *out, const rb_diag *g)
 {
     if (g->file)
-        fprintf(out, "%s:", g->file);
+        rb_showf(out, NULL, "%s:", g->file);
     if (g->line)
         fprintf(out, "%u:%u:", g->line, g->col);
     if (g->file || g->line)
         fputc(' ', out);
 }
 
+/* Everything a diagnostic quotes (a file name, a step id, the source line) is shown escaped:
+ * a runbook cannot drive the terminal of whoever validates it. */
 void rb_diags_print_text(const rb_diags *d, FILE *out, int color)
 {
     const char *bold = color ? "\033[1m" : "", *reset = color ? "\033[0m" : "";
@@ -204,38 +213,38 @@ void rb_diags_print_text(const rb_diags *d, FILE *out, int color)
         const char *tint = !color ? "" : g->sev == RB_SEV_ERROR ? "\033[1;31m" : "\033[1;35m";
         fputs(bold, out);
         print_location(out, g);
-        fprintf(out, "%s%s:%s%s %s", tint, sev_name(g->sev), reset, bold, g->message);
+        fprintf(out, "%s%s:%s%s ", tint, sev_name(g->sev), reset, bold);
+        rb_showf(out, NULL, "%s", g->message);
         if (g->rule)
-            fprintf(out, " [%s]", g->rule);
+            rb_showf(out, NULL, " [%s]", g->rule);
         fprintf(out, "%s\n", reset);
         if (g->source_line && g->line) {
-            fprintf(out, "  %s\n  ", g->source_line);
+            rb_showf(out, NULL, "  %s\n  ", g->source_line);
             print_caret(out, g->source_line, g->col);
         }
         if (g->hint)
-            fprintf(out, "  hint: %s\n", g->hint);
+            rb_showf(out, NULL, "  hint: %s\n", g->hint);
     }
     if (d->dropped)
         fprintf(out, "(%zu more diagnostics not shown)\n", d->dropped);
 }
 
-/* GitHub's workflow commands take %, \r, \n escaped in the message and also : , in properties. */
+/* GitHub's workflow commands take %, \r, \n escaped in the message and also : , in properties;
+ * other control characters are shown visibly (the log viewer renders escape codes). */
 static void print_escaped(FILE *out, const char *s, int property)
 {
+    const char *run = s;
     for (; s && *s; s++) {
-        if (*s == '%')
-            fputs("%25", out);
-        else if (*s == '\r')
-            fputs("%0D", out);
-        else if (*s == '\n')
-            fputs("%0A", out);
-        else if (property && *s == ':')
-            fputs("%3A", out);
-        else if (property && *s == ',')
-            fputs("%2C", out);
-        else
-            fputc(*s, out);
+        const char *e = *s == '%' ? "%25" : *s == '\r' ? "%0D" : *s == '\n' ? "%0A"
+                      : property && *s == ':' ? "%3A" : property && *s == ',' ? "%2C" : NULL;
+        if (!e)
+            continue;
+        rb_show(out, NULL, run, (size_t)(s - run));
+        fputs(e, out);
+        run = s + 1;
     }
+    if (run)
+        rb_show(out, NULL, run, strlen(run));
 }
 
 void rb_diags_print_github(const rb_diags *d, FILE *out)
@@ -245,7 +254,8 @@ void rb_diags_print_github(const rb_diags *d, FILE *out)
         fprintf(out, "::%s ", g->sev == RB_SEV_ERROR ? "error" : g->sev == RB_SEV_WARNING ? "warning" : "notice");
         fputs("file=", out);
         print_escaped(out, g->file ? g->file : "", 1);
-        fprintf(out, ",line=%u,col=%u", g->line, g->col);
+        /* GitHub counts lines and columns from 1: a diagnostic about the whole file is at 1 */
+        fprintf(out, ",line=%u,col=%u", g->line ? g->line : 1, g->col ? g->col : 1);
         if (g->rule) {
             fputs(",title=", out);
             print_escaped(out, g->rule, 1);

@@ -585,6 +585,47 @@ char *rb_mask_apply(const rb_masker *m, const char *s, size_t len, size_t *out_l
     return mbuf_take(&out, out_len);
 }
 
+/* Masks a‖b and splits the result where b starts: a region reaching across the join ends a's
+ * text with "***" and starts b's with "***". */
+static int mask_joined(const rb_masker *m, const char *a, size_t alen, const char *b, size_t blen, char **oa,
+                       size_t *oalen, char **ob, size_t *oblen)
+{
+    mbuf joined = {0}, outa = {0}, outb = {0};
+    size_t carry = 0, unused;
+    mbuf_add(&joined, a, alen);
+    mbuf_add(&joined, b, blen);
+    const char *text = joined.data ? joined.data : "";
+    int rc = joined.failed ? -1 : mask_scan(m, text, alen + blen, 0, alen, &outa, &carry);
+    if (rc == 0 && carry)
+        mbuf_add(&outb, RB_MASK_TEXT, STAR_LEN);
+    if (rc == 0)
+        rc = mask_scan(m, text + alen, blen, carry, blen, &outb, &unused);
+    free(joined.data);
+    *oa = rc == 0 ? mbuf_take(&outa, oalen) : NULL;
+    *ob = rc == 0 ? mbuf_take(&outb, oblen) : NULL;
+    if (!*oa || !*ob) {
+        free(*oa ? *oa : outa.data);
+        free(*ob ? *ob : outb.data);
+        *oa = *ob = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int rb_mask_apply_pair(const rb_masker *m, const char *a, size_t alen, const char *b, size_t blen, char **oa,
+                       size_t *oalen, char **ob, size_t *oblen)
+{
+    char *a1, *b1;
+    size_t a1len, b1len;
+    if (mask_joined(m, a ? a : "", alen, b ? b : "", blen, &a1, &a1len, &b1, &b1len) < 0)
+        return -1;
+    /* then the other order: b's end joined to a's start */
+    int rc = mask_joined(m, b1, b1len, a1, a1len, ob, oblen, oa, oalen);
+    free(a1);
+    free(b1);
+    return rc;
+}
+
 /* ---- streaming ---- */
 
 struct rb_mask_stream {

@@ -378,7 +378,7 @@ static void github_format_and_escaping(void **state)
     char *out = github_of(&d);
     assert_text(out, "::error file=a%3Ab%2Cc.yaml,line=3,col=5::100%25 sure: a, b%0Dc\n"
                      "::warning file=x.yaml,line=7,col=2,title=no-timeout::w (set 50%25 more, please: now)\n"
-                     "::notice file=,line=0,col=0::n\n"
+                     "::notice file=,line=1,col=1::n\n" /* GitHub counts from 1 */
                      "::error file=new%0Aline%0D.yaml,line=1,col=1::m\n");
     free(out);
     rb_diags_cleanup(&d);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "runbook/mask.h"
+#include "runbook/show.h"
 
 #define CANARY "Canary-S3cret-7f1e"
 
@@ -384,6 +385,95 @@ static void wrapped_base64_is_masked(void **state)
     rb_masker_free(m);
 }
 
+/* ---- a secret split between two texts (stdout and stderr) ---- */
+
+static void check_pair(const rb_masker *m, const char *a, const char *b, const char *wa, const char *wb)
+{
+    char *oa, *ob;
+    size_t na, nb;
+    assert_int_equal(rb_mask_apply_pair(m, a, strlen(a), b, strlen(b), &oa, &na, &ob, &nb), 0);
+    assert_string_equal(oa, wa);
+    assert_string_equal(ob, wb);
+    assert_int_equal(na, strlen(wa));
+    assert_int_equal(nb, strlen(wb));
+    free(oa);
+    free(ob);
+}
+
+static void secret_split_between_two_texts(void **state)
+{
+    (void)state;
+    rb_masker *m = masker_with(CANARY);
+    check_pair(m, "out: Canary-S3", "cret-7f1e rest", "out: ***", "*** rest");       /* a then b */
+    check_pair(m, "ret-7f1e end", "err: Canary-S3c", "*** end", "err: ***");         /* b then a */
+    check_pair(m, "Canary-S3cret-7f1e", "", "***", "");                              /* whole in one */
+    check_pair(m, "no secret", "here either", "no secret", "here either");            /* nothing */
+    check_pair(m, "x Canary-S3cret-7f1e y", "z " CANARY, "x *** y", "z ***");       /* each whole */
+    check_pair(m, "Canary", "-S3cret-7f1", "Canary", "-S3cret-7f1");                 /* never whole */
+    rb_masker_free(m);
+}
+
+/* ---- text for a person ---- */
+
+static char *shown(const rb_masker *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *shown(const rb_masker *m, const char *fmt, ...)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    va_list ap;
+    va_start(ap, fmt);
+    rb_vshowf(f, m, fmt, ap);
+    va_end(ap);
+    fclose(f);
+    return buf;
+}
+
+static void control_characters_are_shown_visibly(void **state)
+{
+    (void)state;
+    size_t n;
+    const char in[] = "a\033]0;title\007b\033[2Jc\rd\te\nf\x01g\x7fh\xc2\x9bi\xe2\x80\xaej\xff\xc3k é";
+    char *out = rb_show_escape(in, sizeof in - 1, &n);
+    assert_string_equal(out, "a\\e]0;title\\x07b\\e[2Jc\\rd\te\nf\\x01g\\x7fh\\u009bi\\u202ej\\xff\\xc3k é");
+    assert_int_equal(n, strlen(out));
+    assert_null(memchr(out, 0x1b, n));
+    free(out);
+    /* an incomplete character at a chunk's end is held, a whole one is not */
+    assert_int_equal(rb_show_incomplete_tail("ab\xe2\x80", 4), 2);
+    assert_int_equal(rb_show_incomplete_tail("ab\xc3", 3), 1);
+    assert_int_equal(rb_show_incomplete_tail("ab\xc3\xa9", 4), 0);
+    assert_int_equal(rb_show_incomplete_tail("abc", 3), 0);
+}
+
+static void showf_masks_then_cuts_then_escapes(void **state)
+{
+    (void)state;
+    rb_masker *m = masker_with(CANARY);
+    /* the format's own text (a colour) is kept; an argument's ESC is not */
+    char *out = shown(m, "\033[1m%s\033[0m|%d|%5s|%-4s|%zu|%%", "x\033[2Jy", -3, "ab", "c", (size_t)7);
+    assert_string_equal(out, "\033[1mx\\e[2Jy\033[0m|-3|   ab|c   |7|%");
+    free(out);
+    /* a 200-character message with the secret at 130..148 cut at 140: no half of it */
+    char msg[201];
+    memset(msg, 'a', 200);
+    msg[200] = 0;
+    memcpy(msg + 130, CANARY, strlen(CANARY));
+    out = shown(m, "%.140s", msg);
+    assert_null(strstr(out, "Canary"));
+    assert_non_null(strstr(out, "***"));
+    free(out);
+    out = shown(m, "%.*s", 133, msg); /* cut inside the stars: still nothing of the secret */
+    assert_null(strstr(out, "Can"));
+    free(out);
+    /* a colour passed as an argument is known by its address, not its bytes */
+    out = shown(NULL, "%s|%s", rb_show_bold, "\033[1m");
+    assert_string_equal(out, "\033[1m|\\e[1m");
+    free(out);
+    rb_masker_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +492,9 @@ int main(void)
         cmocka_unit_test(stream_equals_one_shot),
         cmocka_unit_test(long_text_many_secrets),
         cmocka_unit_test(adding_while_applying),
+        cmocka_unit_test(secret_split_between_two_texts),
+        cmocka_unit_test(control_characters_are_shown_visibly),
+        cmocka_unit_test(showf_masks_then_cuts_then_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
