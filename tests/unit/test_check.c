@@ -328,11 +328,12 @@ static void rollback_reads_ancestors_only(void **state)
                 want);
 }
 
-static void targets_read_inputs_and_secrets_only(void **state)
+static void targets_read_steps_their_users_follow(void **state)
 {
     (void)state;
     static const char *const want[] = {
-        "E:6:39:only inputs, secrets, env, run and runbook can be read here",
+        "E:6:39:this target reads step \"s\", which is not guaranteed to have finished before \"u\" uses it",
+        "H:6:39:add \"s\" to the needs of \"u\"",
         "E:7:51:unknown input \"nope\"",
         NULL};
     expect_yaml(HEAD "inputs: { h: { default: x } }\n"
@@ -342,7 +343,13 @@ static void targets_read_inputs_and_secrets_only(void **state)
                      "steps:\n"
                      "  - id: s\n"
                      "    exec: [echo]\n"
-                     "    effect: read\n",
+                     "    effect: read\n"
+                     "  - id: u\n"
+                     "    needs: []\n"
+                     "    http: { target: a, path: /x }\n"
+                     "  - id: later\n"
+                     "    needs: [s]\n"
+                     "    http: { target: a, path: /x }\n",
                 want);
 }
 
@@ -1252,7 +1259,7 @@ int main(void)
         cmocka_unit_test(ancestor_rule),
         cmocka_unit_test(self_references),
         cmocka_unit_test(rollback_reads_ancestors_only),
-        cmocka_unit_test(targets_read_inputs_and_secrets_only),
+        cmocka_unit_test(targets_read_steps_their_users_follow),
         cmocka_unit_test(sql_template_regex_and_captures),
         cmocka_unit_test(inputs_are_checked),
         cmocka_unit_test(targets_and_dry_run),
