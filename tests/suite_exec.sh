@@ -545,6 +545,37 @@ t_orphan() {
     check "orphan: ... the stop is journaled" grep -q '"resume":"stopped the survivors"' "$S/runs/$r.jsonl"
 }
 
+# ---- for_each ----
+
+t_loop() {
+    begin loop
+    rb run loop --state-dir "$S" --set "dir=$D"
+    check "loop: three items then the step after (exit 0)" eq "$code" 0
+    check "loop: each item ran once, in order" eq "$(lines "$D/log")" "api www mail"
+    check "loop: each item is journaled with its outputs" \
+        eq "$(jq_ "$rid" '[r["outputs"]["done"] for r in of("item_end","records")]')" '["api", "www", "mail"]'
+    begin loop-fail
+    rb run loop --state-dir "$S" --set "dir=$D" --set fail_at=www
+    check "loop: a failing item fails the step and rolls back (exit 1)" eq "$code" 1
+    check "loop: ... naming the item" has "$out" 'item 1 ("www")'
+    check "loop: ... only the finished item is undone" eq "$(lines "$D/log")" "api www undo-api-0"
+    begin loop-resume
+    touch "$D/hold"
+    "$bin" run loop --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
+    local pid=$! r
+    bgpids+=("$pid")
+    wait_until 10 exists "$D/held" >/dev/null
+    r=$(latest_run)
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    rm -f "$D/hold"
+    wait_until 10 no_marker "$D" >/dev/null
+    rb resume "$r" --state-dir "$S" --rerun-in-doubt
+    check "loop resume: the run finishes (exit 0)" eq "$code" 0
+    check "loop resume: the finished item did not run again" eq "$(grep -c '^api$' "$D/log")" 1
+    check "loop resume: the rest ran" eq "$(grep -c '^mail$' "$D/log")" 1
+}
+
 # ---- dry runs ----
 
 t_dry() {
@@ -774,6 +805,7 @@ t_verify
 t_policy_after_crash
 t_indoubt_rollback
 t_orphan
+t_loop
 t_dry
 t_jobs
 t_calls

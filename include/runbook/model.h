@@ -177,7 +177,11 @@ typedef struct rb_step {
     const rb_node *on_failure_node;
     rb_block *rollback, *verify; /* NULL when absent */
     const rb_node *dry_run;    /* map or NULL */
+    const rb_node *for_each;   /* expression scalar or sequence of templates, or NULL */
+    const char *each_as;       /* the item's name under `each` ("item" by default) */
 } rb_step;
+
+#define RB_MAX_ITEMS 1000 /* items of one for_each */
 
 typedef struct rb_runbook {
     rb_doc *doc;

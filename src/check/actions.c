@@ -231,6 +231,17 @@ static void check_dry_run(checker *c, const rb_step *s)
     }
 }
 
+/* The list itself is evaluated once, before any item: it may not read each. */
+static void check_for_each(checker *c, const rb_step *s)
+{
+    if (!s->for_each)
+        return;
+    if (s->for_each->kind == RB_NODE_SCALAR)
+        c_expression(c, s->for_each, s, SCOPE_STEP);
+    else
+        c_template_tree(c, s->for_each, s, SCOPE_STEP);
+}
+
 static void check_step(checker *c, const rb_step *s)
 {
     if (s->when) {
@@ -245,12 +256,15 @@ static void check_step(checker *c, const rb_step *s)
         c_template(c, n, s, SCOPE_STEP);
     if (s->confirm_node && s->confirm_node->kind == RB_NODE_SCALAR)
         c_template(c, s->confirm_node, s, SCOPE_STEP);
+    check_for_each(c, s);
+    c->each_step = s->for_each ? s : NULL; /* what is repeated may read each.* */
     check_block(c, s, &s->main, SCOPE_STEP);
     check_retry(c, s);
     if (s->rollback)
         check_block(c, s, s->rollback, SCOPE_SELF);
     if (s->verify)
         check_block(c, s, s->verify, SCOPE_SELF);
+    c->each_step = NULL;
     check_dry_run(c, s);
 }
 

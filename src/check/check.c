@@ -91,7 +91,7 @@ static void check_targets(checker *c)
 void rb_check(const rb_runbook *rb, const rb_graph *g, rb_catalog *cat, rb_diags *d)
 {
     size_t n = rb->nsteps ? rb->nsteps : 1;
-    checker c = {rb, g, cat, d, calloc(n, 1), calloc(n, sizeof(size_t *)), calloc(n, sizeof(size_t))};
+    checker c = {rb, g, cat, d, calloc(n, 1), calloc(n, sizeof(size_t *)), calloc(n, sizeof(size_t)), NULL};
     if (!c.guards_done || !c.guards || !c.nguards) {
         free(c.guards_done);
         c.guards_done = NULL; /* without the cache, no step counts as guarded by its when */

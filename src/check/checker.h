@@ -13,6 +13,7 @@ typedef struct checker {
     /* Per step, computed once: the steps whose outcome its own `when` reads (see refs.c). */
     char *guards_done;
     size_t **guards, *nguards;
+    const rb_step *each_step; /* while checking what a for_each step repeats: `each` is set */
 } checker;
 
 /* Where an expression stands, which decides what it may read. */

@@ -103,7 +103,14 @@ static void step_field(walk *w, const rb_ref *r, const rb_step *target)
     const char *f = r->field;
     const rb_capture *cap = find_capture(target, f);
     const char *const *outs = target->main.action.type ? target->main.action.type->outputs : NULL;
-    if (cap) {
+    if (target->for_each && w->scope != SCOPE_SELF && !listed(f, rb_common_outputs)) {
+        /* another step reads a loop's outputs item by item */
+        if (strcmp(f, "items")) {
+            c_error(w->c, w->n, r->offset, "step \"%s\" repeats its action: read its outputs item by item (steps.%s.items[0].%s)",
+                    r->name, r->name, f);
+            return;
+        }
+    } else if (cap) {
         w->sum.secret |= cap->secret;
     } else if (!listed(f, rb_common_outputs) && !listed(f, outs)) {
         c_error(w->c, w->n, r->offset, "step \"%s\" has no output \"%s\"", r->name, f);
@@ -172,15 +179,29 @@ static void ref_runbook(walk *w, const rb_ref *r)
         c_error(w->c, w->n, r->offset, "use runbook.objectives.rto or runbook.objectives.rpo");
 }
 
-typedef enum { ROOT_UNKNOWN, ROOT_INPUTS, ROOT_SECRETS, ROOT_STEPS, ROOT_ENV, ROOT_RUN, ROOT_RUNBOOK } root_kind;
+typedef enum { ROOT_UNKNOWN, ROOT_INPUTS, ROOT_SECRETS, ROOT_STEPS, ROOT_ENV, ROOT_RUN, ROOT_RUNBOOK, ROOT_EACH } root_kind;
 
 /* Every reference passes here: one comparison picks the root. */
+/* each.NAME (the item, as `as` names it) and each.index, inside what a for_each step repeats. */
+static void ref_each(walk *w, const rb_ref *r)
+{
+    const rb_step *s = w->c->each_step;
+    if (!s || s != w->step) {
+        c_error(w->c, w->n, r->offset, "each is set only in what a for_each step repeats (its action, expect, retry, rollback and verify)");
+        return;
+    }
+    if (strcmp(r->name, s->each_as) && strcmp(r->name, "index")) {
+        c_error(w->c, w->n, r->offset, "each has \"%s\" (the item) and \"index\", not \"%s\"", s->each_as, r->name);
+        return;
+    }
+}
+
 static root_kind root_of(const char *s)
 {
     switch (s[0]) {
     case 'i': return !strcmp(s, "inputs") ? ROOT_INPUTS : ROOT_UNKNOWN;
     case 's': return !strcmp(s, "steps") ? ROOT_STEPS : !strcmp(s, "secrets") ? ROOT_SECRETS : ROOT_UNKNOWN;
-    case 'e': return !strcmp(s, "env") ? ROOT_ENV : ROOT_UNKNOWN;
+    case 'e': return !strcmp(s, "env") ? ROOT_ENV : !strcmp(s, "each") ? ROOT_EACH : ROOT_UNKNOWN;
     case 'r': return !strcmp(s, "run") ? ROOT_RUN : !strcmp(s, "runbook") ? ROOT_RUNBOOK : ROOT_UNKNOWN;
     default: return ROOT_UNKNOWN;
     }
@@ -196,7 +217,7 @@ static void on_ref(const rb_ref *r, void *ctx)
         return; /* everything else was checked with the target itself */
     if (k == ROOT_UNKNOWN) {
         c_error(w->c, w->n, r->offset, "unknown name \"%s\"", r->root);
-        rb_diag_hint(w->c->d, "names start with inputs., secrets., steps., env., run. or runbook.");
+        rb_diag_hint(w->c->d, "names start with inputs., secrets., steps., env., run., runbook. or each.");
         return;
     }
     if (k != ROOT_RUN && k != ROOT_RUNBOOK && !r->name) {
@@ -209,6 +230,7 @@ static void on_ref(const rb_ref *r, void *ctx)
     case ROOT_STEPS: ref_step(w, r); break;
     case ROOT_RUN: ref_fixed(w, r, run_names, "run"); break;
     case ROOT_RUNBOOK: ref_runbook(w, r); break;
+    case ROOT_EACH: ref_each(w, r); break;
     default: break;
     }
 }

@@ -27,6 +27,7 @@ typedef struct step_state {
     rb_outcome rollback_outcome;
     pthread_t thread;
     char message[256];
+    json_t *items_done;     /* for_each: [{index, value, outputs}] of the items that succeeded */
 } step_state;
 
 /* A target's connection for this run: opened by its action on first use, reused by later
@@ -87,6 +88,19 @@ typedef struct invocation {
 void invoke(run *r, const invocation *inv, act_result *res);
 /* Closes the run's connections. */
 void close_connections(run *r);
+/* ---- for_each (loop.c) ---- */
+
+/* The current thread's loop item ({NAME: value, index: i}) for expressions (each.*), or NULL. */
+void exec_set_each(json_t *each);
+json_t *exec_current_each(void);
+/* Runs a for_each step's action once per item, skipping items a resumed journal says finished;
+ * res gets {items: [outputs...]} or the failure of the first failing item. Caller holds r->mu. */
+void run_items(run *r, const rb_step *s, step_state *st, act_result *res);
+/* The attempts of one action (with retries): step.c. */
+void exec_attempts(run *r, const rb_step *s, step_state *st, act_result *res);
+/* Outputs as the journal keeps them (masked, bounded): step.c. */
+void exec_bound_output(run *r, json_t *fields);
+
 /* Marks every child of this process as the run's (RUNBOOK_RUN in the environment): before
  * threads start. survivors.c. */
 void exec_mark_children(const char *run_id);

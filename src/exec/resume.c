@@ -107,6 +107,15 @@ static void replay_step(run *r, long i, const char *type, json_t *rec, char *cut
         cut[i] = 1;
     } else if (!strcmp(type, "step_end")) {
         replay_end(r, i, rec, cut[i]);
+    } else if (!strcmp(type, "item_end")) {
+        /* a finished item of a for_each: a resume runs only the others */
+        if (rb_outcome_parse(out) == RB_OUT_SUCCEEDED) {
+            if (!st->items_done)
+                st->items_done = json_array();
+            json_array_append_new(st->items_done, json_pack("{s:O, s:O, s:O}", "index", json_object_get(rec, "index"),
+                                                            "value", json_object_get(rec, "value") ?: json_null(),
+                                                            "outputs", json_object_get(rec, "outputs") ?: json_object()));
+        }
     } else if (!strcmp(type, "rollback_start")) {
         st->rollback_started = 1;
         st->rollback_done = 0;

@@ -18,6 +18,37 @@ static void rollback_fields(run *r, const rb_step *s, json_t **f)
     *f = json_pack("{s:s}", "step", key);
 }
 
+/* A for_each step's rollback runs once per finished item, newest first, with each.* bound and
+ * steps.ID reading that item's outputs; every item is tried, and the first failure is kept. */
+static int undo_items(run *r, const rb_step *s, const rb_proc_cancel_token *cancel, act_result *res)
+{
+    json_t *done = r->st[s->index].items_done;
+    json_t *mine = json_incref(json_object_get(r->steps, s->id));
+    res->outcome = RB_OUT_SUCCEEDED;
+    for (size_t k = json_array_size(done); k-- > 0;) {
+        json_t *it = json_array_get(done, k);
+        json_t *each = json_pack("{s:O, s:O}", s->each_as, json_object_get(it, "value"), "index", json_object_get(it, "index"));
+        json_object_set(r->steps, s->id, json_object_get(it, "outputs"));
+        exec_set_each(each);
+        invocation inv = {s, s->rollback, INVOKE_ROLLBACK, block_timeout(r, s, s->rollback), cancel};
+        act_result one = {0};
+        invoke(r, &inv, &one);
+        exec_set_each(NULL);
+        json_decref(each);
+        if (one.outcome != RB_OUT_SUCCEEDED && res->outcome == RB_OUT_SUCCEEDED) {
+            json_t *o = res->outputs;
+            *res = one;
+            one.outputs = o;
+            snprintf(res->message, sizeof res->message, "item %lld: %.200s",
+                     (long long)json_integer_value(json_object_get(it, "index")), one.message);
+        }
+        json_decref(one.outputs);
+    }
+    if (mine)
+        json_object_set_new(r->steps, s->id, mine);
+    return 0;
+}
+
 static int undo_one(run *r, const rb_step *s, const rb_proc_cancel_token *cancel, act_result *res)
 {
     const rb_block *k = s->rollback;
@@ -30,6 +61,8 @@ static int undo_one(run *r, const rb_step *s, const rb_proc_cancel_token *cancel
         snprintf(res->message, sizeof res->message, "dry run: its rollback would run here");
         return 0;
     }
+    if (s->for_each)
+        return undo_items(r, s, cancel, res);
     invocation inv = {s, k ? k : &s->main, k ? INVOKE_ROLLBACK : INVOKE_UNDO, block_timeout(r, s, k), cancel};
     invoke(r, &inv, res);
     return 0;
@@ -71,7 +104,9 @@ int run_rollbacks(run *r)
     step_state **done = calloc(r->rb->nsteps + 1, sizeof *done);
     size_t n = 0;
     for (size_t i = 0; done && i < r->rb->nsteps; i++)
-        if (r->st[i].outcome == RB_OUT_SUCCEEDED && !r->st[i].rollback_done && r->rb->steps[i].writes)
+        if ((r->st[i].outcome == RB_OUT_SUCCEEDED ||
+             (r->rb->steps[i].for_each && json_array_size(r->st[i].items_done))) && /* a loop's finished items */
+            !r->st[i].rollback_done && r->rb->steps[i].writes)
             done[n++] = &r->st[i];
     qsort(done, n, sizeof *done, by_done_order);
     rb_proc_cancel_token tok;

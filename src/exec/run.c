@@ -432,6 +432,8 @@ void run_free(run *r)
     json_decref(r->rbobj);
     free(r->mu);
     free(r->cancel);
+    for (size_t i = 0; r->st && i < r->rb->nsteps; i++)
+        json_decref(r->st[i].items_done);
     free(r->st);
 }
 
@@ -697,6 +699,8 @@ static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *cal
     json_decref(c.env);
     json_decref(c.runobj);
     json_decref(c.rbobj);
+    for (size_t i = 0; c.st && i < callee->nsteps; i++)
+        json_decref(c.st[i].items_done);
     free(c.st);
     return rc;
 }

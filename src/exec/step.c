@@ -194,6 +194,8 @@ static void bound_output(run *r, json_t *fields)
     }
 }
 
+void exec_bound_output(run *r, json_t *fields) { bound_output(r, fields); }
+
 static void journal_attempt_end(run *r, const rb_step *s, int attempt, const act_result *res, long long ms)
 {
     json_t *f = step_fields(r, s);
@@ -267,7 +269,7 @@ static const char *after_dry_write(run *r, const rb_step *s)
     return NULL;
 }
 
-static void attempts(run *r, const rb_step *s, step_state *st, act_result *res)
+void exec_attempts(run *r, const rb_step *s, step_state *st, act_result *res)
 {
     attempt_plan p = plan_attempts(r, s);
     if (after_dry_write(r, s))
@@ -556,7 +558,10 @@ static void run_step(run *r, size_t i)
     else if (r->o->dry_run && s->writes)
         o = RB_OUT_SUCCEEDED, res.outputs = dry_outputs(r, s), snprintf(why, sizeof why, "dry run: not run");
     else {
-        attempts(r, s, st, &res);
+        if (s->for_each)
+            run_items(r, s, st, &res);
+        else
+            exec_attempts(r, s, st, &res);
         const char *write = res.outcome != RB_OUT_SUCCEEDED ? after_dry_write(r, s) : NULL;
         if (write && strcmp(res.errclass, "undecided")) {
             snprintf(why, sizeof why, "undecided: it checks the world after step %.64s, which the dry run did not make (%.100s)",

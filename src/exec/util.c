@@ -131,6 +131,8 @@ static json_t *lookup(void *ctx, const char *root)
         return r->runobj;
     if (!strcmp(root, "runbook"))
         return r->rbobj;
+    if (!strcmp(root, "each"))
+        return exec_current_each();
     return NULL;
 }
 

@@ -5,17 +5,18 @@
 #include <string.h>
 
 #include "build.h"
+#include "runbook/action.h"
 #include "runbook/expr.h"
 
 /* A step's keys; the enum names their places in a b_fields result. */
 static const char *const step_keys[] = {
     "id", "title", "description", "needs", "when", "preconditions", "confirm", "effect",
     "irreversible", "destructive", "idempotent", "timeout", "retry", "on_failure", "expect",
-    "capture", "rollback", "verify", "dry_run", "confirm_by", NULL};
+    "capture", "rollback", "verify", "dry_run", "confirm_by", "for_each", "as", NULL};
 enum {
     S_ID, S_TITLE, S_DESCRIPTION, S_NEEDS, S_WHEN, S_PRECONDITIONS, S_CONFIRM, S_EFFECT,
     S_IRREVERSIBLE, S_DESTRUCTIVE, S_IDEMPOTENT, S_TIMEOUT, S_RETRY, S_ON_FAILURE, S_EXPECT,
-    S_CAPTURE, S_ROLLBACK, S_VERIFY, S_DRY_RUN, S_CONFIRM_BY, S_COUNT
+    S_CAPTURE, S_ROLLBACK, S_VERIFY, S_DRY_RUN, S_CONFIRM_BY, S_FOR_EACH, S_AS, S_COUNT
 };
 static const char *const block_keys[] = {"title", "timeout", "expect", "capture", NULL};
 enum { B_TITLE, B_TIMEOUT, B_EXPECT, B_CAPTURE, B_COUNT };
@@ -342,6 +343,35 @@ static void step_order(build *b, rb_step *s, const rb_node *const *f)
         build_preconditions(b, s, n);
 }
 
+/* for_each: an expression that gives a list, or a YAML list of templates; `as` names the item
+ * (each.NAME; default each.item). */
+static void step_loop(build *b, rb_step *s, const rb_node *const *f)
+{
+    const rb_node *n = f[S_FOR_EACH];
+    s->each_as = "item";
+    if (f[S_AS] && b_id(b, f[S_AS], "loop variable") == 0)
+        s->each_as = f[S_AS]->str;
+    if (f[S_AS] && !n)
+        b_error(b, f[S_AS], "as names the item of a for_each on the same step");
+    if (!n)
+        return;
+    if (n->kind == RB_NODE_SEQ) {
+        for (size_t i = 0; i < n->count; i++)
+            b_want(b, n->items[i], RB_NODE_SCALAR, "a for_each item");
+    } else if (b_want(b, n, RB_NODE_SCALAR, "for_each (an expression or a list)") != 0) {
+        return;
+    }
+    if (n->kind == RB_NODE_SEQ && n->count > RB_MAX_ITEMS)
+        b_error(b, n, "for_each lists at most %d items", RB_MAX_ITEMS);
+    if (!s->main.action.type)
+        b_error(b, n, "for_each needs an action to repeat");
+    else if (s->main.action.type->flags & RB_AT_CALLS_RUNBOOK)
+        b_error(b, n, "for_each cannot repeat a runbook call");
+    else if (s->main.action.type->ops && s->main.action.type->ops->undo)
+        b_error(b, n, "for_each cannot repeat a %s step: its own undo keeps one previous state per step", s->main.action.type->name);
+    s->for_each = n;
+}
+
 static void build_step(build *b, rb_step *s, const rb_node *map)
 {
     s->node = map;
@@ -362,6 +392,7 @@ static void build_step(build *b, rb_step *s, const rb_node *map)
     if (f[S_TIMEOUT] && s->main.action.type && !strcmp(s->main.action.type->name, "runbook"))
         b_error(b, f[S_TIMEOUT], "a runbook step takes no timeout: set timeouts (or deadline) in the called runbook");
     step_order(b, s, f);
+    step_loop(b, s, f);
     step_effect(b, s, f[S_EFFECT]);
     step_flags(b, s, f);
     b_retry(b, f[S_RETRY], &s->retry);
