@@ -112,6 +112,10 @@ json_t *rb_expr_eval(const rb_expr *e, const rb_scope *scope, rb_expr_error *err
 char *rb_template_render(const rb_template *t, const rb_scope *scope,
                          char *(*quote)(const char *s, size_t len), int *unknown,
                          rb_expr_error *err);
+/* The same with a substitution that knows which ${{ }} it is (index from 0) and gets `ctx`. */
+typedef char *(*rb_template_subst_fn)(void *ctx, size_t index, const char *s, size_t len);
+char *rb_template_render_with(const rb_template *t, const rb_scope *scope, rb_template_subst_fn subst,
+                              void *ctx, int *unknown, rb_expr_error *err);
 
 /* Truthiness: false, null, 0, "" and empty array/object are false. Unknown is not decided:
  * returns -1 for rb_unknown(). */
@@ -132,11 +136,42 @@ int rb_duration_parse(const char *s, size_t len, long long *ms);
  * does not accept). Truncates to fit `len`, always NUL-terminated when len > 0. */
 void rb_duration_format(long long ms, char *buf, size_t len);
 
-/* Where byte `offset` of a shell script stands: NULL where a word may start (a ${{ }} there is
- * safe as one quoted word), else what it is inside ("double quotes", "single quotes",
- * "backticks", "a comment", "a heredoc", "a ${...} expansion"), where a substituted value
- * would be read again by the shell. */
-const char *rb_shell_context(const char *script, size_t len, size_t offset);
+/* Shell scripts (`shell`, `ssh` command). No value is ever written into a script: the i-th
+ * ${{ }} (from 0) becomes a reference to the environment variable RB_V<i+1>, which holds the
+ * value, spelled "$RB_V1" where words stand and ${RB_V1} inside double quotes or an expanding
+ * here-document. rb_shell_scan lexes the script (POSIX grammar: words, quotes, backslashes,
+ * $( ), ` `, ${ }, $(( )), here-documents, comments, operators) and decides that spelling per
+ * ${{ }}. */
+typedef enum { RB_SHELL_WORD = 1, RB_SHELL_QUOTED = 2 } rb_shell_form;
+
+typedef struct rb_shell_part {
+    size_t offset;        /* of its "${{" in the script */
+    unsigned char form;   /* rb_shell_form */
+    unsigned char argv;   /* part of a command's words (so of some process's argv), not of a
+                           * here-document body or of an assignment before the command */
+} rb_shell_part;
+
+typedef struct rb_shell_error {
+    size_t offset;        /* byte offset in the script */
+    char message[200];
+    const char *hint;     /* static text or NULL */
+} rb_shell_error;
+
+/* Lexes `script` (its ${{ }} as the template parser reads them: "$${{" is literal text) and
+ * fills parts[] for the first `nparts` ${{ }}. Returns how many there are, or -1 with *err set
+ * (err may be NULL) when a ${{ }} stands where the shell would not expand it as one value
+ * (single quotes, a quoted here-document, after a backslash, a comment, backquotes, ${...},
+ * arithmetic, an argument of eval/let/[[/trap) or when some construct cannot be followed to its
+ * end (unterminated quotes or here-documents, an unmatched parenthesis). The checker and the
+ * executor both call it: what validate accepts is what run renders. */
+long rb_shell_scan(const char *script, size_t len, rb_shell_part *parts, size_t nparts, rb_shell_error *err);
+
+/* Renders the shell template `t` parsed from `script`: calls rb_shell_scan (a refusal is an
+ * error, its offset and message in *err), then sets each value in `env` (an object) as
+ * RB_V<i+1> and writes the reference in its place; caller frees. Unknown values: NULL with
+ * *unknown = 1. A value holding a NUL byte (no environment variable can) is an error. */
+char *rb_shell_render(const rb_template *t, const char *script, size_t len, const rb_scope *scope,
+                      json_t *env, int *unknown, rb_shell_error *err);
 
 /* Quotes `s` as one /bin/sh word ('...' with ' as '\''); caller frees.
  * "" becomes ''. Returns NULL when `s` holds a NUL byte (no shell word can) or memory runs out. */

@@ -1,5 +1,6 @@
 /* Per-step checks: every parameter of every action (main, rollback, verify) by its kind in the
  * registry, expect, captures, retry, conditions and dry_run outputs. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "checker.h"
@@ -44,22 +45,25 @@ static void check_exprs(checker *c, const rb_node *n, const rb_step *s, ref_scop
     }
 }
 
-/* In a shell script or an ssh command each ${{ }} becomes one single-quoted word: safe where a
- * word may start, not inside quotes, backticks, heredocs or comments, where the shell would
- * read the value again (and run what it holds). */
+/* In a shell script or an ssh command each value reaches the script in an environment
+ * variable that the text reads by name; rb_shell_scan (the lexer the executor renders with)
+ * refuses the places where that reference would not expand as one value, or where the script
+ * cannot be followed. The parts that become a command's words feed the secret-in-argv lint. */
 static void check_shell_words(checker *c, const rb_node *n)
 {
     rb_expr_error err;
+    rb_shell_error se;
     rb_template *t = n->kind == RB_NODE_SCALAR && rb_scalar_has_template(n) ? rb_template_parse(n->str, n->len, &err) : NULL;
-    for (size_t i = 0; t && i < rb_template_parts(t); i++) {
-        size_t at;
-        rb_template_part(t, i, &at);
-        const char *where = rb_shell_context(n->str, n->len, at);
-        if (!where)
-            continue;
-        c_error(c, n, at, "a ${{ }} inside %s would be read again by the shell", where);
-        rb_diag_hint(c->d, "put it outside the quotes: it is substituted as one quoted word (echo \"reason:\" ${{ inputs.x }})");
+    size_t nparts = t ? rb_template_parts(t) : 0;
+    rb_shell_part *parts = nparts ? calloc(nparts, sizeof *parts) : NULL;
+    if (parts && rb_shell_scan(n->str, n->len, parts, nparts, &se) < 0) {
+        c_error(c, n, se.offset, "%s", se.message);
+        if (se.hint)
+            rb_diag_hint(c->d, "%s", se.hint);
+    } else if (parts) {
+        lint_secret_in_shell(c, n, t, parts);
     }
+    free(parts);
     rb_template_free(t);
 }
 

@@ -46,6 +46,9 @@ ref_summary c_template_tree(checker *c, const rb_node *n, const rb_step *step, r
 void c_actions(checker *c);
 void c_lint(checker *c);
 void lint_secret_in_argv(checker *c, const rb_node *item, const ref_summary *sum);
+/* A shell script's ${{ }} that become a command's words (parts[] from rb_shell_scan, one per
+ * template part) and read a secret. */
+void lint_secret_in_shell(checker *c, const rb_node *n, const rb_template *t, const rb_shell_part *parts);
 void lint_unreachable(checker *c, const rb_step *s, const ref_summary *sum);
 void c_calls(checker *c, const rb_step *s, const rb_action *a);
 /* A regex scalar; `skip` bytes of prefix (such as "re:") are not part of the pattern. Returns

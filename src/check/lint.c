@@ -93,6 +93,40 @@ void lint_secret_in_argv(checker *c, const rb_node *item, const ref_summary *sum
     rb_diag_hint(c->d, "pass it in env: or stdin: instead");
 }
 
+typedef struct secret_walk {
+    const rb_runbook *rb;
+    int secret;
+} secret_walk;
+
+/* A secret, or a step's capture declared secret: the same test as the checker's summaries. */
+static void on_secret_ref(const rb_ref *r, void *ctx)
+{
+    secret_walk *w = ctx;
+    const rb_step *s = r->name && !strcmp(r->root, "steps") ? rb_runbook_step(w->rb, r->name) : NULL;
+    if (!strcmp(r->root, "secrets"))
+        w->secret = 1;
+    for (size_t i = 0; s && r->field && i < s->main.ncaptures; i++)
+        if (s->main.captures[i].name && !strcmp(s->main.captures[i].name, r->field))
+            w->secret |= s->main.captures[i].secret;
+}
+
+/* The script's own text is not in any argv (it reaches the shell through a pipe, or the ssh
+ * channel), but the commands it runs get their words there, visible through ps. */
+void lint_secret_in_shell(checker *c, const rb_node *n, const rb_template *t, const rb_shell_part *parts)
+{
+    for (size_t i = 0; i < rb_template_parts(t); i++) {
+        secret_walk w = {c->rb, 0};
+        if (!parts[i].argv)
+            continue;
+        rb_expr_refs(rb_template_part(t, i, NULL), on_secret_ref, &w);
+        if (!w.secret)
+            continue;
+        c_warn(c, n, "secret-in-argv", "a secret as a word of a shell command is in that command's argv, visible to every user through ps");
+        rb_diag_hint(c->d, "pass it in env: (or stdin:) and let the command read it from there");
+        return;
+    }
+}
+
 static int is_loopback(const rb_node *host)
 {
     static const char *const names[] = {"localhost", "127.0.0.1", "::1", NULL};

@@ -12,7 +12,6 @@ typedef struct rctx {
     int failed;
     char *err;
     size_t errlen;
-    char *(*quote)(const char *s, size_t len);
 } rctx;
 
 /* A scalar that is exactly one ${{ }} keeps its value's type; anything else is text. */
@@ -52,7 +51,7 @@ static json_t *render_scalar(rctx *c, const rb_node *n, int typed)
             json_decref(v), v = NULL, c->unknown = 1;
     } else if (t) {
         int unknown = 0;
-        char *s = rb_template_render(t, &c->scope, c->quote, &unknown, &e);
+        char *s = rb_template_render(t, &c->scope, NULL, &unknown, &e);
         c->unknown |= unknown;
         v = s ? json_string(s) : NULL;
         free(s);
@@ -145,28 +144,59 @@ static json_t *render_param(rctx *c, const rb_param_def *def, const rb_node *n)
     }
 }
 
-/* Shell-like actions get each substituted value as one quoted word. */
+/* Shell-like actions get their values in the environment (render_shell). */
 static int quotes_values(const rb_action *a, const rb_param_def *def)
 {
     return a->type->quoted_param && !strcmp(a->type->quoted_param, def->key);
 }
 
-/* The checker refuses a ${{ }} where the shell would read its value again; a model that was
- * not checked is refused here too, before anything runs. */
-static int shell_words_safe(const rb_node *n, char *err, size_t errlen)
+/* A shell script or ssh command: each value goes to the script in an environment variable
+ * (RB_V1...) that the rendered text reads by name, so no value is parsed as shell code
+ * (rb_shell_render, the same lexer the checker runs: an unchecked model is refused here too,
+ * before anything runs). The variables join the step's env; a name the author set there is
+ * refused rather than overwritten. */
+static json_t *render_shell(rctx *c, const rb_node *n, json_t *env)
 {
+    if (n->kind != RB_NODE_SCALAR || !rb_scalar_has_template(n))
+        return render_tree(c, n, 0);
     rb_expr_error e;
-    rb_template *t = rb_scalar_has_template(n) ? rb_template_parse(n->str, n->len, &e) : NULL;
-    const char *where = NULL;
-    for (size_t i = 0; t && !where && i < rb_template_parts(t); i++) {
-        size_t at;
-        rb_template_part(t, i, &at);
-        where = rb_shell_context(n->str, n->len, at);
+    rb_shell_error se = {0};
+    rb_template *t = rb_template_parse(n->str, n->len, &e);
+    int unknown = 0;
+    char *s = t ? rb_shell_render(t, n->str, n->len, &c->scope, env, &unknown, &se) : NULL;
+    json_t *v = s ? json_string(s) : NULL;
+    const char *why = !t ? e.message : !s ? se.message : "the script is not valid UTF-8";
+    c->unknown |= unknown;
+    if (!v && !unknown && !c->failed) {
+        c->failed = 1;
+        snprintf(c->err, c->errlen, "%s%s", t ? "refused: " : "", why);
     }
     rb_template_free(t);
-    if (where)
-        snprintf(err, errlen, "refused: a ${{ }} inside %s would be read again by the shell", where);
-    return where == NULL;
+    free(s);
+    return v;
+}
+
+/* Moves the values' variables into the rendered env (created when the step has none). */
+static int merge_shell_env(rctx *c, json_t *out, json_t *values)
+{
+    json_t *env = json_object_get(out, "env");
+    const char *k;
+    json_t *v;
+    if (!json_object_size(values))
+        return 0;
+    if (!env) {
+        env = json_object();
+        if (!env || json_object_set_new(out, "env", env) < 0)
+            return -1;
+    }
+    json_object_foreach(values, k, v) {
+        if (json_object_get(env, k)) {
+            snprintf(c->err, c->errlen, "refused: env name %s is reserved for the script's ${{ }} values", k);
+            return -1;
+        }
+        json_object_set(env, k, v);
+    }
+    return 0;
 }
 
 /* Arguments are visible to every user through ps: no secret may be in one, whatever block
@@ -190,20 +220,19 @@ static int argv_has_secret(run *r, json_t *argv)
 
 json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_t errlen)
 {
-    rctx c = {r, run_scope(r), 0, 0, err, errlen, NULL};
-    json_t *out = json_object();
-    for (size_t i = 0; out && a->type && i < a->type->nparams && !c.failed; i++) {
+    rctx c = {r, run_scope(r), 0, 0, err, errlen};
+    json_t *out = json_object(), *shell_env = json_object();
+    for (size_t i = 0; out && shell_env && a->type && i < a->type->nparams && !c.failed; i++) {
         if (!a->params[i])
             continue;
-        c.quote = quotes_values(a, &a->type->params[i]) ? rb_shell_quote : NULL;
-        if (c.quote && !shell_words_safe(a->params[i], err, errlen)) {
-            c.failed = 1;
-            break;
-        }
-        json_t *v = render_param(&c, &a->type->params[i], a->params[i]);
+        json_t *v = quotes_values(a, &a->type->params[i]) ? render_shell(&c, a->params[i], shell_env)
+                                                          : render_param(&c, &a->type->params[i], a->params[i]);
         if (v)
             json_object_set_new(out, a->type->params[i].key, v);
     }
+    if (!shell_env || (!c.failed && !c.unknown && out && merge_shell_env(&c, out, shell_env) < 0))
+        c.failed = 1;
+    json_decref(shell_env);
     *unknown = c.unknown;
     if (!c.failed && !c.unknown && out && a->type->argv_param &&
         argv_has_secret(r, json_object_get(out, a->type->argv_param))) {
@@ -219,7 +248,7 @@ json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_
 
 json_t *render_typed(run *r, const rb_node *n, int *unknown, char *err, size_t errlen)
 {
-    rctx c = {r, run_scope(r), 0, 0, err, errlen, NULL};
+    rctx c = {r, run_scope(r), 0, 0, err, errlen};
     json_t *v = render_tree(&c, n, 1);
     *unknown = c.unknown;
     if (c.failed) {
@@ -235,7 +264,7 @@ json_t *render_target(run *r, const rb_action *a, int *unknown, char *err, size_
     const rb_target *t = name ? rb_runbook_target(r->rb, name->str) : NULL;
     if (!t || !t->params)
         return NULL;
-    rctx c = {r, run_scope(r), 0, 0, err, errlen, NULL};
+    rctx c = {r, run_scope(r), 0, 0, err, errlen};
     json_t *out = render_tree(&c, t->params, 0);
     if (c.failed || c.unknown) {
         json_decref(out);

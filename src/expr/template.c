@@ -192,8 +192,8 @@ const rb_expr *rb_template_part(const rb_template *t, size_t i, size_t *offset)
 }
 
 /* Appends one expression's text; 1 when its value is unknown, -1 on error. */
-static int render_part(const part *p, const rb_scope *scope, char *(*quote)(const char *, size_t),
-                       expr_buf *out, rb_expr_error *err)
+static int render_part(const part *p, size_t index, const rb_scope *scope, rb_template_subst_fn subst,
+                       void *ctx, expr_buf *out, rb_expr_error *err)
 {
     json_t *v = rb_expr_eval(p->expr, scope, err);
     if (!v || rb_is_unknown(v))
@@ -204,8 +204,8 @@ static int render_part(const part *p, const rb_scope *scope, char *(*quote)(cons
     json_decref(v);
     size_t len = 0;
     char *s = expr_buf_take(&text, &len);
-    if (s && quote) {
-        char *q = quote(s, len);
+    if (s && subst) {
+        char *q = subst(ctx, index, s, len);
         free(s);
         if (!q) {
             expr_fail(err, p->offset, "a value could not be quoted (a NUL byte in it?)");
@@ -221,10 +221,10 @@ static int render_part(const part *p, const rb_scope *scope, char *(*quote)(cons
     return rc;
 }
 
-char *rb_template_render(const rb_template *t, const rb_scope *scope,
-                         char *(*quote)(const char *s, size_t len), int *unknown,
-                         rb_expr_error *err)
+char *rb_template_render_with(const rb_template *t, const rb_scope *scope, rb_template_subst_fn subst,
+                              void *ctx, int *unknown, rb_expr_error *err)
 {
+    size_t index = 0;
     expr_buf out;
     size_t unknown_at = (size_t)-1; /* offset of the first unknown part */
     expr_buf_init(&out, 0);
@@ -232,7 +232,7 @@ char *rb_template_render(const rb_template *t, const rb_scope *scope,
         *unknown = 0;
     for (size_t i = 0; i < t->n; i++) {
         const part *p = &t->parts[i];
-        int rc = p->expr ? render_part(p, scope, quote, &out, err)
+        int rc = p->expr ? render_part(p, index++, scope, subst, ctx, &out, err)
                          : expr_buf_add(&out, p->text, p->len);
         if (rc < 0) {
             if (!p->expr)
@@ -252,4 +252,22 @@ char *rb_template_render(const rb_template *t, const rb_scope *scope,
         return NULL;
     }
     return expr_buf_take(&out, NULL);
+}
+
+typedef struct quote_fn {
+    char *(*quote)(const char *s, size_t len);
+} quote_fn;
+
+static char *apply_quote(void *ctx, size_t index, const char *s, size_t len)
+{
+    (void)index;
+    return ((quote_fn *)ctx)->quote(s, len);
+}
+
+char *rb_template_render(const rb_template *t, const rb_scope *scope,
+                         char *(*quote)(const char *s, size_t len), int *unknown,
+                         rb_expr_error *err)
+{
+    quote_fn q = {quote};
+    return rb_template_render_with(t, scope, quote ? apply_quote : NULL, &q, unknown, err);
 }

@@ -23,6 +23,7 @@ if [[ -n ${FUZZ_TARGETS:-} ]]; then
 else
     targets=(fuzz_load)
     [[ -f $here/fuzz_expr.c ]] && targets+=(fuzz_expr)
+    [[ -f $here/fuzz_shell.c ]] && targets+=(fuzz_shell)
 fi
 cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target "${targets[@]}"
 
