@@ -42,7 +42,7 @@ static const rb_action_type exec_type = {
     .expect_keys = process_expect, .journal_fields = process_journaled, .ops = &rb_exec_ops};
 
 static const rb_param_def shell_params[] = {
-    {"script", RB_P_TEMPLATE, RB_PF_REQUIRED, "script for /bin/sh; each ${{ }} becomes one quoted word"},
+    {"script", RB_P_TEMPLATE, RB_PF_REQUIRED, "script for /bin/sh; each ${{ }} is read from a variable, never as code"},
     {"env", RB_P_TEMPLATE_MAP, 0, "extra environment variables"},
     {"cwd", RB_P_TEMPLATE, 0, "working directory"},
     {"stdin", RB_P_TEMPLATE, 0, "text written to the script's standard input"},
@@ -81,7 +81,7 @@ static const rb_action_type sql_type = {
 
 static const rb_param_def ssh_params[] = {
     {"target", RB_P_TARGET, RB_PF_REQUIRED, "an ssh target"},
-    {"command", RB_P_TEMPLATE, RB_PF_REQUIRED, "remote command; each ${{ }} becomes one quoted word"},
+    {"command", RB_P_TEMPLATE, RB_PF_REQUIRED, "remote command; each ${{ }} is read from a variable, never as code"},
     {"stdin", RB_P_TEMPLATE, 0, "text written to the command's standard input"},
     {"env", RB_P_TEMPLATE_MAP, 0, "environment variables exported before the command"},
 };
