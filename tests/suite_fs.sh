@@ -12,6 +12,7 @@ if [[ $(id -u) -ne 0 ]] || ! command -v useradd >/dev/null || ! command -v runus
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/rb-fs.XXXXXX")
 chmod 755 "$work" # the other user must reach the folders it is given
+mkdir -m 1777 "$work/pids"
 export NO_COLOR=1
 unset XDG_STATE_HOME
 other=rbfs$$
@@ -33,11 +34,10 @@ begin() { # a fresh folder per test: T (scratch), S (root's state dir), D (files
     mkdir -p "$D"
     chmod 755 "$T"
 }
-rb() { # runs the binary as root without a terminal; sets code, out, err, rid
+rb() { # runs the binary as root without a terminal; sets code, out, err
     timeout -k 5 60 "$bin" "$@" </dev/null >"$T/out" 2>"$T/err"
     code=$?
     out=$(<"$T/out") err=$(<"$T/err")
-    rid=$(sed -n 's/^\(Dry run\|Run\) \([^ ]*\) (journal: .*/\2/p' "$T/out" | head -1)
 }
 as_other() { runuser -u "$other" -- "$@"; }
 check() {
@@ -95,13 +95,14 @@ t_file_planted_link() {
     begin file-planted
     vault
     write_rb
+    local spy="cat $V/victim > $T/during" # runs only when the write succeeded: it must not
     # a folder the other user owns, with a symlink it planted beforehand
     mkdir "$T/users"
     chown "$other" "$T/users"
     as_other ln -s "$V/victim" "$T/users/app.conf"
-    rb run "$T/fs-write.yaml" --state-dir "$S" --set "dir=$T/users"
+    rb run "$T/fs-write.yaml" --state-dir "$S" --set "dir=$T/users" --set "between=$spy"
     check "file: a write through a link planted in another user's folder fails" eq "$code" 1
-    check "... and the root-only file behind the link is untouched" eq "$(cat "$V/victim")" PRECIOUS
+    check "... and the root-only file behind the link was never written" eq "$(cat "$T/during" 2>/dev/null)" ""
     as_other rm "$T/users/app.conf"
     rb run "$T/fs-write.yaml" --state-dir "$S" --set "dir=$T/users"
     check "file: a write into another user's folder is refused" absent "$T/users/app.conf"
@@ -111,8 +112,9 @@ t_file_planted_link() {
         mkdir -p "$T/shared$mode"
         chmod "$mode" "$T/shared$mode"
         as_other ln -s "$V/victim" "$T/shared$mode/app.conf"
-        rb run "$T/fs-write.yaml" --state-dir "$S" --set "dir=$T/shared$mode"
-        check "file: a symlink planted by another user in a $mode folder is not followed" eq "$(cat "$V/victim")" PRECIOUS
+        rm -f "$T/during"
+        rb run "$T/fs-write.yaml" --state-dir "$S" --set "dir=$T/shared$mode" --set "between=$spy"
+        check "file: a symlink planted by another user in a $mode folder is not followed" eq "$(cat "$T/during" 2>/dev/null)" ""
         check "... the step fails saying so" has "$out$err" "is a symlink owned by uid $(id -u "$other")"
         check "... and the link is left as it was" eq "$(readlink "$T/shared$mode/app.conf")" "$V/victim"
     done
@@ -120,15 +122,17 @@ t_file_planted_link() {
     mkdir -p "$T/open"
     chmod 0777 "$T/open"
     ln -s "$V/victim" "$T/open/app.conf"
-    rb run "$T/fs-write.yaml" --state-dir "$S" --set "dir=$T/open"
-    check "file: root's link in a folder others can change is not followed" eq "$(cat "$V/victim")" PRECIOUS
+    rm -f "$T/during"
+    rb run "$T/fs-write.yaml" --state-dir "$S" --set "dir=$T/open" --set "between=$spy"
+    check "file: root's link in a folder others can change is not followed" eq "$(cat "$T/during" 2>/dev/null)" ""
     check "... saying why" has "$out$err" "in a folder that others can change"
     # a folder on the way that is a link planted by the other user
     mkdir -p "$T/mine"
     chown "$other" "$T/mine"
     as_other ln -s "$V" "$T/mine/sub"
-    rb run "$T/fs-write.yaml" --state-dir "$S" --set "dir=$T/mine/sub"
-    check "file: a planted symlink on the way to the folder is not followed" absent "$V/app.conf"
+    rm -f "$T/during"
+    rb run "$T/fs-write.yaml" --state-dir "$S" --set "dir=$T/mine/sub" --set "between=$spy"
+    check "file: a planted symlink on the way to the folder is not followed" eq "$(cat "$T/during" 2>/dev/null)" ""
     check "... the step fails saying so" has "$out$err" "is a symlink owned by uid $(id -u "$other")"
     # root's link in root's folder is still written through, and rolled back through
     mkdir -p "$T/etc"
@@ -163,8 +167,186 @@ t_file_swapped_link() {
     check "... the rollback says it did not complete (exit 3)" eq "$code" 3
 }
 
+# ---- item 4: the state folder, the journal and the lock must be root's own ----
+
+resume_rb() { # a runbook that waits (until $dir/go exists) and then marks who ran it and with what
+    cat >"$T/fs-resume.yaml" <<'EOF'
+runbook: fs-resume
+version: 1
+title: Waits, then marks who ran it
+inputs:
+  dir: { type: string }
+  name: { type: string, pattern: "^[a-z]+$" }
+steps:
+  - id: wait
+    exec: [sh, -c, 'i=0; while [ ! -e "$0/go" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done', "${{ inputs.dir }}"]
+    effect: read
+  - id: mark
+    needs: [wait]
+    exec: [sh, -c, 'id -u > "$0/ran-as"; echo "$1" >> "$0/ran-as"', "${{ inputs.dir }}", "${{ inputs.name }}"]
+    effect: read
+EOF
+    chmod 644 "$T/fs-resume.yaml"
+}
+
+# Starts fs-resume as USER (root or the other user) in the background and interrupts it while
+# `wait` runs; sets rid to its run id. USER STATE_DIR
+interrupted_run() {
+    local who=$1 state=$2 pidf=$work/pids/$RANDOM
+    local cmd="echo \$\$ > $pidf; exec $bin run $T/fs-resume.yaml --state-dir $state --set dir=$D --set name=abc"
+    local before
+    before=$(ls "$state"/runs/*.jsonl 2>/dev/null)
+    if [[ $who == root ]]; then
+        sh -c "$cmd" >"$T/bg.out" 2>&1 </dev/null &
+    else
+        runuser -u "$other" -- sh -c "$cmd" >"$T/bg.out" 2>&1 </dev/null &
+    fi
+    local bg=$! i f
+    bgpids+=("$bg")
+    rid=
+    for i in $(seq 100); do
+        for f in "$state"/runs/*.jsonl; do
+            grep -qxF -- "$f" <<<"$before" && continue
+            grep -qs '"attempt_start"' "$f" && rid=$(basename "$f" .jsonl)
+        done
+        [[ -n $rid ]] && break
+        sleep 0.1
+    done
+    kill -INT "$(cat "$pidf")"
+    wait "$bg"
+}
+
+t_state_other_users() {
+    begin state-other
+    resume_rb
+    chmod 777 "$D"
+    # the other user's own state folder, with a journal of theirs: root must not trust it
+    mkdir -p "$T/ostate"
+    chown "$other" "$T/ostate"
+    interrupted_run "$other" "$T/ostate"
+    check "state: the other user's run was interrupted and left a journal" exists "$T/ostate/runs/$rid.jsonl"
+    touch "$D/go"
+    rb resume "$rid" --state-dir "$T/ostate" --yes --rerun-in-doubt
+    check "state: root's resume of a journal in another user's folder is refused (exit 2)" eq "$code" 2
+    check "... saying whose folder it is" has "$err" "is owned by uid $(id -u "$other"), not by you"
+    check "... and nothing ran as root" absent "$D/ran-as"
+    # a state folder others may write is refused, and so is a folder under it
+    rm -f "$D/go"
+    mkdir -p "$S"
+    chmod 777 "$S"
+    rb run "$T/fs-resume.yaml" --state-dir "$S" --set "dir=$D" --set name=abc
+    check "state: a state folder writable by others is refused (exit 2)" eq "$code" 2
+    check "... saying so" has "$err" "may be written by others"
+    chmod 700 "$S"
+    mkdir -p "$S/runs"
+    chown "$other" "$S/runs"
+    rb run "$T/fs-resume.yaml" --state-dir "$S" --set "dir=$D" --set name=abc
+    check "state: a runs/ folder owned by another user is refused (exit 2)" eq "$code" 2
+    check "... naming it" has "$err" "the folder $S/runs is owned by uid"
+    check "... and nothing ran" absent "$D/ran-as"
+    # a lock planted by the other user, held with a spoofed holder, in a state folder it made
+    mkdir -p "$T/xdg/runbook/locks"
+    chown -R "$other" "$T/xdg"
+    runuser -u "$other" -- python3 -c '
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+os.write(fd, b"19700101T000000Z-spoofed-0000 1\n")
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+open(sys.argv[2], "w").write(str(os.getpid()))
+time.sleep(30)' "$T/xdg/runbook/locks/fs-resume.lock" "$work/pids/holder" &
+    local holder=$! i
+    bgpids+=("$holder")
+    for i in $(seq 50); do [[ -s $work/pids/holder ]] && break; sleep 0.1; done
+    touch "$D/go"
+    XDG_STATE_HOME=$T/xdg rb run "$T/fs-resume.yaml" --set "dir=$D" --set name=abc
+    check "state: a state folder prepared by another user is refused (exit 2)" eq "$code" 2
+    check "... as not root's" has "$err" "is owned by uid $(id -u "$other"), not by you"
+    check "... not as a lock held by the spoofed holder" lacks "$err" "spoofed"
+    kill -9 "$(cat "$work/pids/holder")"
+    wait "$holder" 2>/dev/null
+}
+
+t_state_forged_journal() {
+    begin state-forged
+    resume_rb
+    # an untouched journal resumes (the control)
+    interrupted_run root "$S"
+    touch "$D/go"
+    rb resume "$rid" --state-dir "$S" --yes --rerun-in-doubt
+    check "resume: an untouched journal resumes" eq "$code" 0
+    check "... with its inputs" eq "$(tr '\n' ' ' <"$D/ran-as")" "0 abc "
+    rm -f "$D/go" "$D/ran-as"
+    # a journal whose input the runbook's pattern forbids (crc recomputed) is refused
+    interrupted_run root "$S"
+    python3 - "$S/runs/$rid.jsonl" <<'PY'
+import json, sys
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+path = sys.argv[1]
+lines = open(path, 'rb').read().decode().splitlines()
+rec = json.loads(lines[0])
+del rec['crc']
+rec['inputs']['name'] = 'x;touch M'
+body = json.dumps(rec, separators=(',', ':'), ensure_ascii=False)
+lines[0] = body[:-1] + ',"crc":"%08x"}' % crc32c(body.encode())
+open(path, 'w').write('\n'.join(lines) + '\n')
+PY
+    touch "$D/go"
+    rb journal "$rid" --state-dir "$S"
+    check "resume: the forged journal still reads as whole" eq "$code" 0
+    check "... with the forged input" has "$out" "x;touch M"
+    rb resume "$rid" --state-dir "$S" --yes --rerun-in-doubt
+    check "resume: a journaled input that the runbook's pattern forbids is refused (exit 2)" eq "$code" 2
+    check "... naming the input" has "$err" "the journal's input name is not a value the runbook accepts"
+    check "... and nothing ran" absent "$D/ran-as"
+    # a runbook another user may change is not resumed
+    rm -f "$D/go"
+    interrupted_run root "$S"
+    touch "$D/go"
+    chown "$other" "$T/fs-resume.yaml"
+    rb resume "$rid" --state-dir "$S" --yes --rerun-in-doubt
+    check "resume: a runbook owned by another user is not resumed (exit 2)" eq "$code" 2
+    check "... saying why" has "$err" "is owned by uid $(id -u "$other")"
+    chown root "$T/fs-resume.yaml"
+    chmod 666 "$T/fs-resume.yaml"
+    rb resume "$rid" --state-dir "$S" --yes --rerun-in-doubt
+    check "resume: a runbook others may write is not resumed (exit 2)" eq "$code" 2
+    check "... and nothing ran" absent "$D/ran-as"
+}
+
+t_state_no_home() {
+    begin state-home
+    resume_rb
+    chmod 777 "$D"
+    touch "$D/go"
+    mkdir -p "$T/ohome"
+    chown "$other" "$T/ohome"
+    usermod -d "$T/ohome" "$other"
+    (cd "$T" && runuser -u "$other" -- env -u HOME -u XDG_STATE_HOME "$bin" run "$T/fs-resume.yaml" \
+        --set "dir=$D" --set name=abc >"$T/out" 2>"$T/err")
+    code=$?
+    check "state: with HOME unset a run uses the home of the password database" eq "$code" 0
+    check "... its journal is there" has "$(cat "$T/out")" "(journal: $T/ohome/.local/state/runbook/runs/"
+    check "... and nothing of it went to /tmp" eq "$(find /tmp/.local -user "$other" 2>/dev/null | wc -l)" 0
+    usermod -d /nonexistent "$other"
+    (cd "$T" && runuser -u "$other" -- env -u HOME XDG_STATE_HOME=relative "$bin" run "$T/fs-resume.yaml" \
+        --set "dir=$D" --set name=abc >"$T/out" 2>"$T/err")
+    code=$?
+    check "state: with no usable home the run is refused (exit 2)" eq "$code" 2
+    check "... naming the folder it could not make" has "$(cat "$T/err")" "/nonexistent/.local/state/runbook"
+    check "... and nothing of it went to /tmp" eq "$(find /tmp/.local -user "$other" 2>/dev/null | wc -l)" 0
+}
+
 t_file_planted_link
 t_file_swapped_link
+t_state_other_users
+t_state_forged_journal
+t_state_no_home
 
 echo "suite_fs: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -1,12 +1,14 @@
 /* A run: secrets, lock and journal set up; the scheduler that starts steps whose dependencies
  * are done (up to --jobs at once); the failure policy's rollbacks; the run's end. */
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "runbook/privdir.h"
 #include "runbook/values.h"
 
 extern char **environ;
@@ -53,14 +55,27 @@ void rb_exec_install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* The user's home: $HOME, else the password database's entry for the effective user; never a
+ * shared folder such as /tmp, where another user could have made the state folder first. */
+static const char *home_dir(void)
+{
+    const char *home = getenv("HOME");
+    if (home && home[0] == '/')
+        return home;
+    struct passwd *pw = getpwuid(geteuid());
+    return pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
+}
+
 char *rb_exec_default_state_dir(void)
 {
-    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    const char *xdg = getenv("XDG_STATE_HOME"), *home;
     char buf[4096];
-    if (xdg && *xdg)
+    if (xdg && xdg[0] == '/') /* a relative one is to be ignored (XDG base directory spec) */
         snprintf(buf, sizeof buf, "%s/runbook", xdg);
+    else if ((home = home_dir()))
+        snprintf(buf, sizeof buf, "%s/.local/state/runbook", home);
     else
-        snprintf(buf, sizeof buf, "%s/.local/state/runbook", home && *home ? home : "/tmp");
+        return NULL;
     return strdup(buf);
 }
 
@@ -281,6 +296,15 @@ static const char *lock_name(const rb_runbook *rb) { return rb->lock ? rb->lock 
  * refused for the lock leaves no record that it started. */
 static int create_journal(run *r, char *err, size_t len)
 {
+    if (!r->o->state_dir)
+        return snprintf(err, len, "no state folder: HOME is not set and uid %ld has no home in the password "
+                        "database; give --state-dir", (long)geteuid()), -1;
+    if (rb_privdir_check(r->o->state_dir, RB_PRIVDIR_CREATE, err, len) != 0)
+        return -1;
+    char runs[4096];
+    snprintf(runs, sizeof runs, "%s/runs", r->o->state_dir);
+    if (rb_privdir_check(runs, RB_PRIVDIR_CREATE | RB_PRIVDIR_NOFOLLOW, err, len) != 0)
+        return -1;
     if (rb_journal_create(r->o->state_dir, r->rb->name, &r->journal) != 0) {
         snprintf(err, len, "cannot create a journal under %s: %s", r->o->state_dir, strerror(errno));
         return -1;
@@ -436,6 +460,11 @@ int take_lock(run *r, const char *name, const char *run_id, rb_lock **lock, char
 {
     if (r->o->dry_run)
         return 0; /* a dry run changes nothing, so it may run beside a real one */
+    char locks[4096];
+    snprintf(locks, sizeof locks, "%s/locks", r->o->state_dir);
+    if (rb_privdir_check(r->o->state_dir, RB_PRIVDIR_CREATE, err, len) != 0 ||
+        rb_privdir_check(locks, RB_PRIVDIR_CREATE | RB_PRIVDIR_NOFOLLOW, err, len) != 0)
+        return -1;
     rb_lock_holder h = {0};
     int rc = rb_lock_acquire(r->o->state_dir, name, run_id, lock, &h);
     if (rc == RB_LOCK_BUSY)

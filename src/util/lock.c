@@ -1,5 +1,6 @@
 /* Run locks on open-file-description locks, which the kernel drops along with their holder. */
 #include "runbook/lock.h"
+#include "runbook/privdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,27 +45,6 @@ static int run_id_valid(const char *id)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", id[i]))
             return 0;
     return 1;
-}
-
-/* mkdir -p with mode 0700 for what it creates; existing directories are left as they are. */
-static int make_dirs(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-            return -1;
-        if (!c)
-            return 0;
-        *p = c;
-    }
 }
 
 static int lock_path(char *buf, size_t size, const char *state_dir, const char *name)
@@ -130,15 +110,13 @@ static int write_holder(int fd, const char *run_id)
     return fdatasync(fd);
 }
 
-static int open_lock_file(const char *state_dir, const char *name, int flags)
+/* Opens <dir>/<name>.lock: a regular file, never through a symlink. */
+static int open_in(const char *dir, const char *name, int flags)
 {
-    char path[PATH_MAX], dir[PATH_MAX];
-    if (lock_path(path, sizeof path, state_dir, name) < 0)
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s.lock", dir, name) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
         return -1;
-    if (flags & O_CREAT) {
-        snprintf(dir, sizeof dir, "%s/locks", state_dir);
-        if (make_dirs(dir) < 0)
-            return -1;
     }
     int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
     struct stat st;
@@ -148,6 +126,20 @@ static int open_lock_file(const char *state_dir, const char *name, int flags)
         return -1;
     }
     return fd;
+}
+
+/* To take a lock the folders must be the user's own (created 0700 if missing): a lock file
+ * another user could plant would let them refuse our runs with a holder of their choosing. */
+static int open_lock_file(const char *state_dir, const char *name, int flags)
+{
+    char path[PATH_MAX], dir[PATH_MAX];
+    if (lock_path(path, sizeof path, state_dir, name) < 0)
+        return -1;
+    snprintf(dir, sizeof dir, "%s/locks", state_dir);
+    if ((flags & O_CREAT) && (rb_privdir_check(state_dir, RB_PRIVDIR_CREATE, NULL, 0) < 0 ||
+                              rb_privdir_check(dir, RB_PRIVDIR_CREATE | RB_PRIVDIR_NOFOLLOW, NULL, 0) < 0))
+        return -1;
+    return open_in(dir, name, flags);
 }
 
 int rb_lock_acquire(const char *state_dir, const char *name, const char *run_id, rb_lock **out,
