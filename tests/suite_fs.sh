@@ -342,8 +342,62 @@ t_state_no_home() {
     check "... and nothing of it went to /tmp" eq "$(find /tmp/.local -user "$other" 2>/dev/null | wc -l)" 0
 }
 
+# ---- item 9: one lock per name on the machine, whatever the state folder ----
+
+t_lock_system() {
+    begin lock-system
+    local name=fs-lock-$$ sys=/run/lock/runbook
+    cat >"$T/fs-hold.yaml" <<EOF
+runbook: fs-hold
+version: 1
+title: Holds its lock for a while
+lock: $name
+inputs:
+  hold: { type: duration, default: 4s }
+steps:
+  - id: hold
+    sleep: "\${{ inputs.hold }}"
+EOF
+    chmod 644 "$T/fs-hold.yaml"
+    "$bin" run "$T/fs-hold.yaml" --state-dir "$T/s1" </dev/null >"$T/first" 2>&1 &
+    local first=$! i
+    bgpids+=("$first")
+    for i in $(seq 100); do grep -qs '"attempt_start"' "$T"/s1/runs/*.jsonl && break; sleep 0.1; done
+    local holder
+    holder=$(basename "$(ls "$T"/s1/runs/*.jsonl)" .jsonl)
+    rb run "$T/fs-hold.yaml" --state-dir "$T/s2" --set hold=0s
+    check "lock: a run under another state folder is refused (exit 2)" eq "$code" 2
+    check "... naming the holder's run id, pid and user" has "$err" "held by run $holder (pid $first) of user root"
+    check "... and it ran nothing (no journal)" eq "$(ls "$T/s2/runs" 2>/dev/null | grep -c jsonl)" 0
+    check "lock: the system folder is root's and sticky" eq "$(stat -c '%U %a' "$sys")" "root 1777"
+    XDG_STATE_HOME=$T/xdg HOME=$T/home rb run "$T/fs-hold.yaml" --set hold=0s
+    check "lock: ... and under another XDG_STATE_HOME / HOME too" eq "$code" 2
+    # another user's run, with its own state folder, holds it: root's run is refused naming them
+    kill -9 "$first"
+    { wait "$first"; } 2>/dev/null
+    rb run "$T/fs-hold.yaml" --state-dir "$T/s2" --set hold=0s
+    check "lock: a killed holder leaves no stale system lock" eq "$code" 0
+    mkdir -p "$T/ostate"
+    chown "$other" "$T/ostate"
+    runuser -u "$other" -- "$bin" run "$T/fs-hold.yaml" --state-dir "$T/ostate" </dev/null >"$T/second" 2>&1 &
+    local second=$!
+    bgpids+=("$second")
+    for i in $(seq 100); do grep -qs '"attempt_start"' "$T"/ostate/runs/*.jsonl && break; sleep 0.1; done
+    rb run "$T/fs-hold.yaml" --state-dir "$T/s1" --set hold=0s
+    check "lock: another user's run keeps root's out (exit 2)" eq "$code" 2
+    check "... naming that user" has "$err" "of user $other, under another state folder"
+    wait "$second"
+    check "lock: the other user's run succeeded" eq "$?" 0
+    # a lock file left with a dead holder's details does not block
+    printf '19700101T000000Z-gone-0000 999999 0\n' >"$sys/$name.lock"
+    rb run "$T/fs-hold.yaml" --state-dir "$T/s1" --set hold=0s
+    check "lock: a system lock file naming a dead holder does not block" eq "$code" 0
+    rm -f "$sys/$name.lock"
+}
+
 t_file_planted_link
 t_file_swapped_link
+t_lock_system
 t_state_other_users
 t_state_forged_journal
 t_state_no_home

@@ -19,6 +19,8 @@
 
 struct rb_lock {
     int fd;
+    int sys_fd;       /* the system-wide lock's file (flock), or -1 */
+    int sys_writable; /* it was opened for writing, so its holder details are ours to clear */
 };
 
 int rb_lock_name_valid(const char *name)
@@ -66,23 +68,30 @@ static int lock_op(int fd, int cmd, struct flock *fl)
     return fcntl(fd, cmd, fl);
 }
 
-/* Parses "<run_id> <pid>\n"; 0 if the text is not (yet) complete. */
+/* Parses "<run_id> <pid> <uid>\n" (or, from an older holder, "<run_id> <pid>\n"); 0 if the
+ * text is not (yet) complete. */
 static int parse_holder(const char *text, rb_lock_holder *h)
 {
     char id[RB_RUN_ID_MAX]; /* %95s below: RB_RUN_ID_MAX - 1 */
-    long pid;
+    long pid, uid = -1;
     char nl;
-    if (sscanf(text, "%95s %ld%c", id, &pid, &nl) != 3 || nl != '\n' || pid <= 0)
+    int ok = sscanf(text, "%95s %ld %ld%c", id, &pid, &uid, &nl) == 4;
+    if (!ok) {
+        uid = -1;
+        ok = sscanf(text, "%95s %ld%c", id, &pid, &nl) == 3;
+    }
+    if (!ok || nl != '\n' || pid <= 0)
         return 0;
     snprintf(h->run_id, sizeof h->run_id, "%s", id);
     h->pid = pid;
+    h->uid = uid;
     return 1;
 }
 
 static void read_holder(int fd, rb_lock_holder *h)
 {
     struct timespec wait = {0, HOLDER_READ_WAIT_NS};
-    *h = (rb_lock_holder){{0}, 0};
+    *h = (rb_lock_holder){{0}, 0, -1};
     for (int i = 0; i < HOLDER_READ_TRIES; i++) {
         char text[RB_RUN_ID_MAX + 32];
         ssize_t n = pread(fd, text, sizeof text - 1, 0);
@@ -98,7 +107,7 @@ static void read_holder(int fd, rb_lock_holder *h)
 static int write_holder(int fd, const char *run_id)
 {
     char text[RB_RUN_ID_MAX + 32];
-    int n = snprintf(text, sizeof text, "%s %ld\n", run_id, (long)getpid());
+    int n = snprintf(text, sizeof text, "%s %ld %ld\n", run_id, (long)getpid(), (long)geteuid());
     if (ftruncate(fd, 0) < 0)
         return -1;
     ssize_t w = pwrite(fd, text, (size_t)n, 0);
@@ -171,6 +180,8 @@ int rb_lock_acquire(const char *state_dir, const char *name, const char *run_id,
         return -1;
     }
     l->fd = fd;
+    l->sys_fd = -1;
+    l->sys_writable = 0;
     *out = l;
     return 0;
 }
@@ -180,9 +191,14 @@ void rb_lock_release(rb_lock *lock)
     if (!lock)
         return;
     /* Cleared while still held, so it never erases the next holder's details. */
-    if (ftruncate(lock->fd, 0) < 0) {
+    if (lock->sys_fd >= 0 && lock->sys_writable && ftruncate(lock->sys_fd, 0) < 0) {
         /* Stale details are harmless: they are shown only while the lock is held. */
     }
+    if (ftruncate(lock->fd, 0) < 0) {
+        /* as above */
+    }
+    if (lock->sys_fd >= 0)
+        close(lock->sys_fd);
     close(lock->fd);
     free(lock);
 }
@@ -200,4 +216,75 @@ int rb_lock_query(const char *state_dir, const char *name, rb_lock_holder *holde
     close(fd);
     errno = saved;
     return rc;
+}
+
+/* ---- the system-wide lock ---- */
+
+/* The system folder is trusted only as root made it: a folder (not a link), root's, sticky, so
+ * no user can remove or replace another's lock file. Root creates it (1777, sticky). */
+static int system_dir_ready(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0 && errno == ENOENT && geteuid() == 0) {
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return -1;
+        if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 && !(st.st_mode & S_ISVTX))
+            chmod(dir, 01777);
+    }
+    if (lstat(dir, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || !(st.st_mode & S_ISVTX)) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens (creating, readable and writable by all) <dir>/<name>.lock, never through a symlink.
+ * A file another user made private is still opened read-only: flock needs no write access, so
+ * it still excludes, and only the holder's details are lost. */
+static int open_system_file(const char *dir, const char *name, int *writable)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s.lock", dir, name) >= (int)sizeof path)
+        return errno = ENAMETOOLONG, -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0)
+        fchmod(fd, 0666); /* whatever the umask: every user's runs take this file */
+    else if (errno == EEXIST)
+        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    *writable = fd >= 0;
+    if (fd < 0 && errno == EACCES)
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        return errno = EINVAL, -1;
+    }
+    return fd;
+}
+
+int rb_lock_acquire_system(rb_lock *lock, const char *sys_dir, const char *name, const char *run_id,
+                           rb_lock_holder *holder)
+{
+    int writable;
+    if (!lock || !rb_lock_name_valid(name) || !run_id_valid(run_id) || !sys_dir)
+        return errno = EINVAL, -1;
+    if (system_dir_ready(sys_dir) != 0)
+        return RB_LOCK_NO_SYSTEM;
+    int fd = open_system_file(sys_dir, name, &writable);
+    if (fd < 0)
+        return RB_LOCK_NO_SYSTEM;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        if (busy && holder)
+            read_holder(fd, holder);
+        close(fd);
+        return busy ? RB_LOCK_BUSY : RB_LOCK_NO_SYSTEM;
+    }
+    if (writable)
+        write_holder(fd, run_id); /* details only: the flock is what excludes */
+    lock->sys_fd = fd;
+    lock->sys_writable = writable;
+    return 0;
 }
