@@ -14,7 +14,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/rb-fs.XXXXXX")
 chmod 755 "$work" # the other user must reach the folders it is given
 mkdir -m 1777 "$work/pids"
 export NO_COLOR=1
-unset XDG_STATE_HOME
+unset XDG_STATE_HOME RUNBOOK_LOCK_DIR
 other=rbfs$$
 useradd -M -N -d /nonexistent -s /bin/sh "$other" || { echo "suite_fs: cannot add a user"; exit 1; }
 pass=0 fail=0
