@@ -106,7 +106,9 @@ void rb_exec_interrupt(void);
 /* Installs SIGINT/SIGTERM handlers that call rb_exec_interrupt, and ignores SIGPIPE. */
 void rb_exec_install_signals(void);
 
-/* The default state folder: $XDG_STATE_HOME/runbook, else ~/.local/state/runbook (malloc'd). */
+/* The default state folder: $XDG_STATE_HOME/runbook (when absolute), else
+ * <home>/.local/state/runbook, home being $HOME or else the password database's (malloc'd);
+ * NULL when there is no home: never a shared folder. */
 char *rb_exec_default_state_dir(void);
 
 #endif

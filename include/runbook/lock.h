@@ -10,14 +10,22 @@
 
 /* Returned by rb_lock_acquire when another open file holds the lock. */
 #define RB_LOCK_BUSY 1
+/* Returned by rb_lock_acquire_system when the system folder cannot be used. */
+#define RB_LOCK_NO_SYSTEM 2
+
+/* Where every user's runs also take their lock, so runs with different state folders (two
+ * operators, sudo, another HOME or XDG_STATE_HOME) are kept apart. */
+#define RB_LOCK_SYSTEM_DIR "/run/lock/runbook"
 
 typedef struct rb_lock rb_lock;
 
 /* Who holds a lock, as written in the lock file by the holder. run_id is "" and pid 0 when
- * the file did not say (the holder had not written it yet, or it was not a runbook). */
+ * the file did not say (the holder had not written it yet, or it was not a runbook); uid is -1
+ * when unknown. In the system folder these are what the holder wrote: any user could write them. */
 typedef struct rb_lock_holder {
     char run_id[RB_RUN_ID_MAX];
     long pid;
+    long uid;
 } rb_lock_holder;
 
 /* 1 if `name` is a valid lock name: [a-z0-9][a-z0-9_-]*, at most RB_LOCK_NAME_MAX bytes. */
@@ -28,7 +36,8 @@ int rb_lock_name_valid(const char *name);
  * different files of the same name). The lock is an open-file-description lock on a
  * close-on-exec descriptor: commands the run starts do not inherit it, and it is released when
  * the run ends, however it ends. A child forked without exec shares it.
- * Once locked, the file holds "<run_id> <pid>\n", synced to disk.
+ * Once locked, the file holds "<run_id> <pid> <uid>\n", synced to disk. The state folder and
+ * its locks/ folder must be the effective user's own (see privdir.h): -1 with EPERM otherwise.
  * Returns 0 and a handle in *out (free with rb_lock_release); RB_LOCK_BUSY when another run
  * holds it, with what it wrote in *holder (may be NULL); -1 with errno on error (EINVAL for a bad
  * name or run id). Two acquisitions of one name in one process conflict too: a runbook called
@@ -36,7 +45,17 @@ int rb_lock_name_valid(const char *name);
 int rb_lock_acquire(const char *state_dir, const char *name, const char *run_id, rb_lock **out,
                     rb_lock_holder *holder);
 
-/* Clears the holder's details from the file and releases the lock. NULL is a no-op. */
+/* Adds to a held lock the system-wide one: <sys_dir>/<name>.lock (RB_LOCK_SYSTEM_DIR), a
+ * flock on a close-on-exec descriptor, released with the lock. sys_dir is used only when it is
+ * a folder (not a symlink) owned by root with the sticky bit; root creates it (mode 1777) when
+ * it is missing. The file is created 0666 and opened with O_NOFOLLOW; one another user made
+ * unwritable still locks (read-only), without the holder's details. Returns 0 (held),
+ * RB_LOCK_BUSY (held by another open file, the details in *holder, may be NULL), or
+ * RB_LOCK_NO_SYSTEM when the folder or file cannot be used: then only the per-user lock holds. */
+int rb_lock_acquire_system(rb_lock *lock, const char *sys_dir, const char *name, const char *run_id,
+                           rb_lock_holder *holder);
+
+/* Clears the holder's details from the files and releases the lock(s). NULL is a no-op. */
 void rb_lock_release(rb_lock *lock);
 
 /* Tells, without taking it, whether the lock is held: 1 (and who holds it in *holder, may be

@@ -3,28 +3,18 @@
  * one — can put it back or remove the file. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_place.h"
 #include "file_remote.h"
 #include "runbook/action.h"
 
 #define FILE_MAX (16u << 20)
-
-static int sync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    int fd = copy ? open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    free(copy);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
 
 static int write_all(int fd, const char *s, size_t len)
 {
@@ -48,55 +38,84 @@ typedef struct file_owner {
     gid_t gid;
 } file_owner;
 
-/* Writes `path` through a temporary file in the same folder, so readers see old or new. The
- * owner is copied when we may (as root); otherwise the file is ours, as any new file would be. */
-static int atomic_write(const char *path, const char *data, size_t len, const file_owner *o, char *err,
+/* A fresh temporary entry beside the file (O_EXCL|O_NOFOLLOW: nothing planted is reused); its
+ * name goes into tmp. */
+static int open_temp(const rb_file_place *p, char *tmp, size_t size)
+{
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned char r[6];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+            return -1;
+        char suffix[7];
+        for (size_t i = 0; i < sizeof r; i++)
+            suffix[i] = letters[r[i] % (sizeof letters - 1)];
+        suffix[6] = '\0';
+        if (strlen(p->name) + 10 <= NAME_MAX)
+            snprintf(tmp, size, "%s.rb%s", p->name, suffix);
+        else
+            snprintf(tmp, size, ".rb-tmp-%s", suffix);
+        int fd = openat(p->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
+/* Writes the place's entry through a temporary file in the same folder, so readers see old or
+ * new; the rename replaces the entry itself, whatever it has become meanwhile, and follows
+ * nothing. The owner is copied when we may (as root); otherwise the file is ours. */
+static int atomic_write(const rb_file_place *p, const char *data, size_t len, const file_owner *o, char *err,
                         size_t errlen)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return snprintf(err, errlen, "out of memory"), -1;
-    snprintf(tmp, n, "%s.rbXXXXXX", path);
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    char tmp[NAME_MAX + 1];
+    int fd = open_temp(p, tmp, sizeof tmp);
     if (fd >= 0 && o->uid != (uid_t)-1 && fchown(fd, o->uid, o->gid) != 0 && errno != EPERM)
-        fd = (close(fd), unlink(tmp), -1);
+        fd = (close(fd), unlinkat(p->dirfd, tmp, 0), -1);
     int rc = fd < 0 || fchmod(fd, o->mode) || write_all(fd, data, len) || fsync(fd) ? -1 : 0;
     if (fd >= 0 && close(fd) != 0)
         rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0)
+    if (rc == 0 && renameat(p->dirfd, tmp, p->dirfd, p->name) != 0)
         rc = -1;
     if (rc != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot write %s: %s", p->shown, strerror(errno));
         if (fd >= 0)
-            unlink(tmp);
-    } else if (sync_dir_of(path) != 0) {
-        snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(errno));
+            unlinkat(p->dirfd, tmp, 0);
+    } else if (fsync(p->dirfd) != 0) {
+        snprintf(err, errlen, "cannot sync the folder of %s: %s", p->shown, strerror(errno));
         rc = -1;
     }
-    free(tmp);
     return rc;
 }
 
-static char *read_bounded(const char *path, size_t *len, struct stat *st)
+/* The entry's content, when it is a regular file of at most FILE_MAX bytes; NULL with errno
+ * otherwise (ENOENT: there is none; ELOOP: it is a symlink; EINVAL: not a regular file). */
+static char *read_bounded(const rb_file_place *p, size_t *len, struct stat *st)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(p->dirfd, p->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return NULL;
     char *buf = NULL;
-    if (fstat(fd, st) == 0 && S_ISREG(st->st_mode) && (size_t)st->st_size <= FILE_MAX &&
-        (buf = malloc((size_t)st->st_size + 1))) {
+    if (fstat(fd, st) != 0)
+        buf = NULL;
+    else if (!S_ISREG(st->st_mode))
+        errno = EINVAL;
+    else if ((size_t)st->st_size > FILE_MAX)
+        errno = EFBIG;
+    else if ((buf = malloc((size_t)st->st_size + 1))) {
         ssize_t n = read(fd, buf, (size_t)st->st_size);
         *len = n > 0 ? (size_t)n : 0;
         buf[*len] = 0;
     }
+    int saved = errno;
     close(fd);
+    errno = saved;
     return buf;
 }
 
 /* Saves what the file was before the first write of this step; later attempts and a resumed
  * run keep that first record, which is the state a rollback must return to. */
-static int save_previous(const rb_act_call *c, const char *path, char *err, size_t errlen)
+static int save_previous(const rb_act_call *c, const rb_file_place *p, char *err, size_t errlen)
 {
     char *seen = NULL;
     size_t seen_len;
@@ -105,12 +124,12 @@ static int save_previous(const rb_act_call *c, const char *path, char *err, size
     if (have == 0)
         return 0;
     if (have < 0)
-        return snprintf(err, errlen, "cannot keep the previous content of %s beside the journal", path), -1;
+        return snprintf(err, errlen, "cannot keep the previous content of %s beside the journal", p->shown), -1;
     size_t len = 0;
     struct stat st;
-    char *old = read_bounded(path, &len, &st);
+    char *old = read_bounded(p, &len, &st);
     if (!old && errno != ENOENT)
-        return snprintf(err, errlen, "cannot read the current %s: %s", path, strerror(errno)), -1;
+        return snprintf(err, errlen, "cannot read the current %s: %s", p->shown, strerror(errno)), -1;
     char meta[96];
     snprintf(meta, sizeof meta, "{\"existed\":%s,\"mode\":%u,\"uid\":%ld,\"gid\":%ld}", old ? "true" : "false",
              old ? (unsigned)(st.st_mode & 07777) : 0u, old ? (long)st.st_uid : -1L, old ? (long)st.st_gid : -1L);
@@ -118,59 +137,49 @@ static int save_previous(const rb_act_call *c, const char *path, char *err, size
              c->side_write(c->side_ctx, "meta", meta, strlen(meta)) != 0;
     free(old);
     if (rc)
-        snprintf(err, errlen, "cannot save the previous content of %s beside the journal", path);
+        snprintf(err, errlen, "cannot save the previous content of %s beside the journal", p->shown);
     return rc ? -1 : 0;
 }
 
-/* A symlink is written through: the file it points to is replaced and the link stays (a config
- * managed as "current -> v2.conf" keeps its shape). A dangling one is refused. malloc'd. */
-static char *target_of(const char *path, char *err, size_t errlen)
+static file_owner owner_for(const rb_file_place *p, const char *mode_s)
 {
     struct stat st;
-    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode))
-        return strdup(path);
-    char *real = realpath(path, NULL);
-    if (!real)
-        snprintf(err, errlen, "%s is a symlink to a missing file: refusing to write", path);
-    return real;
-}
-
-static file_owner owner_for(const char *path, const char *mode_s)
-{
-    struct stat st;
-    int exists = stat(path, &st) == 0;
+    int exists = fstatat(p->dirfd, p->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
     file_owner o = {exists ? st.st_mode & 07777 : 0644, exists ? st.st_uid : (uid_t)-1, exists ? st.st_gid : (gid_t)-1};
     if (mode_s)
         o.mode = (mode_t)strtol(mode_s, NULL, 8);
     return o;
 }
 
+/* A trusted symlink is written through (see rb_file_place_open): the file it points to is
+ * replaced and the link stays (a config managed as "current -> v2.conf" keeps its shape). */
 static int run_file(const rb_act_call *c, rb_act_result *res)
 {
     if (c->target)
         return rb_file_remote_run(c, res);
     json_t *content = json_object_get(c->params, "content");
-    char err[256];
-    char *path = target_of(json_string_value(json_object_get(c->params, "path")), err, sizeof err);
-    if (!path)
+    const char *given = json_string_value(json_object_get(c->params, "path"));
+    char err[PATH_MAX + 256];
+    rb_file_place p;
+    if (rb_file_place_open(given, 1, &p, err, sizeof err) != 0)
         return rb_act_fail(res, RB_OUT_FAILED, "io", "%s", err), -1;
-    file_owner owner = owner_for(path, json_string_value(json_object_get(c->params, "mode")));
+    file_owner owner = owner_for(&p, json_string_value(json_object_get(c->params, "mode")));
     struct stat st;
     size_t len = 0;
     int rc = -1;
-    if (save_previous(c, path, err, sizeof err) == 0) {
-        char *before = read_bounded(path, &len, &st);
+    if (save_previous(c, &p, err, sizeof err) == 0) {
+        char *before = read_bounded(&p, &len, &st);
         int changed = !before || len != json_string_length(content) || memcmp(before, json_string_value(content), len);
         free(before);
-        if (atomic_write(path, json_string_value(content), json_string_length(content), &owner, err, sizeof err) == 0) {
-            res->outputs = json_pack("{s:s, s:b}", "path", path, "changed", changed);
+        if (atomic_write(&p, json_string_value(content), json_string_length(content), &owner, err, sizeof err) == 0) {
+            res->outputs = json_pack("{s:s, s:b}", "path", p.via_link ? p.shown : given, "changed", changed);
             res->outcome = RB_OUT_SUCCEEDED;
             rc = 0;
         }
     }
     if (rc != 0)
         rb_act_fail(res, RB_OUT_FAILED, "io", "%s", err);
-    free(path);
+    rb_file_place_close(&p);
     return rc;
 }
 
@@ -185,43 +194,63 @@ static json_t *saved_meta(const rb_act_call *c)
     return meta;
 }
 
-static void restore_old(const rb_act_call *c, const char *path, json_t *meta, rb_act_result *res)
+/* Puts the saved content back, found again with the same checks as the write. */
+static void restore_old(const rb_act_call *c, const char *given, json_t *meta, rb_act_result *res)
 {
-    char *old = NULL, err[256];
+    char *old = NULL, err[PATH_MAX + 256];
     size_t len = 0;
     json_t *uid = json_object_get(meta, "uid"), *gid = json_object_get(meta, "gid");
     file_owner o = {(mode_t)json_integer_value(json_object_get(meta, "mode")),
                     uid ? (uid_t)json_integer_value(uid) : (uid_t)-1, gid ? (gid_t)json_integer_value(gid) : (gid_t)-1};
-    if (c->side_read(c->side_ctx, "old", &old, &len) != 0)
-        rb_act_fail(res, RB_OUT_FAILED, "io", "the saved content of %s is missing", path);
-    else if (atomic_write(path, old, len, &o, err, sizeof err) != 0)
+    rb_file_place p;
+    if (rb_file_place_open(given, 1, &p, err, sizeof err) != 0)
+        rb_act_fail(res, RB_OUT_FAILED, "io", "cannot restore: %s", err);
+    else if (c->side_read(c->side_ctx, "old", &old, &len) != 0)
+        rb_act_fail(res, RB_OUT_FAILED, "io", "the saved content of %s is missing", p.shown);
+    else if (atomic_write(&p, old, len, &o, err, sizeof err) != 0)
         rb_act_fail(res, RB_OUT_FAILED, "io", "%s", err);
     free(old);
+    rb_file_place_close(&p);
+}
+
+/* Removes the file the step created: the entry itself, in its folder, never what a symlink put
+ * there since then points to; an entry that is no longer a regular file is left alone. */
+static void remove_new(const char *given, rb_act_result *res)
+{
+    char err[PATH_MAX + 256];
+    struct stat st;
+    rb_file_place p;
+    if (rb_file_place_open(given, 0, &p, err, sizeof err) != 0)
+        rb_act_fail(res, RB_OUT_FAILED, "io", "cannot remove: %s", err);
+    else if (fstatat(p.dirfd, p.name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT)
+            rb_act_fail(res, RB_OUT_FAILED, "io", "cannot remove %s: %s", p.shown, strerror(errno));
+    } else if (!S_ISREG(st.st_mode))
+        rb_act_fail(res, RB_OUT_FAILED, "io", "%s is no longer the regular file this step wrote (it is now %s): left as it is",
+                    p.shown, S_ISLNK(st.st_mode) ? "a symlink" : "something else");
+    else if (unlinkat(p.dirfd, p.name, 0) != 0 && errno != ENOENT)
+        rb_act_fail(res, RB_OUT_FAILED, "io", "cannot remove %s: %s", p.shown, strerror(errno));
+    else
+        fsync(p.dirfd);
+    rb_file_place_close(&p);
 }
 
 static int undo_file(const rb_act_call *c, rb_act_result *res)
 {
     if (c->target)
         return rb_file_remote_undo(c, res);
-    char err[256];
     const char *given = json_string_value(json_object_get(c->params, "path"));
-    char *path = target_of(given, err, sizeof err);
-    if (!path)
-        path = strdup(given);
     json_t *meta = saved_meta(c);
     res->outputs = json_object();
     res->outcome = RB_OUT_SUCCEEDED;
     if (!meta) {
         /* never saved: the write never started, so there is nothing to undo */
     } else if (json_is_true(json_object_get(meta, "existed"))) {
-        restore_old(c, path, meta, res);
-    } else if (unlink(path) != 0 && errno != ENOENT) {
-        rb_act_fail(res, RB_OUT_FAILED, "io", "cannot remove %s: %s", path, strerror(errno));
+        restore_old(c, given, meta, res);
     } else {
-        sync_dir_of(path);
+        remove_new(given, res);
     }
     json_decref(meta);
-    free(path);
     return res->outcome == RB_OUT_SUCCEEDED ? 0 : -1;
 }
 

@@ -4,9 +4,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "runbook/check.h"
+#include "runbook/expr.h"
+#include "runbook/privdir.h"
+#include "runbook/values.h"
 
 typedef struct journaled {
     json_t *run_start;
@@ -485,6 +490,85 @@ static void resume_locked(run *r, const char *run_id, rb_run_result *res)
     json_decref(j.records);
 }
 
+/* ---- what a journal names is checked again before it is acted on ---- */
+
+/* An input's journaled (typed) value as the text an operator would have given. */
+static int input_text(const rb_input *in, const json_t *v, char *buf, size_t size)
+{
+    if (in->type == RB_IN_INT && json_is_integer(v))
+        snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (in->type == RB_IN_BOOL && json_is_boolean(v))
+        snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
+    else if (in->type == RB_IN_DURATION && json_is_integer(v))
+        rb_duration_format(json_integer_value(v), buf, size);
+    else if (in->type != RB_IN_INT && in->type != RB_IN_BOOL && in->type != RB_IN_DURATION && json_is_string(v))
+        return snprintf(buf, size, "%s", json_string_value(v)) < (int)size ? 0 : -1;
+    else
+        return -1;
+    return 0;
+}
+
+/* Every journaled input is declared, of its declared type, and passes its checks (pattern,
+ * range, values), as if the operator had typed it now. */
+static int inputs_fit(const rb_runbook *rb, const json_t *inputs, char *err, size_t len)
+{
+    const char *key;
+    json_t *v;
+    char text[8192], why[256];
+    json_object_foreach ((json_t *)inputs, key, v) {
+        const rb_input *in = NULL;
+        for (size_t i = 0; i < rb->ninputs && !in; i++)
+            in = !strcmp(rb->inputs[i].name, key) ? &rb->inputs[i] : NULL;
+        json_t *again = NULL;
+        int ok = in && input_text(in, v, text, sizeof text) == 0 && rb_input_check(in, text, why, sizeof why) == 0 &&
+                 (again = rb_input_value(in, text)) && json_equal(again, v);
+        json_decref(again);
+        if (!ok)
+            return snprintf(err, len, "the journal's input %.64s %s: refusing to resume a journal that may have been "
+                            "edited", key, !in ? "is not declared by the runbook" : "is not a value the runbook accepts"), -1;
+    }
+    for (size_t i = 0; i < rb->ninputs; i++)
+        if (!json_object_get(inputs, rb->inputs[i].name))
+            return snprintf(err, len, "the journal has no value for input %.64s: refusing to resume", rb->inputs[i].name), -1;
+    return 0;
+}
+
+/* The runbook the journal names will run as us: only we or root may have changed it. */
+static int runbook_file_ours(const char *path, char *err, size_t len)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return snprintf(err, len, "cannot check the runbook %s: %s", path, strerror(errno)), -1;
+    if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return snprintf(err, len, "the runbook %s is owned by uid %ld with mode %04o: only you or root may be able "
+                        "to change a runbook that is resumed (chown, or chmod go-w)", path, (long)st.st_uid,
+                        (unsigned)(st.st_mode & 07777)), -1;
+    return 0;
+}
+
+/* Before a resume acts: the state folder is the user's own (no one else could have planted
+ * the journal), the runbook is a file only they or root may change, and the journal's inputs
+ * are values the runbook accepts. (The runbook's hash is checked by check_journal.) */
+static int journal_trusted(const rb_runbook *rb, const rb_exec_opts *o, const char *run_id, char *err, size_t len)
+{
+    char runs[4096];
+    if (!o->state_dir)
+        return snprintf(err, len, "no state folder: give --state-dir"), -1;
+    snprintf(runs, sizeof runs, "%s/runs", o->state_dir);
+    if (rb_privdir_check(o->state_dir, 0, err, len) != 0 || rb_privdir_check(runs, RB_PRIVDIR_NOFOLLOW, err, len) != 0)
+        return -1;
+    json_t *first = first_record(o->state_dir, run_id, err, len);
+    int rc = !first || runbook_file_ours(rb->path, err, len) != 0 ? -1 : 0;
+    const json_t *inputs = json_object_get(first, "inputs");
+    if (rc == 0 && !json_is_object(inputs)) {
+        snprintf(err, len, "the journal of %s has no inputs", run_id);
+        rc = -1;
+    } else if (rc == 0)
+        rc = inputs_fit(rb, inputs, err, len);
+    json_decref(first);
+    return rc;
+}
+
 int rb_exec_resume(const rb_runbook *rb, const rb_graph *g, const char *run_id, const rb_exec_opts *o,
                    rb_run_result *res)
 {
@@ -498,7 +582,8 @@ int rb_exec_resume(const rb_runbook *rb, const rb_graph *g, const char *run_id, 
     rb_lock *lock = NULL;
     if (run_init(&r, rb, g, o, NULL) != 0)
         snprintf(res->message, sizeof res->message, "out of memory");
-    else if (resumable(o, run_id, lock_name, sizeof lock_name, res->message, sizeof res->message) == 0 &&
+    else if (journal_trusted(rb, o, run_id, res->message, sizeof res->message) == 0 &&
+             resumable(o, run_id, lock_name, sizeof lock_name, res->message, sizeof res->message) == 0 &&
              take_lock(&r, lock_name, run_id, &lock, res->message, sizeof res->message) == 0)
         resume_locked(&r, run_id, res);
     rb_lock_release(lock);

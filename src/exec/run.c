@@ -1,12 +1,14 @@
 /* A run: secrets, lock and journal set up; the scheduler that starts steps whose dependencies
  * are done (up to --jobs at once); the failure policy's rollbacks; the run's end. */
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "runbook/privdir.h"
 #include "runbook/values.h"
 
 extern char **environ;
@@ -53,14 +55,27 @@ void rb_exec_install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* The user's home: $HOME, else the password database's entry for the effective user; never a
+ * shared folder such as /tmp, where another user could have made the state folder first. */
+static const char *home_dir(void)
+{
+    const char *home = getenv("HOME");
+    if (home && home[0] == '/')
+        return home;
+    struct passwd *pw = getpwuid(geteuid());
+    return pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
+}
+
 char *rb_exec_default_state_dir(void)
 {
-    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    const char *xdg = getenv("XDG_STATE_HOME"), *home;
     char buf[4096];
-    if (xdg && *xdg)
+    if (xdg && xdg[0] == '/') /* a relative one is to be ignored (XDG base directory spec) */
         snprintf(buf, sizeof buf, "%s/runbook", xdg);
+    else if ((home = home_dir()))
+        snprintf(buf, sizeof buf, "%s/.local/state/runbook", home);
     else
-        snprintf(buf, sizeof buf, "%s/.local/state/runbook", home && *home ? home : "/tmp");
+        return NULL;
     return strdup(buf);
 }
 
@@ -356,6 +371,15 @@ static const char *lock_name(const rb_runbook *rb) { return rb->lock ? rb->lock 
  * refused for the lock leaves no record that it started. */
 static int create_journal(run *r, char *err, size_t len)
 {
+    if (!r->o->state_dir)
+        return snprintf(err, len, "no state folder: HOME is not set and uid %ld has no home in the password "
+                        "database; give --state-dir", (long)geteuid()), -1;
+    if (rb_privdir_check(r->o->state_dir, RB_PRIVDIR_CREATE, err, len) != 0)
+        return -1;
+    char runs[4096];
+    snprintf(runs, sizeof runs, "%s/runs", r->o->state_dir);
+    if (rb_privdir_check(runs, RB_PRIVDIR_CREATE | RB_PRIVDIR_NOFOLLOW, err, len) != 0)
+        return -1;
     if (rb_journal_create(r->o->state_dir, r->rb->name, &r->journal) != 0) {
         snprintf(err, len, "cannot create a journal under %s: %s", r->o->state_dir, strerror(errno));
         return -1;
@@ -514,17 +538,56 @@ int run_finish(run *r, rb_run_result *res)
     return res->exit_code;
 }
 
+/* "user alice", "uid 1003" or "user ?" for a holder's uid. */
+static void holder_user(const rb_lock_holder *h, char *buf, size_t size)
+{
+    struct passwd *pw = h->uid >= 0 ? getpwuid((uid_t)h->uid) : NULL;
+    if (pw)
+        snprintf(buf, size, "user %s", pw->pw_name);
+    else if (h->uid >= 0)
+        snprintf(buf, size, "uid %ld", h->uid);
+    else
+        snprintf(buf, size, "user ?");
+}
+
+/* Adds the system-wide lock to a held per-user one, so a run under another state folder (another
+ * operator, sudo, another HOME) is kept apart too; when refused, the per-user lock is let go and
+ * err names the holder. A system folder that cannot be used leaves the per-user lock alone. */
+static int add_system_lock(rb_lock **lock, const char *name, const char *run_id, char *err, size_t len)
+{
+    rb_lock_holder h = {{0}, 0, -1};
+    const char *dir = getenv("RUNBOOK_LOCK_DIR"); /* tests give each simulated machine its own */
+    if (rb_lock_acquire_system(*lock, dir && *dir ? dir : RB_LOCK_SYSTEM_DIR, name, run_id, &h) != RB_LOCK_BUSY)
+        return 0;
+    char who[96];
+    holder_user(&h, who, sizeof who);
+    snprintf(err, len, "lock \"%s\" is held by run %s (pid %ld) of %s, under another state folder: one run at a time",
+             name, *h.run_id ? h.run_id : "?", h.pid, who);
+    rb_lock_release(*lock);
+    *lock = NULL;
+    return RB_LOCK_BUSY;
+}
+
 int take_lock(run *r, const char *name, const char *run_id, rb_lock **lock, char *err, size_t len)
 {
     if (r->o->dry_run)
         return 0; /* a dry run changes nothing, so it may run beside a real one */
-    rb_lock_holder h = {0};
+    char locks[4096];
+    snprintf(locks, sizeof locks, "%s/locks", r->o->state_dir);
+    if (rb_privdir_check(r->o->state_dir, RB_PRIVDIR_CREATE, err, len) != 0 ||
+        rb_privdir_check(locks, RB_PRIVDIR_CREATE | RB_PRIVDIR_NOFOLLOW, err, len) != 0)
+        return -1;
+    rb_lock_holder h = {{0}, 0, -1};
     int rc = rb_lock_acquire(r->o->state_dir, name, run_id, lock, &h);
+    char who[96];
+    holder_user(&h, who, sizeof who);
     if (rc == RB_LOCK_BUSY)
-        snprintf(err, len, "lock \"%s\" is held by run %s (pid %ld): one run at a time", name,
-                 *h.run_id ? h.run_id : "?", h.pid);
+        snprintf(err, len, "lock \"%s\" is held by run %s (pid %ld) of %s: one run at a time", name,
+                 *h.run_id ? h.run_id : "?", h.pid, who);
     else if (rc != 0)
         snprintf(err, len, "cannot take the run's lock under %s: %s", r->o->state_dir, strerror(errno));
+    else
+        rc = add_system_lock(lock, name, run_id, err, len);
     return rc;
 }
 
@@ -627,8 +690,13 @@ static int take_callee_lock(run *parent, const rb_runbook *callee, rb_lock **loc
     for (const run *p = parent; p; p = p->parent)
         if (!strcmp(lock_name(p->rb), lock_name(callee)))
             return 0;
-    rb_lock_holder h = {0};
+    rb_lock_holder h = {{0}, 0, -1};
+    char err[300];
     int rc = rb_lock_acquire(parent->o->state_dir, lock_name(callee), rb_journal_run_id(parent->journal), lock, &h);
+    if (rc == 0 && add_system_lock(lock, lock_name(callee), rb_journal_run_id(parent->journal), err, sizeof err) != 0) {
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "%s", err);
+        return -1;
+    }
     if (rc == RB_LOCK_BUSY)
         rb_act_fail(res, RB_OUT_FAILED, "refused", "lock \"%s\" of runbook %s is held by run %s (pid %ld)",
                  lock_name(callee), callee->name, *h.run_id ? h.run_id : "?", h.pid);

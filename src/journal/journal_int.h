@@ -53,7 +53,9 @@ int journal_line_has_record_prefix(const char *line, size_t len);
 /* 1 if s is non-empty, shorter than max, its first byte in `first` and the rest in `rest`. */
 int journal_name_ok(const char *s, const char *first, const char *rest, size_t max);
 
-/* mkdir -p: creates what is missing with mode 0700 and syncs each parent it adds to. */
+/* mkdir -p: creates what is missing with mode 0700 and syncs each parent it adds to; then
+ * refuses (EPERM) the folder unless it is a folder, not a symlink, of the effective user that
+ * neither group nor others may write. */
 int journal_make_dirs(const char *path);
 
 /* fsyncs a directory, so entries just created or renamed in it survive a crash. */

@@ -1,5 +1,6 @@
 /* Where journals live: run ids, the names allowed into paths, and durable directories. */
 #include "journal/journal_int.h"
+#include "runbook/privdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -93,43 +94,9 @@ int journal_sync_dir(const char *path)
     return rc;
 }
 
-/* Creates one directory; syncs its parent when it was new. */
-static int make_dir(char *path, char *slash)
-{
-    if (mkdir(path, 0700) < 0)
-        return errno == EEXIST ? 0 : -1;
-    if (!slash)
-        return journal_sync_dir(".");
-    char keep = *slash;
-    *slash = '\0';
-    int rc = journal_sync_dir(slash == path ? "/" : path);
-    *slash = keep;
-    return rc;
-}
-
+/* Folders under the state folder are private: created 0700, refused when another user owns
+ * them or may write in them, or when they are symlinks (see runbook/privdir.h). */
 int journal_make_dirs(const char *path)
 {
-    char buf[PATH_MAX];
-    if (!*path) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    char *last_slash = buf[0] == '/' ? buf : NULL;
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        int rc = make_dir(buf, last_slash);
-        *p = c;
-        if (rc < 0)
-            return -1;
-        if (!c)
-            return 0;
-        last_slash = p;
-    }
+    return rb_privdir_check(path, RB_PRIVDIR_CREATE | RB_PRIVDIR_NOFOLLOW, NULL, 0);
 }

@@ -180,7 +180,7 @@ rb_journal_status rb_journal_read(const char *path, rb_journal_cb cb, void *ud,
         info = &local;
     memset(info, 0, sizeof *info);
     line_reader r = {.cap = RB_JOURNAL_LINE_MAX + READ_CHUNK};
-    r.fd = open(path, O_RDONLY | O_CLOEXEC);
+    r.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (r.fd < 0)
         return RB_JOURNAL_EIO;
     r.buf = malloc(r.cap);

@@ -1,6 +1,7 @@
 /* Appending to a run's journal: one checksummed record per write(), its free text masked,
  * synced at once. */
 #include "journal/journal_int.h"
+#include "runbook/privdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,7 +54,7 @@ static int create_once(const char *state_dir, const char *runbook, rb_journal **
     rb_journal *j = journal_new(state_dir, id);
     if (!j)
         return -1;
-    if (journal_make_dirs(j->runs_dir) < 0)
+    if (rb_privdir_check(state_dir, RB_PRIVDIR_CREATE, NULL, 0) < 0 || journal_make_dirs(j->runs_dir) < 0)
         goto fail;
     j->fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (j->fd < 0 || journal_sync_dir(j->runs_dir) < 0)
@@ -92,9 +93,12 @@ static int cut_torn_tail(int fd, const rb_journal_read_info *info)
     return fdatasync(fd);
 }
 
-static int open_existing(rb_journal *j)
+/* A journal is trusted only in the user's private folders and as the user's own file. */
+static int open_existing(rb_journal *j, const char *state_dir)
 {
     struct stat st;
+    if (rb_privdir_check(state_dir, 0, NULL, 0) < 0 || rb_privdir_check(j->runs_dir, RB_PRIVDIR_NOFOLLOW, NULL, 0) < 0)
+        return -1;
     j->fd = open(j->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
     if (j->fd < 0)
         return -1;
@@ -102,6 +106,10 @@ static int open_existing(rb_journal *j)
         return -1;
     if (!S_ISREG(st.st_mode)) {
         errno = EINVAL;
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        errno = EPERM;
         return -1;
     }
     return 0;
@@ -119,7 +127,7 @@ int rb_journal_reopen(const char *state_dir, const char *run_id, rb_journal **ou
         return -1;
     }
     rb_journal *j = journal_new(state_dir, run_id);
-    if (!j || open_existing(j) < 0)
+    if (!j || open_existing(j, state_dir) < 0)
         goto fail;
     rb_journal_status st = rb_journal_load(j->path, &recs, info);
     if (st != RB_JOURNAL_OK) {

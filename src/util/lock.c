@@ -1,5 +1,6 @@
 /* Run locks on open-file-description locks, which the kernel drops along with their holder. */
 #include "runbook/lock.h"
+#include "runbook/privdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,8 @@
 
 struct rb_lock {
     int fd;
+    int sys_fd;       /* the system-wide lock's file (flock), or -1 */
+    int sys_writable; /* it was opened for writing, so its holder details are ours to clear */
 };
 
 int rb_lock_name_valid(const char *name)
@@ -46,27 +49,6 @@ static int run_id_valid(const char *id)
     return 1;
 }
 
-/* mkdir -p with mode 0700 for what it creates; existing directories are left as they are. */
-static int make_dirs(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-            return -1;
-        if (!c)
-            return 0;
-        *p = c;
-    }
-}
-
 static int lock_path(char *buf, size_t size, const char *state_dir, const char *name)
 {
     if (!rb_lock_name_valid(name) || !state_dir || !*state_dir) {
@@ -86,23 +68,30 @@ static int lock_op(int fd, int cmd, struct flock *fl)
     return fcntl(fd, cmd, fl);
 }
 
-/* Parses "<run_id> <pid>\n"; 0 if the text is not (yet) complete. */
+/* Parses "<run_id> <pid> <uid>\n" (or, from an older holder, "<run_id> <pid>\n"); 0 if the
+ * text is not (yet) complete. */
 static int parse_holder(const char *text, rb_lock_holder *h)
 {
     char id[RB_RUN_ID_MAX]; /* %95s below: RB_RUN_ID_MAX - 1 */
-    long pid;
+    long pid, uid = -1;
     char nl;
-    if (sscanf(text, "%95s %ld%c", id, &pid, &nl) != 3 || nl != '\n' || pid <= 0)
+    int ok = sscanf(text, "%95s %ld %ld%c", id, &pid, &uid, &nl) == 4;
+    if (!ok) {
+        uid = -1;
+        ok = sscanf(text, "%95s %ld%c", id, &pid, &nl) == 3;
+    }
+    if (!ok || nl != '\n' || pid <= 0)
         return 0;
     snprintf(h->run_id, sizeof h->run_id, "%s", id);
     h->pid = pid;
+    h->uid = uid;
     return 1;
 }
 
 static void read_holder(int fd, rb_lock_holder *h)
 {
     struct timespec wait = {0, HOLDER_READ_WAIT_NS};
-    *h = (rb_lock_holder){{0}, 0};
+    *h = (rb_lock_holder){{0}, 0, -1};
     for (int i = 0; i < HOLDER_READ_TRIES; i++) {
         char text[RB_RUN_ID_MAX + 32];
         ssize_t n = pread(fd, text, sizeof text - 1, 0);
@@ -118,7 +107,7 @@ static void read_holder(int fd, rb_lock_holder *h)
 static int write_holder(int fd, const char *run_id)
 {
     char text[RB_RUN_ID_MAX + 32];
-    int n = snprintf(text, sizeof text, "%s %ld\n", run_id, (long)getpid());
+    int n = snprintf(text, sizeof text, "%s %ld %ld\n", run_id, (long)getpid(), (long)geteuid());
     if (ftruncate(fd, 0) < 0)
         return -1;
     ssize_t w = pwrite(fd, text, (size_t)n, 0);
@@ -130,15 +119,13 @@ static int write_holder(int fd, const char *run_id)
     return fdatasync(fd);
 }
 
-static int open_lock_file(const char *state_dir, const char *name, int flags)
+/* Opens <dir>/<name>.lock: a regular file, never through a symlink. */
+static int open_in(const char *dir, const char *name, int flags)
 {
-    char path[PATH_MAX], dir[PATH_MAX];
-    if (lock_path(path, sizeof path, state_dir, name) < 0)
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s.lock", dir, name) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
         return -1;
-    if (flags & O_CREAT) {
-        snprintf(dir, sizeof dir, "%s/locks", state_dir);
-        if (make_dirs(dir) < 0)
-            return -1;
     }
     int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
     struct stat st;
@@ -148,6 +135,20 @@ static int open_lock_file(const char *state_dir, const char *name, int flags)
         return -1;
     }
     return fd;
+}
+
+/* To take a lock the folders must be the user's own (created 0700 if missing): a lock file
+ * another user could plant would let them refuse our runs with a holder of their choosing. */
+static int open_lock_file(const char *state_dir, const char *name, int flags)
+{
+    char path[PATH_MAX], dir[PATH_MAX];
+    if (lock_path(path, sizeof path, state_dir, name) < 0)
+        return -1;
+    snprintf(dir, sizeof dir, "%s/locks", state_dir);
+    if ((flags & O_CREAT) && (rb_privdir_check(state_dir, RB_PRIVDIR_CREATE, NULL, 0) < 0 ||
+                              rb_privdir_check(dir, RB_PRIVDIR_CREATE | RB_PRIVDIR_NOFOLLOW, NULL, 0) < 0))
+        return -1;
+    return open_in(dir, name, flags);
 }
 
 int rb_lock_acquire(const char *state_dir, const char *name, const char *run_id, rb_lock **out,
@@ -179,6 +180,8 @@ int rb_lock_acquire(const char *state_dir, const char *name, const char *run_id,
         return -1;
     }
     l->fd = fd;
+    l->sys_fd = -1;
+    l->sys_writable = 0;
     *out = l;
     return 0;
 }
@@ -188,9 +191,14 @@ void rb_lock_release(rb_lock *lock)
     if (!lock)
         return;
     /* Cleared while still held, so it never erases the next holder's details. */
-    if (ftruncate(lock->fd, 0) < 0) {
+    if (lock->sys_fd >= 0 && lock->sys_writable && ftruncate(lock->sys_fd, 0) < 0) {
         /* Stale details are harmless: they are shown only while the lock is held. */
     }
+    if (ftruncate(lock->fd, 0) < 0) {
+        /* as above */
+    }
+    if (lock->sys_fd >= 0)
+        close(lock->sys_fd);
     close(lock->fd);
     free(lock);
 }
@@ -208,4 +216,75 @@ int rb_lock_query(const char *state_dir, const char *name, rb_lock_holder *holde
     close(fd);
     errno = saved;
     return rc;
+}
+
+/* ---- the system-wide lock ---- */
+
+/* The system folder is trusted only as root made it: a folder (not a link), root's, sticky, so
+ * no user can remove or replace another's lock file. Root creates it (1777, sticky). */
+static int system_dir_ready(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0 && errno == ENOENT && geteuid() == 0) {
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return -1;
+        if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 && !(st.st_mode & S_ISVTX))
+            chmod(dir, 01777);
+    }
+    if (lstat(dir, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || !(st.st_mode & S_ISVTX)) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens (creating, readable and writable by all) <dir>/<name>.lock, never through a symlink.
+ * A file another user made private is still opened read-only: flock needs no write access, so
+ * it still excludes, and only the holder's details are lost. */
+static int open_system_file(const char *dir, const char *name, int *writable)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s.lock", dir, name) >= (int)sizeof path)
+        return errno = ENAMETOOLONG, -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0)
+        fchmod(fd, 0666); /* whatever the umask: every user's runs take this file */
+    else if (errno == EEXIST)
+        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    *writable = fd >= 0;
+    if (fd < 0 && errno == EACCES)
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        return errno = EINVAL, -1;
+    }
+    return fd;
+}
+
+int rb_lock_acquire_system(rb_lock *lock, const char *sys_dir, const char *name, const char *run_id,
+                           rb_lock_holder *holder)
+{
+    int writable;
+    if (!lock || !rb_lock_name_valid(name) || !run_id_valid(run_id) || !sys_dir)
+        return errno = EINVAL, -1;
+    if (system_dir_ready(sys_dir) != 0)
+        return RB_LOCK_NO_SYSTEM;
+    int fd = open_system_file(sys_dir, name, &writable);
+    if (fd < 0)
+        return RB_LOCK_NO_SYSTEM;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        if (busy && holder)
+            read_holder(fd, holder);
+        close(fd);
+        return busy ? RB_LOCK_BUSY : RB_LOCK_NO_SYSTEM;
+    }
+    if (writable)
+        write_holder(fd, run_id); /* details only: the flock is what excludes */
+    lock->sys_fd = fd;
+    lock->sys_writable = writable;
+    return 0;
 }

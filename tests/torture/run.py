@@ -105,7 +105,9 @@ class Trial:
     def start(self, args):
         out = open(os.path.join(self.dir, f"out-{len(self.log)}"), "w")
         err = open(os.path.join(self.dir, f"err-{len(self.log)}"), "w")
-        p = subprocess.Popen([self.bin] + args, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        # Trials run side by side as if on machines of their own: each has its own system lock folder.
+        env = dict(os.environ, RUNBOOK_LOCK_DIR=os.path.join(self.dir, "syslock"))
+        p = subprocess.Popen([self.bin] + args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
         self.log.append(" ".join(args[:2]) + (" --rerun-in-doubt" if "--rerun-in-doubt" in args else ""))
         return p, out, err
 

@@ -154,7 +154,7 @@ static void holder_details_are_in_the_file_while_held(void **state)
     assert_non_null(fgets(text, sizeof text, fp));
     fclose(fp);
     char want[64];
-    snprintf(want, sizeof want, "run-x %ld\n", (long)getpid());
+    snprintf(want, sizeof want, "run-x %ld %ld\n", (long)getpid(), (long)geteuid());
     assert_string_equal(text, want);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
@@ -195,6 +195,86 @@ static void lock_names_are_checked(void **state)
     assert_int_equal(rb_lock_query(dir, "never-taken", NULL), 0);
 }
 
+/* Two state folders, one name: the system-wide lock keeps the second run out, names the holder
+ * (run id, pid, uid), and dies with it. Only a root-owned sticky folder is used. */
+static void system_lock_spans_state_folders(void **state)
+{
+    char sys[128], dir_a[128], dir_b[128];
+    snprintf(sys, sizeof sys, "%s/sys", root);
+    snprintf(dir_a, sizeof dir_a, "%s/a", root);
+    snprintf(dir_b, sizeof dir_b, "%s/b", root);
+    assert_int_equal(mkdir(sys, 0755), 0);
+    assert_int_equal(chmod(sys, 01777), 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        rb_lock *l;
+        int ok = rb_lock_acquire(dir_a, "dr", "run-a", &l, NULL) == 0 &&
+                 rb_lock_acquire_system(l, sys, "dr", "run-a", NULL) == 0;
+        char c = ok ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    rb_lock *l = NULL;
+    rb_lock_holder h;
+    assert_int_equal(rb_lock_acquire(dir_b, "dr", "run-b", &l, NULL), 0);
+    if (geteuid() != 0) {
+        /* a folder of ours is not trusted: only the per-user lock holds */
+        assert_int_equal(c, 'n');
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-b", &h), RB_LOCK_NO_SYSTEM);
+    } else {
+        assert_int_equal(c, 'y');
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-b", &h), RB_LOCK_BUSY);
+        assert_string_equal(h.run_id, "run-a");
+        assert_int_equal(h.pid, child);
+        assert_int_equal(h.uid, (long)geteuid());
+    }
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    if (geteuid() == 0)
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-b", &h), 0);
+    rb_lock_release(l);
+    close(ready[0]);
+    close(ready[1]);
+}
+
+/* A system folder that is not root's sticky folder (or is a symlink to one) is not used. */
+static void untrusted_system_folder_is_not_used(void **state)
+{
+    char sys[128], link[128], dir[128];
+    snprintf(sys, sizeof sys, "%s/sys", root);
+    snprintf(link, sizeof link, "%s/link", root);
+    state_dir(dir, sizeof dir);
+    assert_int_equal(mkdir(sys, 0777), 0);
+    assert_int_equal(chmod(sys, 0777), 0); /* not sticky: anyone could remove a lock file */
+    rb_lock *l;
+    assert_int_equal(rb_lock_acquire(dir, "dr", "run-x", &l, NULL), 0);
+    assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-x", NULL), RB_LOCK_NO_SYSTEM);
+    assert_int_equal(chmod(sys, 01777), 0);
+    assert_int_equal(symlink(sys, link), 0);
+    assert_int_equal(rb_lock_acquire_system(l, link, "dr", "run-x", NULL), RB_LOCK_NO_SYSTEM);
+    rb_lock_release(l);
+}
+
+/* A state folder others may write is refused: a lock planted there could name anyone. */
+static void state_folder_others_may_write_is_refused(void **state)
+{
+    char dir[128];
+    state_dir(dir, sizeof dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    rb_lock *l;
+    errno = 0;
+    assert_int_equal(rb_lock_acquire(dir, "dr", "run-x", &l, NULL), -1);
+    assert_int_equal(errno, EPERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +286,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(holder_details_are_in_the_file_while_held, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(lock_names_are_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(system_lock_spans_state_folders, setup, teardown),
+        cmocka_unit_test_setup_teardown(untrusted_system_folder_is_not_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(state_folder_others_may_write_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
