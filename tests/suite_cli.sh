@@ -16,6 +16,7 @@ expect_out() { # text, description (uses $out of the last command)
 $out"
 }
 tmp=$(mktemp -d)
+export RUNBOOK_LOCK_DIR=$tmp/system-locks # the machine-wide lock folder, private to this suite
 trap 'rm -rf "$tmp"' EXIT
 cd "$src" || exit 1
 

@@ -8,6 +8,7 @@ set -u
 bin=$(realpath "$1") src=$(realpath "$2")
 ex=$src/tests/exec
 work=$(mktemp -d "${TMPDIR:-/tmp}/rb-exec.XXXXXX")
+export RUNBOOK_LOCK_DIR=$work/system-locks # the machine-wide lock folder, private to this suite
 export RUNBOOK_PATH=$ex NO_COLOR=1
 unset RB_TEST_CANARY XDG_STATE_HOME
 # A sanitizer build writes its reports here (every process: runs, journals, the torture's).

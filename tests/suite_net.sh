@@ -12,6 +12,7 @@ set -u
 bin=$(realpath "$1") src=$(realpath "$2")
 net=$src/tests/net servers=$src/tests/servers
 work=$(mktemp -d "${TMPDIR:-/tmp}/rb-net.XXXXXX")
+export RUNBOOK_LOCK_DIR=$work/system-locks # the machine-wide lock folder, private to this suite
 chmod a+x "$work"
 export RUNBOOK_PATH=$src/runbooks:$net NO_COLOR=1
 unset XDG_STATE_HOME PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSSLMODE PGSERVICE

@@ -7,6 +7,7 @@
 set -u
 bin=$(realpath "$1")
 work=$(mktemp -d "${TMPDIR:-/tmp}/rb-output.XXXXXX")
+export RUNBOOK_LOCK_DIR=$work/system-locks # the machine-wide lock folder, private to this suite
 export NO_COLOR=1
 unset XDG_STATE_HOME RB_OUT_TOK RB_OUT_PART RB_OUT_OTHER
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$work/sanitizer"

@@ -8,6 +8,7 @@
 set -u
 bin=$(realpath "$1") src=$(realpath "$2")
 work=$(mktemp -d "${TMPDIR:-/tmp}/rb-shell.XXXXXX")
+export RUNBOOK_LOCK_DIR=$work/system-locks # the machine-wide lock folder, private to this suite
 export NO_COLOR=1
 unset XDG_STATE_HOME
 pass=0 fail=0 sshd_dir=
