@@ -656,6 +656,28 @@ t_jobs() {
 
 # ---- runbook calls ----
 
+t_call_rollback() {
+    begin call-rollback
+    rb run caller-rb --state-dir "$S" --set "dir=$D"
+    check "call rollback: the caller's failure rolls back (exit 1)" eq "$code" 1
+    local tok
+    tok=$(sed -n 's/^undo-callee-two //p' "$D/log")
+    check "call rollback: the callee's steps are undone too, newest first, then the caller's" \
+        eq "$(lines "$D/log")" "first callee-one callee-two undo-callee-two $tok undo-callee-one undo-first"
+    check "call rollback: ... reading the callee's own outputs" test -n "$tok"
+    check "call rollback: each callee rollback is journaled under the call" \
+        eq "$(jq_ "$rid" '[r["step"] for r in of("rollback_end")]')" '["call/two", "call/one", "call", "first"]'
+    # the same from a resume: cut the journal right after the failure, before its rollback
+    local j=$S/runs/$rid.jsonl n
+    n=$(grep -n '"type":"step_end","step":"bad"' "$j" | cut -d: -f1)
+    head -n "$n" "$j" >"$j.cut" && mv "$j.cut" "$j"
+    : >"$D/log"
+    rb resume "$rid" --state-dir "$S"
+    check "call rollback (resume): the rollback runs (exit 1)" eq "$code" 1
+    check "call rollback (resume): ... through the call, from the journal" \
+        eq "$(lines "$D/log")" "undo-callee-two $tok undo-callee-one undo-first"
+}
+
 t_call_preflight() {
     begin call-preflight
     rb run caller-secret --state-dir "$S" --set "dir=$D"
@@ -811,6 +833,7 @@ t_dry
 t_jobs
 t_calls
 t_call_preflight
+t_call_rollback
 t_exits
 t_file_link
 t_terminal

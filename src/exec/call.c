@@ -140,3 +140,68 @@ int exec_call_runbook(run *r, const rb_step *step, const json_t *params, rb_act_
     json_decref(inputs);
     return rc;
 }
+
+/* The journal's records so far: the resume's replay when there is one, else read back from the
+ * file (made durable first). New reference, or NULL. */
+static json_t *records_so_far(run *r)
+{
+    if (r->replay)
+        return json_incref(r->replay);
+    json_t *records = NULL;
+    rb_journal_read_info info = {0};
+    if (journal_sync(r) != 0 || rb_journal_load(rb_journal_path(r->journal), &records, &info) != RB_JOURNAL_OK) {
+        json_decref(records);
+        return NULL;
+    }
+    return records;
+}
+
+static int undo_called(run *r, const rb_step *s, const rb_runbook *callee, json_t *inputs,
+                       const rb_proc_cancel_token *cancel, act_result *res)
+{
+    rb_graph g;
+    rb_diags quiet;
+    rb_diags_init(&quiet);
+    json_t *records = rb_graph_build(callee, &g, &quiet) == 0 ? records_so_far(r) : NULL;
+    char err[256] = "";
+    int rc = -1;
+    if (!records) {
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "cannot read back what runbook %s did", callee->name);
+    } else {
+        run c;
+        called_init(&c, r, s, callee, &g, inputs);
+        c.replay = records;
+        replay_called(&c); /* its completed steps, as journaled, with their outputs */
+        c.replay = NULL;
+        if (!c.st || load_secrets(&c, err, sizeof err) != 0)
+            rb_act_fail(res, RB_OUT_FAILED, "refused", "%s", *err ? err : "out of memory");
+        else if ((rc = rollback_all(&c, cancel)) != 0)
+            rb_act_fail(res, RB_OUT_FAILED, "rollback", "a rollback inside runbook %s did not complete", callee->name);
+        else
+            res->outcome = RB_OUT_SUCCEEDED;
+        called_free(&c);
+    }
+    json_decref(records);
+    rb_graph_cleanup(&g);
+    rb_diags_cleanup(&quiet);
+    return rc;
+}
+
+int exec_undo_call(run *r, const rb_step *s, const rb_proc_cancel_token *cancel, act_result *res)
+{
+    char err[256] = "";
+    int unknown = 0;
+    json_t *params = render_params(r, &s->main.action, &unknown, err, sizeof err);
+    const char *name = json_string_value(json_object_get(params, "name"));
+    const rb_runbook *callee = params ? callee_of(r->o->catalog, r->rb, name) : NULL;
+    json_t *inputs = callee ? callee_inputs(callee, json_object_get(params, "inputs"), err, sizeof err) : NULL;
+    if (!inputs)
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "cannot undo the call of %s: %s", name ? name : "?",
+                    *err ? err : "it does not load");
+    else
+        undo_called(r, s, callee, inputs, cancel, res);
+    json_decref(inputs);
+    json_decref(params);
+    res->outputs = res->outputs ? res->outputs : json_object();
+    return 0;
+}

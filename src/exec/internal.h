@@ -185,5 +185,16 @@ int run_rollbacks(run *r);
 int resume_called(run *c, char *err, size_t len);
 int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
                      json_t *inputs, act_result *res);
+/* A called runbook's run, sharing the caller's mutex, journal, masker and cancel token; its
+ * steps are journaled under "call-step/". called_free releases what called_init took. */
+void called_init(run *c, run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g, json_t *inputs);
+void called_free(run *c);
+/* Replays the journal records (c->replay) of a called runbook into its state: resume.c. */
+void replay_called(run *c);
+/* Undoes what a completed runbook call did: the called runbook's completed steps, newest first,
+ * read back from the journal, each journaled. Caller holds r->mu. call.c. */
+int exec_undo_call(run *r, const rb_step *s, const rb_proc_cancel_token *cancel, act_result *res);
+/* Rolls back every completed step of r with `cancel`, journaled under r's scope. rollback.c. */
+int rollback_all(run *r, const rb_proc_cancel_token *cancel);
 
 #endif

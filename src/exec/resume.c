@@ -406,6 +406,13 @@ static int settle_journaled(run *r, journaled *j, char *err, size_t len)
     return settle(r, err, len);
 }
 
+void replay_called(run *c)
+{
+    journaled j = {0};
+    j.records = c->replay;
+    replay(c, &j);
+}
+
 int resume_called(run *c, char *err, size_t len)
 {
     journaled j = {0};

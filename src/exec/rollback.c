@@ -53,7 +53,7 @@ static int undo_one(run *r, const rb_step *s, const rb_proc_cancel_token *cancel
 {
     const rb_block *k = s->rollback;
     const rb_action_type *t = k ? k->action.type : s->main.action.type;
-    if (!t || (!k && !t->ops->undo))
+    if (!t || (!k && !t->ops->undo && !(t->flags & RB_AT_CALLS_RUNBOOK)))
         return 1; /* nothing to undo */
     if (r->o->dry_run) {
         /* a dry run ran no write step, so there is nothing to undo: only say what would run */
@@ -63,6 +63,8 @@ static int undo_one(run *r, const rb_step *s, const rb_proc_cancel_token *cancel
     }
     if (s->for_each)
         return undo_items(r, s, cancel, res);
+    if (!k && (t->flags & RB_AT_CALLS_RUNBOOK))
+        return exec_undo_call(r, s, cancel, res);
     invocation inv = {s, k ? k : &s->main, k ? INVOKE_ROLLBACK : INVOKE_UNDO, block_timeout(r, s, k), cancel};
     invoke(r, &inv, res);
     return 0;
@@ -99,18 +101,24 @@ int rollback_step(run *r, size_t i, const rb_proc_cancel_token *cancel)
     return nothing || o == RB_OUT_SUCCEEDED ? 0 : -1;
 }
 
-int run_rollbacks(run *r)
+/* The completed steps that wrote, newest first (a loop's finished items count). */
+static size_t to_undo(run *r, step_state **done)
 {
-    step_state **done = calloc(r->rb->nsteps + 1, sizeof *done);
     size_t n = 0;
-    for (size_t i = 0; done && i < r->rb->nsteps; i++)
+    for (size_t i = 0; i < r->rb->nsteps; i++)
         if ((r->st[i].outcome == RB_OUT_SUCCEEDED ||
              (r->rb->steps[i].for_each && json_array_size(r->st[i].items_done))) && /* a loop's finished items */
             !r->st[i].rollback_done && r->rb->steps[i].writes)
             done[n++] = &r->st[i];
     qsort(done, n, sizeof *done, by_done_order);
-    rb_proc_cancel_token tok;
-    int failed = 0, have_tok = rb_proc_cancel_init(&tok) == 0;
+    return n;
+}
+
+int rollback_all(run *r, const rb_proc_cancel_token *cancel)
+{
+    step_state **done = calloc(r->rb->nsteps + 1, sizeof *done);
+    size_t n = done ? to_undo(r, done) : 0;
+    int failed = 0;
     /* scope and cause let a resume tell this rollback from a called runbook's, and say why */
     json_t *f = json_pack("{s:i, s:s}", "steps", (int)n, "scope", r->prefix);
     if (r->failed_step >= 0) {
@@ -119,18 +127,28 @@ int run_rollbacks(run *r)
         json_object_set_new(f, "cause", json_string(key));
     } else if (r->deadline_passed)
         json_object_set_new(f, "cause", json_string("deadline"));
+    else if (r->parent)
+        json_object_set_new(f, "cause", json_string("caller"));
     journal(r, "rollback_begin", f);
-    if (have_tok)
-        exec_set_cancel(&tok); /* an interrupt now stops the rollback in progress */
     for (size_t k = 0; k < n; k++) {
         if (exec_interrupted())
             break;
-        failed |= rollback_step(r, (size_t)(done[k] - r->st), have_tok ? &tok : NULL) != 0;
+        failed |= rollback_step(r, (size_t)(done[k] - r->st), cancel) != 0;
     }
+    free(done);
+    return failed || !done ? -1 : 0;
+}
+
+int run_rollbacks(run *r)
+{
+    rb_proc_cancel_token tok;
+    int have_tok = rb_proc_cancel_init(&tok) == 0;
+    if (have_tok)
+        exec_set_cancel(&tok); /* an interrupt now stops the rollback in progress */
+    int rc = rollback_all(r, have_tok ? &tok : NULL);
     if (have_tok) {
         exec_set_cancel(NULL);
         rb_proc_cancel_cleanup(&tok);
     }
-    free(done);
-    return failed || !done ? -1 : 0;
+    return rc;
 }

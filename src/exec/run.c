@@ -718,38 +718,55 @@ int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, co
     return rc;
 }
 
+void called_init(run *c, run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g, json_t *inputs)
+{
+    memset(c, 0, sizeof *c);
+    c->rb = callee;
+    c->g = g;
+    c->o = parent->o;
+    c->parent = parent;
+    c->failed_step = -1;
+    c->mu = parent->mu;
+    c->masker = parent->masker;
+    c->journal = parent->journal;
+    c->cancel = parent->cancel;
+    c->st = calloc(callee->nsteps ? callee->nsteps : 1, sizeof *c->st);
+    pthread_cond_init(&c->cv, NULL);
+    snprintf(c->prefix, sizeof c->prefix, "%.180s%.64s/", parent->prefix, s->id);
+    c->inputs = json_incref(inputs);
+    c->steps = json_object();
+    c->env = json_incref(parent->env);
+    c->runobj = json_incref(parent->runobj);
+    c->rbobj = rb_runbook_object(callee);
+    c->start_ms = now_ms();
+    c->replay = parent->replay;
+}
+
+void called_free(run *c)
+{
+    close_connections(c);
+    pthread_cond_destroy(&c->cv);
+    json_decref(c->inputs);
+    json_decref(c->secrets);
+    json_decref(c->steps);
+    json_decref(c->env);
+    json_decref(c->runobj);
+    json_decref(c->rbobj);
+    for (size_t i = 0; c->st && i < c->rb->nsteps; i++)
+        json_decref(c->st[i].items_done);
+    free(c->st);
+}
+
 static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
                             json_t *inputs, act_result *res)
 {
     run c;
-    memset(&c, 0, sizeof c);
-    c.rb = callee;
-    c.g = g;
-    c.o = parent->o;
-    c.parent = parent;
-    c.failed_step = -1;
-    c.mu = parent->mu;
-    c.masker = parent->masker;
-    c.journal = parent->journal;
-    c.cancel = parent->cancel;
-    c.st = calloc(callee->nsteps ? callee->nsteps : 1, sizeof *c.st);
-    pthread_cond_init(&c.cv, NULL);
-    snprintf(c.prefix, sizeof c.prefix, "%.180s%.64s/", parent->prefix, s->id);
-    c.inputs = json_incref(inputs);
-    c.secrets = json_object();
-    c.steps = json_object();
-    c.env = json_incref(parent->env);
-    c.runobj = json_incref(parent->runobj);
-    c.rbobj = rb_runbook_object(callee);
-    c.start_ms = now_ms();
-    c.replay = parent->replay;
+    called_init(&c, parent, s, callee, g, inputs);
     int rc = -1;
     if (c.st) {
         pthread_mutex_lock(c.mu);
         /* the callee's own secrets are read like the caller's */
         char err[256] = "";
-        json_decref(c.secrets);
-        c.secrets = NULL;
         if (load_secrets(&c, err, sizeof err) != 0)
             rb_act_fail(res, RB_OUT_FAILED, "refused", "%s", err);
         else if (c.replay && resume_called(&c, err, sizeof err) != 0)
@@ -759,16 +776,6 @@ static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *cal
         pthread_mutex_unlock(c.mu);
     }
     res->outputs = json_object();
-    close_connections(&c);
-    pthread_cond_destroy(&c.cv);
-    json_decref(c.inputs);
-    json_decref(c.secrets);
-    json_decref(c.steps);
-    json_decref(c.env);
-    json_decref(c.runobj);
-    json_decref(c.rbobj);
-    for (size_t i = 0; c.st && i < callee->nsteps; i++)
-        json_decref(c.st[i].items_done);
-    free(c.st);
+    called_free(&c);
     return rc;
 }
