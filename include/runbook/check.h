@@ -37,5 +37,7 @@ int rb_input_check(const rb_input *in, const char *value, char *err, size_t errl
 
 /* Names of the lint rules, NULL-terminated (documented in docs/language.md). */
 extern const char *const rb_lint_rules[];
+/* A one-line description of a lint rule. */
+const char *rb_lint_rule_doc(const char *rule);
 
 #endif

@@ -19,6 +19,8 @@ typedef struct rb_diag {
     char *message;     /* one line, no trailing newline */
     char *source_line; /* the offending source line (no newline, bounded), or NULL */
     char *hint;        /* an optional second line ("did you mean ..."), or NULL */
+    char *waived;      /* a waived warning: why (the waiver's reason, or "--ignore"), else NULL */
+    int waived_external; /* waived by --ignore, not by a comment in the runbook */
 } rb_diag;
 
 /* A growing list of diagnostics. Adding never fails the caller: past RB_DIAG_MAX entries
@@ -27,7 +29,8 @@ typedef struct rb_diags {
     rb_diag *items;
     size_t count, cap;
     size_t dropped;
-    size_t errors, warnings; /* counts including dropped ones */
+    size_t errors, warnings; /* counts including dropped ones; waived warnings are not counted */
+    size_t waived;
 } rb_diags;
 
 #define RB_DIAG_MAX 1000
@@ -44,6 +47,10 @@ void rb_diag_add(rb_diags *d, rb_severity sev, const char *rule, const char *fil
 
 /* Sets the hint of the most recently added diagnostic (no-op if it was dropped). */
 void rb_diag_hint(rb_diags *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Waives warning i (a lint rule accepted visibly): kept for JSON and SARIF, not printed as text,
+ * not counted, never made an error by --strict. */
+void rb_diag_waive(rb_diags *d, size_t i, const char *why, int external);
 
 /* Turns every warning into an error (validate --strict). */
 void rb_diags_promote_warnings(rb_diags *d);

@@ -90,7 +90,7 @@ static void check_targets(checker *c)
 
 void rb_check(const rb_runbook *rb, const rb_graph *g, rb_catalog *cat, rb_diags *d)
 {
-    size_t n = rb->nsteps ? rb->nsteps : 1;
+    size_t n = rb->nsteps ? rb->nsteps : 1, first = d->count;
     checker c = {rb, g, cat, d, calloc(n, 1), calloc(n, sizeof(size_t *)), calloc(n, sizeof(size_t)), NULL};
     if (!c.guards_done || !c.guards || !c.nguards) {
         free(c.guards_done);
@@ -102,6 +102,7 @@ void rb_check(const rb_runbook *rb, const rb_graph *g, rb_catalog *cat, rb_diags
     check_header_templates(&c);
     c_actions(&c);
     c_lint(&c);
+    c_waivers(&c, first);
     for (size_t i = 0; c.guards && i < rb->nsteps; i++)
         free(c.guards[i]);
     free(c.guards_done);

@@ -55,4 +55,8 @@ void c_calls(checker *c, const rb_step *s, const rb_action *a);
  * the number of groups, or -1 when it does not compile (reported). */
 int c_regex(checker *c, const rb_node *n, size_t skip);
 
+/* Waives the warnings from index `from` on that a `# runbook: allow RULE — reason` comment
+ * covers (waive.c). */
+void c_waivers(checker *c, size_t from);
+
 #endif

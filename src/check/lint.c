@@ -12,6 +12,28 @@ const char *const rb_lint_rules[] = {
     "no-rollback", "unconfirmed-destructive", "no-timeout", "secret-in-argv", "insecure-transport",
     "shell-for-typed", "unreachable", "read-only-write", "unguarded-null", "never-equal", NULL};
 
+/* One line per rule, in the order of rb_lint_rules (SARIF shows it; docs/language.md has more). */
+static const char *const rule_docs[] = {
+    "a write step with neither rollback nor irreversible: true",
+    "a destructive or irreversible step with no confirm on it or before it",
+    "a network step with no timeout",
+    "a secret in a command line, where every user can read it (ps)",
+    "TLS or host key verification turned off or weakened",
+    "a shell step that does what a typed action does",
+    "a step whose when is always false",
+    "an effect: read query that changes the server",
+    "a field of a step that may be skipped or continued past, read without its outcome",
+    "a comparison that is always false (types differ, or stdout's trailing newline)",
+};
+
+const char *rb_lint_rule_doc(const char *rule)
+{
+    for (size_t i = 0; rb_lint_rules[i]; i++)
+        if (!strcmp(rb_lint_rules[i], rule))
+            return i < sizeof rule_docs / sizeof *rule_docs ? rule_docs[i] : "DR lint rule";
+    return "DR lint rule";
+}
+
 static const char *type_name(const rb_step *s)
 {
     return s->main.action.type ? s->main.action.type->name : "";

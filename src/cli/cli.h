@@ -51,6 +51,9 @@ typedef struct cli_loaded {
 /* Loads and checks one file; diagnostics go to `d` (warnings promoted under `strict`).
  * Returns the number of errors found in this file. Free with cli_loaded_free. */
 size_t cli_load_checked(const char *path, rb_catalog *cat, int strict, rb_diags *d, cli_loaded *out);
+/* The same, with the lint rules `ignore` (NULL-terminated) waived as --ignore. */
+size_t cli_load_checked_ignoring(const char *path, rb_catalog *cat, int strict, const char *const *ignore,
+                                 rb_diags *d, cli_loaded *out);
 void cli_loaded_free(cli_loaded *l);
 
 /* Resolves NAME|FILE: an existing file path, else NAME on RUNBOOK_PATH. malloc'd or NULL. */

@@ -14,7 +14,22 @@ int cli_use_color(FILE *f)
     return isatty(fileno(f)) && !(nc && *nc);
 }
 
+/* validate --ignore RULE: the team's visible choice for a whole run of validate. */
+static void ignore_rules(rb_diags *d, const char *const *ignore)
+{
+    for (size_t i = 0; i < d->count; i++)
+        for (size_t k = 0; ignore && ignore[k]; k++)
+            if (d->items[i].rule && !strcmp(d->items[i].rule, ignore[k]))
+                rb_diag_waive(d, i, "--ignore", 1);
+}
+
 size_t cli_load_checked(const char *path, rb_catalog *cat, int strict, rb_diags *d, cli_loaded *out)
+{
+    return cli_load_checked_ignoring(path, cat, strict, NULL, d, out);
+}
+
+size_t cli_load_checked_ignoring(const char *path, rb_catalog *cat, int strict, const char *const *ignore,
+                                 rb_diags *d, cli_loaded *out)
 {
     memset(out, 0, sizeof *out);
     rb_diags mine;
@@ -24,6 +39,7 @@ size_t cli_load_checked(const char *path, rb_catalog *cat, int strict, rb_diags 
         out->graph_ok = rb_graph_build(out->rb, &out->graph, &mine) == 0;
         rb_check(out->rb, &out->graph, cat, &mine);
     }
+    ignore_rules(&mine, ignore);
     if (strict)
         rb_diags_promote_warnings(&mine);
     rb_diags_sort(&mine);
@@ -35,6 +51,8 @@ size_t cli_load_checked(const char *path, rb_catalog *cat, int strict, rb_diags 
                     g->source_line ? strlen(g->source_line) : 0, "%s", g->message);
         if (g->hint)
             rb_diag_hint(d, "%s", g->hint);
+        if (g->waived)
+            rb_diag_waive(d, d->count - 1, g->waived, g->waived_external);
     }
     d->dropped += mine.dropped;
     rb_diags_cleanup(&mine);

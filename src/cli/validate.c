@@ -15,11 +15,12 @@ static const cli_opt validate_opts[] = {
     {"format", "FORMAT", "text (default), json, github or sarif"},
     {"strict", NULL, "treat DR lint warnings as errors"},
     {"exclude", "GLOB", "skip paths matching GLOB (repeatable; also read from .runbookignore)"},
+    {"ignore", "RULE", "waive a lint rule everywhere (repeatable; shown as suppressed in json and sarif)"},
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_validate = {
-    "validate", "validate [--format text|json|github|sarif] [--strict] [--exclude GLOB]... PATH...",
+    "validate", "validate [--format text|json|github|sarif] [--strict] [--exclude GLOB]... [--ignore RULE]... PATH...",
     "Check runbook files (folders recurse over *.yaml and *.yml); exit 1 if any is invalid.",
     validate_opts, cmd_validate};
 
@@ -27,7 +28,22 @@ typedef struct validate_opts_t {
     rb_diag_format format;
     int strict;
     walk_ignore ignore;
+    const char *rules[32]; /* --ignore RULE..., NULL-terminated */
+    size_t nrules;
 } vopts;
+
+static int add_rule(vopts *o, const char *rule)
+{
+    size_t i = 0;
+    while (rb_lint_rules[i] && strcmp(rb_lint_rules[i], rule))
+        i++;
+    if (!rb_lint_rules[i])
+        return cli_usage_error(&cli_validate, "--ignore takes a lint rule (see docs/language.md), not '%s'", rule);
+    if (o->nrules + 1 >= sizeof o->rules / sizeof *o->rules)
+        return cli_usage_error(&cli_validate, "too many --ignore rules");
+    o->rules[o->nrules++] = rb_lint_rules[i];
+    return 0;
+}
 
 static int on_opt(int opt, const char *arg, void *ctx)
 {
@@ -43,6 +59,8 @@ static int on_opt(int opt, const char *arg, void *ctx)
     }
     if (opt == 1)
         o->strict = 1;
+    else if (opt == 3)
+        return add_rule(o, arg);
     else if (walk_ignore_add(&o->ignore, ".", arg) != 0)
         return cli_usage_error(&cli_validate, "out of memory");
     return 0;
@@ -60,6 +78,9 @@ static json_t *diag_json(const rb_diag *g)
         json_object_set_new(o, "rule", json_string(g->rule));
     if (o && g->hint)
         json_object_set_new(o, "hint", json_string(g->hint));
+    if (o && g->waived)
+        json_object_set_new(o, "suppressed", json_pack("{s:s, s:s}", "kind", g->waived_external ? "external" : "inSource",
+                                                       "justification", g->waived));
     return o;
 }
 
@@ -76,19 +97,26 @@ static void print_json(const rb_diags *d, const walk_files *files)
     json_object_set_new(root, "diagnostics", diags);
     json_object_set_new(root, "errors", json_integer((json_int_t)d->errors));
     json_object_set_new(root, "warnings", json_integer((json_int_t)d->warnings));
+    json_object_set_new(root, "suppressed", json_integer((json_int_t)d->waived));
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
     fputc('\n', stdout);
     json_decref(root);
 }
+
+/* relative to the repository, where the reference lives (each rule is a row of its table) */
+#define LINT_DOCS_URI "docs/language.md"
 
 static json_t *sarif_rules(void)
 {
     json_t *rules = json_array();
     json_array_append_new(rules, json_pack("{s:s, s:{s:s}}", "id", "invalid", "shortDescription", "text",
                                            "the runbook breaks a rule of the language"));
-    for (size_t i = 0; rb_lint_rules[i]; i++)
-        json_array_append_new(rules, json_pack("{s:s, s:{s:s}}", "id", rb_lint_rules[i], "shortDescription",
-                                               "text", "DR lint rule (see docs/language.md)"));
+    for (size_t i = 0; rb_lint_rules[i]; i++) {
+        char uri[200];
+        snprintf(uri, sizeof uri, "%s#%s", LINT_DOCS_URI, rb_lint_rules[i]);
+        json_array_append_new(rules, json_pack("{s:s, s:{s:s}, s:s}", "id", rb_lint_rules[i], "shortDescription",
+                                               "text", rb_lint_rule_doc(rb_lint_rules[i]), "helpUri", uri));
+    }
     return rules;
 }
 
@@ -100,10 +128,14 @@ static json_t *sarif_result(const rb_diag *g)
         strncat(text, ")", sizeof text - strlen(text) - 1);
     json_t *region = json_pack("{s:i, s:i}", "startLine", g->line ? (int)g->line : 1, "startColumn",
                                g->col ? (int)g->col : 1);
-    return json_pack("{s:s, s:s, s:{s:s}, s:[{s:{s:{s:s}, s:o}}]}", "ruleId", g->rule ? g->rule : "invalid",
-                     "level", g->sev == RB_SEV_ERROR ? "error" : g->sev == RB_SEV_WARNING ? "warning" : "note",
-                     "message", "text", text, "locations", "physicalLocation", "artifactLocation", "uri",
-                     g->file ? g->file : "", "region", region);
+    json_t *r = json_pack("{s:s, s:s, s:{s:s}, s:[{s:{s:{s:s}, s:o}}]}", "ruleId", g->rule ? g->rule : "invalid",
+                          "level", g->sev == RB_SEV_ERROR ? "error" : g->sev == RB_SEV_WARNING ? "warning" : "note",
+                          "message", "text", text, "locations", "physicalLocation", "artifactLocation", "uri",
+                          g->file ? g->file : "", "region", region);
+    if (r && g->waived) /* SARIF 2.1.0 §3.27.23: a suppressed result keeps its place in the log */
+        json_object_set_new(r, "suppressions", json_pack("[{s:s, s:s}]", "kind", g->waived_external ? "external" : "inSource",
+                                                         "justification", g->waived));
+    return r;
 }
 
 static void print_sarif(const rb_diags *d)
@@ -126,9 +158,12 @@ static void print_text_summary(const rb_diags *d, const walk_files *files)
     size_t bad = 0;
     for (size_t i = 0; i < files->count; i++)
         bad += files->failed[i] != 0;
-    rb_showf(stdout, NULL, "%zu file%s checked: %zu valid, %zu invalid (%zu error%s, %zu warning%s)\n", files->count,
+    rb_showf(stdout, NULL, "%zu file%s checked: %zu valid, %zu invalid (%zu error%s, %zu warning%s", files->count,
            files->count == 1 ? "" : "s", files->count - bad, bad, d->errors, d->errors == 1 ? "" : "s",
            d->warnings, d->warnings == 1 ? "" : "s");
+    if (d->waived) /* waived warnings stay visible as a count (and in json and sarif) */
+        rb_showf(stdout, NULL, ", %zu waived", d->waived);
+    fputs(")\n", stdout);
 }
 
 static void report(const rb_diags *d, const walk_files *files, rb_diag_format format)
@@ -166,7 +201,7 @@ int cmd_validate(int argc, char **argv)
     rb_diags_init(&d);
     for (size_t i = 0; i < files.count; i++) {
         cli_loaded l;
-        files.failed[i] = cli_load_checked(files.paths[i], cat, o.strict, &d, &l) != 0;
+        files.failed[i] = cli_load_checked_ignoring(files.paths[i], cat, o.strict, o.rules, &d, &l) != 0;
         cli_loaded_free(&l);
     }
     report(&d, &files, o.format);

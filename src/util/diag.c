@@ -15,6 +15,7 @@ static void diag_free(rb_diag *g)
     free(g->rule);
     free(g->message);
     free(g->source_line);
+    free(g->waived);
     free(g->hint);
 }
 
@@ -128,10 +129,21 @@ void rb_diag_hint(rb_diags *d, const char *fmt, ...)
     g->hint = one_line(msg, strlen(msg));
 }
 
+void rb_diag_waive(rb_diags *d, size_t i, const char *why, int external)
+{
+    rb_diag *g = i < d->count ? &d->items[i] : NULL;
+    if (!g || g->sev != RB_SEV_WARNING || g->waived)
+        return;
+    g->waived = one_line(why, strlen(why));
+    g->waived_external = external;
+    d->warnings--;
+    d->waived++;
+}
+
 void rb_diags_promote_warnings(rb_diags *d)
 {
     for (size_t i = 0; i < d->count; i++)
-        if (d->items[i].sev == RB_SEV_WARNING)
+        if (d->items[i].sev == RB_SEV_WARNING && !d->items[i].waived)
             d->items[i].sev = RB_SEV_ERROR;
     d->errors += d->warnings;
     d->warnings = 0;
@@ -211,6 +223,8 @@ void rb_diags_print_text(const rb_diags *d, FILE *out, int color)
     for (size_t i = 0; i < d->count; i++) {
         const rb_diag *g = &d->items[i];
         const char *tint = !color ? "" : g->sev == RB_SEV_ERROR ? "\033[1;31m" : "\033[1;35m";
+        if (g->waived)
+            continue;
         fputs(bold, out);
         print_location(out, g);
         fprintf(out, "%s%s:%s%s ", tint, sev_name(g->sev), reset, bold);
@@ -251,6 +265,8 @@ void rb_diags_print_github(const rb_diags *d, FILE *out)
 {
     for (size_t i = 0; i < d->count; i++) {
         const rb_diag *g = &d->items[i];
+        if (g->waived)
+            continue;
         fprintf(out, "::%s ", g->sev == RB_SEV_ERROR ? "error" : g->sev == RB_SEV_WARNING ? "warning" : "notice");
         fputs("file=", out);
         print_escaped(out, g->file ? g->file : "", 1);
