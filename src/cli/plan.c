@@ -44,7 +44,7 @@ static json_t *lookup(void *ctx, const char *root)
         return v->run;
     if (!strcmp(root, "runbook"))
         return v->runbook;
-    if (!strcmp(root, "steps") || !strcmp(root, "env"))
+    if (!strcmp(root, "steps") || !strcmp(root, "env") || !strcmp(root, "each"))
         return rb_unknown();
     return NULL;
 }

@@ -230,7 +230,15 @@ static void put_step(plan_view *v, size_t pos, const rb_step *s)
         P("%s\n", s->needs_node->count ? "" : "(nothing: starts at once)");
     }
     if (s->confirm)
-        P("      %-12s %s\n", "confirm:", s->confirm);
+        P("      %-12s %s%s\n", "confirm:", s->confirm, s->confirm_person ? "  (a person must answer: --yes does not)" : "");
+    if (s->for_each) {
+        P("      %-12s ", "for each:");
+        if (s->for_each->kind == RB_NODE_SEQ)
+            put_list(v, s->for_each, ", ");
+        else
+            P("%s", s->for_each->str);
+        P("  (as each.%s; one journaled item at a time)\n", s->each_as);
+    }
     if (s->when)
         put_condition(v, "when:", s->when);
     for (size_t i = 0; i < s->npreconditions; i++)
