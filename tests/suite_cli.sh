@@ -104,6 +104,24 @@ expect_exit 0 "a target that reads a step's output" "$bin" run "$tmp/target-from
 grep -q 'GET /hello.txt' "$tmp/www.log" && ok || bad "the server saw the request to the rendered address"
 kill "$www_pid" 2>/dev/null
 
+# A NUL byte in command output cannot be passed on (it would cut the value there without a word):
+# the step that would use it fails and says why.
+cat >"$tmp/nul.yaml" <<'EOF'
+version: 1
+runbook: nul
+title: A NUL in a captured value
+steps:
+  - id: e
+    exec: [printf, 'env=prod\0-staging\n']
+    effect: read
+    capture: { env: "re:env=(.*)" }
+  - id: use
+    exec: [echo, "${{ steps.e.env }}"]
+    effect: read
+EOF
+expect_exit 1 "a captured value with a NUL byte is not passed on" "$bin" run "$tmp/nul.yaml" --state-dir "$tmp/state3"
+expect_out "the value holds a NUL byte" "the failure says why"
+
 # The bad-input corpus: every file is refused with exit 1 and a located error, never a crash.
 for f in tests/bad/*.yaml; do
     want=$(cat "${f%.yaml}.expect")

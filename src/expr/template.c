@@ -242,6 +242,13 @@ char *rb_template_render_with(const rb_template *t, const rb_scope *scope, rb_te
         }
         if (rc == 1 && unknown_at == (size_t)-1)
             unknown_at = p->offset;
+        /* the result is a C string: a NUL in a value would cut it there, and the rest would be
+         * lost without a word (prod\0-staging passed as prod) */
+        if (p->expr && out.len && memchr(out.data, 0, out.len)) {
+            expr_fail(err, p->offset, "the value holds a NUL byte, which cannot be passed on");
+            expr_buf_cleanup(&out);
+            return NULL;
+        }
     }
     if (unknown_at != (size_t)-1) {
         if (unknown)
