@@ -2,7 +2,7 @@
 # A real DR drill on this machine, with the shipped runbooks and nothing but their inputs set.
 #
 #   drill.sh              failover: the primary is stopped hard, failover-to-secondary runs
-#   drill.sh --failback   the failover, then failback-to-primary (a planned switchover back)
+#   drill.sh --failback   (not yet: the failover, then failback-to-primary)
 #   drill.sh --fault      the failover with an application whose health never comes up: the
 #                         runbook's rollback runs for real and must leave things as they were
 #
@@ -19,7 +19,7 @@ set -u
 mode=failover
 case "${1:-}" in
 "") ;;
---failback) mode=failback ;;
+--failback) echo "drill.sh: --failback is not written yet (failback-to-primary needs per-host data directories and a systemctl stand-in on the ssh hosts)" >&2; exit 3 ;;
 --fault) mode=fault ;;
 *) echo "usage: drill.sh [--failback|--fault]" >&2; exit 2 ;;
 esac
