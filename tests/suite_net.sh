@@ -311,9 +311,9 @@ dry_sets() {
     app-server-failure) echo "health_url=$g/health health_tries=1 health_delay=1s" ;;
     database-failure) echo "db_host=127.0.0.1 db_port=$PP db_name=rb db_user=rb restart_wait=0s health_url=$g/health health_tries=1 db_check_tries=1" ;;
     dns-issues) echo "zone_id=$z cloudflare_api=$cfa new_ip=203.0.113.9 resolver=127.0.0.1 site_url=$g/health check_tries=1 check_delay=1s" ;;
-    dr-monitor) echo "primary_api_url=$g secondary_api_url=$g health_tries=1 health_delay=1s" ;;
+    dr-monitor) echo "primary_db_host=127.0.0.1 primary_api_url=$g secondary_api_url=$g health_tries=1 health_delay=1s" ;;
     failback-to-primary) echo "hetzner_db_host=127.0.0.1 hetzner_db_port=$PP do_db_host=127.0.0.1 do_db_port=$SP do_app_host=127.0.0.1 hetzner_app_host=127.0.0.1 db_name=rb digitalocean_api=$g do_api_url=$g public_api_url=$g health_tries=1 health_delay=1s dns_tries=1 startup_wait=0s dns_propagation_wait=0s db_start_tries=1 db_start_delay=1s catchup_tries=1 sync_tries=1" ;;
-    failover-to-secondary) echo "standby_db_host=127.0.0.1 standby_db_port=$SP db_name=rb primary_direct_url=$g/down secondary_api_url=$g public_api_url=$g digitalocean_api=$g app_host=127.0.0.1 health_tries=1 health_delay=1s dns_tries=1 startup_wait=0s dns_propagation_wait=0s promote_check_tries=1 promote_check_delay=1s" ;;
+    failover-to-secondary) echo "primary_db_host=127.0.0.1 primary_db_port=9 primary_check_timeout=2s standby_db_host=127.0.0.1 standby_db_port=$SP db_name=rb secondary_web_url=$g secondary_api_url=$g public_api_url=$g digitalocean_api=$g app_host=127.0.0.1 health_tries=1 health_delay=1s dns_tries=1 startup_wait=0s dns_propagation_wait=0s promote_check_tries=1 promote_check_delay=1s" ;;
     hetzner-server-loss) echo "server_id=42 hetzner_api=http://127.0.0.1:$HZ/v1 app_health_url=$g/health cloudflare_api=$cfa server_tries=1 server_delay=1s health_tries=1 health_delay=1s" ;;
     region-outage) echo "replica_db_host=127.0.0.1 replica_db_port=$SP db_name=rb health_url=$g/health health_tries=1 health_delay=1s db_check_tries=1 db_check_delay=1s cloudflare_api=$cfa cf_zone_id=$z dns_new_ip=203.0.113.9" ;;
     replication-check) echo "primary_db_host=127.0.0.1 standby_db_host=127.0.0.1 primary_db_port=$PP standby_db_port=$SP db_name=rb db_user=rb" ;;
@@ -344,7 +344,7 @@ t_dry() {
         failback-to-primary | failover-to-secondary | region-outage)
             check "dry: $name fails only at the check after the skipped promotion" \
                 eq "$code $(jq_ "$rid" '[r["step"] for r in of("step_end") if r["outcome"] in ("failed", "timed_out")]')" \
-                "1 $(case $name in failback*) echo '["do_is_primary"]' ;; failover*) echo '["primary_check", "promoted"]' ;; *) echo '["replica_is_primary"]' ;; esac)" ;;
+                "1 $(case $name in failback*) echo '["do_is_primary"]' ;; failover*) echo '["primary_writable", "promoted"]' ;; *) echo '["replica_is_primary"]' ;; esac)" ;;
         *) check "dry: $name exits 0 ($code)" eq "$code" 0 ;;
         esac
         check "dry: $name is journaled as a dry run" eq "$(jq_ "$rid" 'last("run_start").get("dry_run")')" true

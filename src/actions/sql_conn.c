@@ -42,6 +42,18 @@ static int sslmode_defaulted(const rb_act_call *c)
     return !target_str(c, "sslmode") && !(url && strstr(url, "sslmode="));
 }
 
+/* A target's connect_timeout: a duration ("10s"), or the milliseconds a template gives when it
+ * reads a duration input (language.md: a duration template may render as milliseconds). */
+static int connect_timeout_ms(const char *t, long long *ms)
+{
+    size_t n = strspn(t, "0123456789");
+    if (n > 0 && n <= 12 && t[n] == 0) {
+        *ms = strtoll(t, NULL, 10);
+        return 0;
+    }
+    return rb_duration_parse(t, strlen(t), ms);
+}
+
 static int build_keywords(const rb_act_call *c, keywords *k, rb_act_result *res)
 {
     static const char *const explicit_keys[] = {"host", "port", "dbname", "user", "password",
@@ -53,7 +65,7 @@ static int build_keywords(const rb_act_call *c, keywords *k, rb_act_result *res)
         kw_add(k, explicit_keys[i], target_str(c, explicit_keys[i]));
     const char *t = target_str(c, "connect_timeout");
     long long ms;
-    if (t && rb_duration_parse(t, strlen(t), &ms) != 0) {
+    if (t && connect_timeout_ms(t, &ms) != 0) {
         rb_act_fail(res, RB_OUT_FAILED, "refused", "connect_timeout \"%.40s\" is not a duration", t);
         return -1;
     }
@@ -159,7 +171,7 @@ static long long connect_until(const rb_act_call *c, int *by_timeout)
     const char *t = target_str(c, "connect_timeout");
     long long ms, until = c->deadline_ms;
     *by_timeout = 0;
-    if (t && rb_duration_parse(t, strlen(t), &ms) == 0 && ms > 0 &&
+    if (t && connect_timeout_ms(t, &ms) == 0 && ms > 0 &&
         (until <= 0 || rb_act_now_ms() + ms < until)) {
         until = rb_act_now_ms() + ms;
         *by_timeout = 1;

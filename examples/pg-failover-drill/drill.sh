@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# A real DR drill on this machine, with the shipped runbooks and nothing but their inputs set.
+#
+#   drill.sh              failover: the primary is stopped hard, failover-to-secondary runs
+#   drill.sh --failback   (not yet: the failover, then failback-to-primary)
+#   drill.sh --fault      the failover with an application whose health never comes up: the
+#                         runbook's rollback runs for real and must leave things as they were
+#
+# Everything lives in a temporary folder on 127.0.0.1: a PostgreSQL primary ("DigitalOcean") and
+# its streaming standby ("Hetzner", pg_basebackup -R with a slot), TLS with a throwaway CA; a
+# private sshd standing in for the application hosts (docker-compose there is ./docker-compose,
+# which starts ./app.py); ./doapi.py standing in for the DigitalOcean DNS API and for the public
+# names that follow its records. A person-only confirmation (the promotion) is answered on a
+# pseudo-terminal by ./operator.py, as a person would; --yes answers the others.
+# The world is then checked from outside the runbook. Exit 0 only when everything happened.
+# Needs root (PostgreSQL runs as postgres through runuser). RUNBOOK=path overrides the binary;
+# KEEP=1 keeps the folder.
+set -u
+mode=failover
+case "${1:-}" in
+"") ;;
+--failback) echo "drill.sh: --failback is not written yet (failback-to-primary needs per-host data directories and a systemctl stand-in on the ssh hosts)" >&2; exit 3 ;;
+--fault) mode=fault ;;
+*) echo "usage: drill.sh [--failback|--fault]" >&2; exit 2 ;;
+esac
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=$(realpath "${RUNBOOK:-$root/build/runbook}")
+servers=$root/tests/servers
+[[ $(id -u) == 0 ]] || { echo "drill.sh: run as root (PostgreSQL is started as postgres through runuser)" >&2; exit 2; }
+[[ -x $bin ]] || { echo "drill.sh: no $bin: build first (cmake -S . -B build && cmake --build build -j2)" >&2; exit 2; }
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+work=$(mktemp -d /tmp/rb-drill.XXXXXX)
+chmod a+x "$work"
+export RUNBOOK_PATH=$root/runbooks NO_COLOR=1
+unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSSLMODE PGSERVICE PGSSLROOTCERT
+bg=()
+failures=0
+
+cleanup() {
+    local p
+    for p in "${bg[@]}"; do kill "$p" 2>/dev/null; done
+    for d in "$work"/*-app; do [[ -f $d/compose.env ]] && (cd "$d" && PATH=$work/hostbin:$PATH docker-compose down >/dev/null 2>&1); done
+    sh "$servers/sshd.sh" stop "$work/sshd" 2>/dev/null
+    for c in do-db hetzner-db; do bash "$servers/pg.sh" stop "$work/$c" immediate 2>/dev/null; done
+    if [[ ${KEEP:-} == 1 ]]; then echo "kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "$*"; }
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+secret() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
+check() { # what, command...: one outside fact
+    local what=$1
+    shift
+    if "$@"; then say "  ok    $what"; else say "  FAIL  $what"; failures=$((failures + 1)); fi
+}
+eq() { [[ "$1" == "$2" ]] || { say "        got '$1', want '$2'"; return 1; }; }
+# psql as postgres over the cluster's socket: sql do-db|hetzner-db SQL
+sql() {
+    local port
+    [[ $1 == do-db ]] && port=$P1 || port=$P2
+    runuser -u postgres -- "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work/$1" -p "$port" -U postgres -d rb -c "$2"
+}
+in_recovery() { sql "$1" "SELECT pg_is_in_recovery()" 2>/dev/null || echo down; }
+wait_file() { local n=100; while ((n-- > 0)); do [[ -s $1 ]] && return 0; sleep 0.05; done; return 1; }
+
+# ---- the world before the disaster ----
+
+setup() {
+    P1=$(free_port) P2=$(free_port) A1=$(free_port) A2=$(free_port)
+    DBA_PW=$(secret) APP_PW=$(secret) DO_TOKEN=dop_v1_$(secret)
+    mkdir -p "$work/certs" "$work/sshd" "$work/hostbin" "$work/dns" "$work/state"
+    sh "$servers/mkcert.sh" "$work/certs" >/dev/null 2>&1 || return 1
+    chmod a+r "$work/certs"/*
+    PGPASS_RB=$APP_PW bash "$servers/pg.sh" primary "$work/do-db" "$P1" || return 1
+    install -o postgres -g postgres -m 600 "$work/certs/server.pem" "$work/do-db/server.crt"
+    install -o postgres -g postgres -m 600 "$work/certs/server.key" "$work/do-db/server.key"
+    sql do-db "ALTER SYSTEM SET ssl = on" && sql do-db "ALTER SYSTEM SET synchronous_commit = on" &&
+        sql do-db "ALTER ROLE postgres PASSWORD '$DBA_PW'" &&
+        sql do-db "SELECT pg_reload_conf()" >/dev/null &&
+        sql do-db "CREATE TABLE orders (id bigint PRIMARY KEY, note text, at timestamptz NOT NULL DEFAULT clock_timestamp()); ALTER TABLE orders OWNER TO rb" || return 1
+    bash "$servers/pg.sh" standby "$work/hetzner-db" "$P1" "$P2" replication_slot_hetzner || return 1
+    # from now on postgres needs its password over TCP (replication stays trust on loopback)
+    local c
+    for c in do-db hetzner-db; do
+        sed -i 's/^host all postgres 127.0.0.1\/32 trust/host all postgres 127.0.0.1\/32 scram-sha-256/' "$work/$c/pg_hba.conf"
+        sql $c "SELECT pg_reload_conf()" >/dev/null
+    done
+
+    # the application hosts: one sshd whose sessions find ./docker-compose on their PATH
+    sh "$servers/sshd.sh" start "$work/sshd" >/dev/null || return 1
+    . "$work/sshd/server.env"
+    SSHP=$PORT
+    ln -s "$here/docker-compose" "$work/hostbin/docker-compose"
+    kill "$(cat "$work/sshd/sshd.pid")" && sleep 0.2
+    echo "SetEnv PATH=$work/hostbin:/usr/local/bin:/usr/bin:/bin" >>"$work/sshd/sshd_config"
+    /usr/sbin/sshd -f "$work/sshd/sshd_config" -E "$work/sshd/sshd.log" && wait_file "$work/sshd/sshd.pid" || return 1
+    local fault=0
+    [[ $mode == fault ]] && fault=1
+    mkdir -p "$work/do-app" "$work/hetzner-app"
+    printf 'PORT=%s\nAPP=%s\nFAULT=0\n' "$A1" "$here/app.py" >"$work/do-app/compose.env"
+    printf 'PORT=%s\nAPP=%s\nFAULT=%s\n' "$A2" "$here/app.py" "$fault" >"$work/hetzner-app/compose.env"
+    printf 'DATABASE_URL=postgresql://rb:%s@127.0.0.1:%s/rb\nNODE_ENV=production\n' "$APP_PW" "$P1" >"$work/do-app/.env"
+    # Hetzner's stale settings from before (the runbook replaces them and keeps them aside)
+    printf 'DATABASE_URL=postgresql://rb:%s@127.0.0.1:%s/rb\nNODE_ENV=standby\n' "$APP_PW" "$P1" >"$work/hetzner-app/.env"
+    cp -p "$work/hetzner-app/.env" "$work/hetzner-app.env.before"
+    (cd "$work/do-app" && PATH=$work/hostbin:$PATH docker-compose up -d >/dev/null)
+
+    cat >"$work/dns/records.json" <<EOF
+{"zone": "hopwhistle.com",
+ "records": [{"id": 3352896, "type": "CNAME", "name": "api", "data": "api-do.hopwhistle.com", "ttl": 1800},
+             {"id": 3352897, "type": "CNAME", "name": "www", "data": "web-do.hopwhistle.com", "ttl": 1800}],
+ "fronts": {"api-do.hopwhistle.com": "http://127.0.0.1:$A1", "web-do.hopwhistle.com": "http://127.0.0.1:$A1",
+            "api-hetzner.hopwhistle.com": "http://127.0.0.1:$A2", "web-hetzner.hopwhistle.com": "http://127.0.0.1:$A2"}}
+EOF
+    python3 "$here/doapi.py" "$work/dns" "$DO_TOKEN" 2>"$work/dns/log" &
+    bg+=($!)
+    wait_file "$work/dns/port" || return 1
+    DNSP=$(cat "$work/dns/port")
+    PUBLIC=http://127.0.0.1:$DNSP/front/api.hopwhistle.com
+}
+
+# Who accepts writes, polled from outside every 100 ms for the whole drill: "ms do hetzner".
+poll_writable() {
+    PGPASSWORD=$DBA_PW PGCONNECT_TIMEOUT=1 python3 - "$P1" "$P2" "$work/writable.log" <<'EOF' &
+import subprocess, sys, time
+p1, p2, out = sys.argv[1:4]
+def writable(port):
+    r = subprocess.run(["psql", "-X", "-At", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", "rb",
+                        "-c", "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"],
+                       capture_output=True, text=True)
+    return "w" if r.stdout.strip() == "t" else ("r" if r.returncode == 0 else "-")
+with open(out, "a", buffering=1) as f:
+    while True:
+        f.write("%d %s %s\n" % (time.time() * 1000, writable(p1), writable(p2)))
+        time.sleep(0.1)
+EOF
+    bg+=($!)
+}
+
+# Rows on the primary, one transaction each; then the time until the standby has replayed the last.
+write_rows() {
+    local i lsn t0
+    # one session, one transaction per row (autocommit), as an application writes
+    for i in $(seq 1 "$1"); do
+        echo "INSERT INTO orders (id, note) VALUES ($i, 'order $i, before the disaster');"
+    done | runuser -u postgres -- "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$work/do-db" -p "$P1" -U postgres -d rb || return 1
+    lsn=$(sql do-db "SELECT pg_current_wal_lsn()")
+    t0=$(ms_now)
+    until [[ $(sql hetzner-db "SELECT pg_last_wal_replay_lsn() >= '$lsn'") == t ]]; do
+        (($(ms_now) - t0 > 30000)) && { say "the standby did not replay $lsn in 30 s"; return 1; }
+        sleep 0.005
+    done
+    LAG_MS=$(($(ms_now) - t0))
+    REPLAY_LAG=$(sql do-db "SELECT COALESCE(round(EXTRACT(epoch FROM replay_lag) * 1000)::text || ' ms', 'none (idle)') FROM pg_stat_replication")
+    ROWS=$(sql do-db "SELECT count(*) FROM orders") LAST_ID=$(sql do-db "SELECT max(id) FROM orders")
+}
+
+# Runs a shipped runbook as the operator would: --yes, and a person on the terminal for the rest.
+run_runbook() { # log-name answer-regex runbook --set...
+    local name=$1 rule=$2
+    shift 2
+    python3 "$here/operator.py" "$work/answers.log" "$rule" -- "$bin" run "$@" --yes --state-dir "$work/state" \
+        | tee "$work/$name.out"
+    RC=${PIPESTATUS[0]}
+    RUN_ID=$(sed -n 's/^Run \([^ ]*\) (journal: .*/\1/p' "$work/$name.out" | head -1)
+}
+journal_json() { "$bin" journal "$1" --state-dir "$work/state" --format json; }
+
+failover_sets() {
+    F=(--set primary_db_host=127.0.0.1 --set "primary_db_port=$P1" --set primary_check_timeout=2s
+        --set "pg_ca_file=$work/certs/ca.pem" --set standby_db_host=127.0.0.1 --set "standby_db_port=$P2"
+        --set db_name=rb --set app_db_user=rb
+        --set "secondary_api_url=http://127.0.0.1:$A2" --set "secondary_web_url=http://127.0.0.1:$A2"
+        --set "public_api_url=$PUBLIC" --set "digitalocean_api=http://127.0.0.1:$DNSP"
+        --set app_host=127.0.0.1 --set "app_dir=$work/hetzner-app" --set ssh_user=root --set "ssh_port=$SSHP"
+        --set "ssh_key=$work/sshd/id_ed25519" --set "known_hosts=$work/sshd/known_hosts"
+        --set promote_check_tries=20 --set promote_check_delay=1s --set startup_wait=0s
+        --set health_tries="$([[ $mode == fault ]] && echo 3 || echo 10)" --set health_delay=1s
+        --set dns_propagation_wait=1s --set dns_tries=5)
+}
+
+# A figure from the journal (python over R, the records): jq_ RUN EXPR
+jq_() { journal_json "$1" | python3 -c '
+import json, sys
+R = [json.loads(l) for l in sys.stdin if l.strip()]
+def of(t, s=None): return [r for r in R if r.get("type") == t and (s is None or r.get("step") == s)]
+def last(t, s=None): f = of(t, s); return f[-1] if f else {}
+v = eval(sys.argv[1]); print(json.dumps(v) if not isinstance(v, str) else v)' "$2"; }
+
+dns_puts() { python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["method"] in ("PUT", "PATCH"): print(r["status"], r["path"].rsplit("/", 1)[1], json.loads(r["body"]).get("data"))' "$work/dns/requests.jsonl"; }
+dns_data() { python3 -c 'import json,sys; print(" ".join(r["name"] + "=" + r["data"] for r in json.load(open(sys.argv[1]))["records"]))' "$work/dns/records.json"; }
+public_health() { curl -s -m 5 "$PUBLIC/health" 2>/dev/null | tr -d '\n'; }
+app_state() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/$1/app.state" "$2" 2>/dev/null; }
+app_alive() { [[ -s $work/$1/app.pid ]] && kill -0 "$(cat "$work/$1/app.pid")" 2>/dev/null; }
+two_writers() { awk '$2 == "w" && $3 == "w"' "$work/writable.log" | head -3; }
+steps_of() { sed -n 's/^  - id: \([a-z0-9_-]*\)$/\1/p' "$root/runbooks/$1.yaml"; }
+
+# Every step of the runbook journaled with an end, and the split of the run's time.
+journal_checks() { # runbook run-id
+    local missing
+    missing=$(comm -23 <(steps_of "$1" | sort) <(jq_ "$2" '"\n".join(sorted(set(r["step"] for r in of("step_end"))))' | sort))
+    check "the journal holds an end for every step of $1" eq "$missing" ""
+}
+
+# ---- the drills ----
+
+failover() {
+    say "== before the disaster"
+    check "DigitalOcean (do-db) is the primary" eq "$(in_recovery do-db)" f
+    check "Hetzner (hetzner-db) is a standby" eq "$(in_recovery hetzner-db)" t
+    check "the public API answers through DigitalOcean" eq "$(public_health)" OK
+    check "DNS points at DigitalOcean" eq "$(dns_data)" "api=api-do.hopwhistle.com www=web-do.hopwhistle.com"
+    check "Hetzner's application is stopped" eval '! app_alive hetzner-app'
+    write_rows 200 || return 1
+    say "  wrote $ROWS rows (last id $LAST_ID); the standby replayed the last one $LAG_MS ms after its commit (pg_stat_replication replay_lag: $REPLAY_LAG)"
+
+    say "== the disaster: PostgreSQL on DigitalOcean stopped hard (pg_ctl -m immediate)"
+    T_DISASTER=$(ms_now)
+    bash "$servers/pg.sh" stop "$work/do-db" immediate || return 1
+    check "DigitalOcean's database is down" eq "$(in_recovery do-db)" down
+    check "the public API is down" eval '[[ $(public_health) != OK ]]'
+
+    say "== runbook run failover-to-secondary"
+    failover_sets
+    DO_DB_PASSWORD=$DBA_PW HETZNER_DB_PASSWORD=$DBA_PW HOPWHISTLE_APP_DB_PASSWORD=$APP_PW DIGITALOCEAN_TOKEN=$DO_TOKEN \
+        run_runbook failover '^\? promote: Promote the Hetzner standby ' failover-to-secondary "${F[@]}"
+    T_END=$(ms_now)
+    FAILOVER_RUN=$RUN_ID
+    say "== the world after the failover, seen from outside"
+}
+
+check_failover() {
+    check "the runbook exited 0" eq "$RC" 0
+    check "Hetzner is the primary now (pg_is_in_recovery() = f)" eq "$(in_recovery hetzner-db)" f
+    check "DigitalOcean's database is still down" eq "$(in_recovery do-db)" down
+    check "every row written before the disaster is on the new primary ($ROWS, last id $LAST_ID)" \
+        eq "$(sql hetzner-db "SELECT count(*) || ' ' || max(id) FROM orders")" "$ROWS $LAST_ID"
+    check ".env on the Hetzner host points at the promoted database" grep -q "@127.0.0.1:$P2/rb" "$work/hetzner-app/.env"
+    check "the previous .env is kept beside it" test -f "$work/hetzner-app/.env.before-failover-$FAILOVER_RUN"
+    check "Hetzner's application runs (docker-compose up -d over ssh)" app_alive hetzner-app
+    check "... started after the disaster, reading the new .env" eval \
+        '[[ $(app_state hetzner-app database_url) == *"@127.0.0.1:$P2/rb" ]] && (( $(app_state hetzner-app started | cut -d. -f1) * 1000 >= T_DISASTER - 1000 ))'
+    check "the DNS API accepted both switches, with the trailing dot" eq "$(dns_puts | tr '\n' ' ')" \
+        "200 3352896 api-hetzner.hopwhistle.com. 200 3352897 web-hetzner.hopwhistle.com. "
+    check "DNS points at Hetzner" eq "$(dns_data)" "api=api-hetzner.hopwhistle.com www=web-hetzner.hopwhistle.com"
+    check "the public API answers healthy through the new record" eq "$(public_health)" OK
+    check "the operator was asked exactly one question: the promotion" eq "$(cut -d' ' -f2- "$work/answers.log" | cut -c1-32 | tr '\n' '|')" "y: ? promote: Promote the Hetzne|"
+    check "never two databases accepting writes" eq "$(two_writers)" ""
+    journal_checks failover-to-secondary "$FAILOVER_RUN"
+}
+
+check_fault() {
+    check "the runbook failed and rolled back (exit 1)" eq "$RC" 1
+    check "the journal has the rollback" eq "$(jq_ "$FAILOVER_RUN" 'sorted(r["step"] + ":" + r["outcome"] for r in of("rollback_end"))')" \
+        '["promote:skipped", "start_services:succeeded", "write_env:succeeded"]'
+    check "Hetzner stays promoted (irreversible; a re-run skips it)" eq "$(in_recovery hetzner-db)" f
+    check "every row written before the disaster is on it" eq "$(sql hetzner-db "SELECT count(*) || ' ' || max(id) FROM orders")" "$ROWS $LAST_ID"
+    check ".env on the Hetzner host is restored, byte for byte" cmp -s "$work/hetzner-app/.env" "$work/hetzner-app.env.before"
+    check "no backup left behind" eval '! ls "$work/hetzner-app"/.env.before-failover-* >/dev/null 2>&1'
+    check "Hetzner's application is stopped, as before (docker-compose down ran)" eval '! app_alive hetzner-app && grep -q " down$" "$work/hetzner-app/compose.log"'
+    check "the DNS API received no write (health failed before the switch)" eq "$(dns_puts)" ""
+    check "DNS still points at DigitalOcean, its old value" eq "$(dns_data)" "api=api-do.hopwhistle.com www=web-do.hopwhistle.com"
+    check "never two databases accepting writes" eq "$(two_writers)" ""
+}
+
+report() { # RTO and RPO against the runbook's objectives
+    local rpo_ms
+    rpo_ms=$((15 * 60 * 1000))
+    say ""
+    say "== measured against failover-to-secondary's objectives (rto 1h, rpo 15m)"
+    local secs run_secs
+    secs=$(echo "($T_END - $T_DISASTER) / 1000" | bc -l)
+    run_secs=$(jq_ "$FAILOVER_RUN" 'last("run_end").get("duration_ms", 0) / 1000')
+    if [[ $mode == fault ]]; then
+        printf '  RTO  not met: the run rolled back after %.1f s (%.1f s after the disaster); nothing serves until the application is fixed\n' "$run_secs" "$secs"
+    else
+        printf '  RTO  %6.1f s  from the disaster to the public API healthy again (the run: %.1f s)  %s\n' \
+            "$secs" "$run_secs" "$( ((T_END - T_DISASTER <= 3600000)) && echo "within 1h" || echo "OVER 1h")"
+    fi
+    local lost
+    lost=$((ROWS - $(sql hetzner-db "SELECT count(*) FROM orders" 2>/dev/null || echo 0)))
+    printf '  RPO  %6.3f s  replication lag before the disaster; %d of %d rows lost  %s\n' \
+        "$(echo "$LAG_MS / 1000" | bc -l)" "$lost" "$ROWS" "$( ((LAG_MS <= rpo_ms && lost == 0)) && echo "within 15m" || echo "OVER 15m or rows lost")"
+    journal_json "$FAILOVER_RUN" | python3 "$here/split.py" "$root/runbooks/failover-to-secondary.yaml"
+}
+
+setup || { say "drill: setup failed"; exit 1; }
+poll_writable
+failover
+if [[ $mode == fault ]]; then check_fault; else check_failover; fi
+report
+if ((failures)); then say "drill: $failures check(s) failed"; exit 1; fi
+say "drill: $mode passed"
