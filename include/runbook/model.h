@@ -179,6 +179,19 @@ typedef struct rb_step {
     const rb_node *dry_run;    /* map or NULL */
 } rb_step;
 
+/* A figure worth reporting (top-level `report:`): one journaled output of one step, shown by
+ * `runbook report` and, with an objective, compared against it. */
+typedef enum { RB_FIGURE_NONE, RB_FIGURE_RTO, RB_FIGURE_RPO } rb_figure_objective;
+
+typedef struct rb_figure {
+    const char *label;
+    const char *step, *field;      /* value: steps.STEP.FIELD (owned by the figure's `ref`) */
+    char *ref;                     /* "STEP\0FIELD", malloc'd */
+    rb_figure_objective objective; /* with one, the value is a duration */
+    const char *unit;              /* display unit; with an objective "ms" (default) or "s" */
+    const rb_node *node, *value_node, *objective_node;
+} rb_figure;
+
 typedef struct rb_runbook {
     rb_doc *doc;
     const char *path;     /* as given */
@@ -199,6 +212,8 @@ typedef struct rb_runbook {
     size_t ntargets;
     rb_step *steps;
     size_t nsteps;
+    rb_figure *figures; /* report: */
+    size_t nfigures;
     size_t errors; /* structural errors found while building */
 } rb_runbook;
 
@@ -221,6 +236,7 @@ const char *rb_policy_name(rb_policy p);
 const char *rb_severity_name(rb_severity_level s);
 const char *rb_input_type_name(rb_input_type t);
 const char *rb_target_kind_name(rb_target_kind k);
+const char *rb_figure_objective_name(rb_figure_objective o); /* "none", "rto", "rpo" */
 
 /* Scalar helpers shared by the checker and the executor. */
 int rb_scalar_bool(const rb_node *n, int *out);        /* 0 ok, -1 not a bool */
