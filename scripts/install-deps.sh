@@ -17,7 +17,7 @@ packages=(
     python3-dnslib                              # tests/servers/dnsd.py (run by /usr/bin/python3)
     util-linux procps                           # script(1) for terminal tests, pkill/ps
     clang                                       # libFuzzer targets (tests/fuzz)
-    python3 time                                # test helpers (/usr/bin/time for peak memory)
+    python3 time chromium                       # test helpers (/usr/bin/time for peak memory; chromium renders runbook report's HTML)
 )
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

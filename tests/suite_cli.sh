@@ -30,7 +30,7 @@ expect_exit 2 "unknown option" "$bin" validate --frobnicate runbooks/
 expect_exit 2 "unknown command" "$bin" frobnicate
 expect_exit 0 "--version" "$bin" --version
 expect_out "runbook " "version text"
-for cmd in validate plan run resume runs journal graph list; do
+for cmd in validate plan run resume runs journal report graph list; do
     expect_exit 0 "$cmd --help" "$bin" "$cmd" --help
     expect_out "usage: runbook $cmd" "$cmd help text"
 done

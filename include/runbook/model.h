@@ -183,6 +183,19 @@ typedef struct rb_step {
 
 #define RB_MAX_ITEMS 1000 /* items of one for_each */
 
+/* A figure worth reporting (top-level `report:`): one journaled output of one step, shown by
+ * `runbook report` and, with an objective, compared against it. */
+typedef enum { RB_FIGURE_NONE, RB_FIGURE_RTO, RB_FIGURE_RPO } rb_figure_objective;
+
+typedef struct rb_figure {
+    const char *label;
+    const char *step, *field;      /* value: steps.STEP.FIELD (owned by the figure's `ref`) */
+    char *ref;                     /* "STEP\0FIELD", malloc'd */
+    rb_figure_objective objective; /* with one, the value is a duration */
+    const char *unit;              /* display unit; with an objective "ms" (default) or "s" */
+    const rb_node *node, *value_node, *objective_node;
+} rb_figure;
+
 typedef struct rb_runbook {
     rb_doc *doc;
     const char *path;     /* as given */
@@ -203,6 +216,8 @@ typedef struct rb_runbook {
     size_t ntargets;
     rb_step *steps;
     size_t nsteps;
+    rb_figure *figures; /* report: */
+    size_t nfigures;
     size_t errors; /* structural errors found while building */
 } rb_runbook;
 
@@ -225,6 +240,7 @@ const char *rb_policy_name(rb_policy p);
 const char *rb_severity_name(rb_severity_level s);
 const char *rb_input_type_name(rb_input_type t);
 const char *rb_target_kind_name(rb_target_kind k);
+const char *rb_figure_objective_name(rb_figure_objective o); /* "none", "rto", "rpo" */
 
 /* Scalar helpers shared by the checker and the executor. */
 int rb_scalar_bool(const rb_node *n, int *out);        /* 0 ok, -1 not a bool */

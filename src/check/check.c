@@ -88,6 +88,42 @@ static void check_targets(checker *c)
             c_template_tree(c, c->rb->targets[i].params, NULL, SCOPE_TARGET);
 }
 
+/* report: every figure reads a journaled output of a step of this runbook, and an objective
+ * it is measured against is declared. */
+static int output_of(const rb_step *s, const char *field, int *secret)
+{
+    for (size_t i = 0; i < s->main.ncaptures; i++)
+        if (s->main.captures[i].name && !strcmp(s->main.captures[i].name, field))
+            return *secret = s->main.captures[i].secret, 1;
+    const char *const *outs = s->main.action.type ? s->main.action.type->outputs : NULL;
+    for (size_t i = 0; outs && outs[i]; i++)
+        if (!strcmp(outs[i], field))
+            return 1;
+    for (size_t i = 0; rb_common_outputs[i]; i++)
+        if (!strcmp(rb_common_outputs[i], field))
+            return 1;
+    return 0;
+}
+
+static void check_figure(checker *c, const rb_figure *f)
+{
+    const rb_step *s = f->step ? rb_runbook_step(c->rb, f->step) : NULL;
+    int secret = 0;
+    if (f->step && !s)
+        c_error(c, f->value_node, RB_NO_OFFSET, "unknown step \"%s\"", f->step);
+    else if (s && !output_of(s, f->field, &secret))
+        c_error(c, f->value_node, RB_NO_OFFSET, "step \"%s\" has no output \"%s\"", f->step, f->field);
+    else if (s && secret)
+        c_error(c, f->value_node, RB_NO_OFFSET, "capture \"%s\" of step \"%s\" is secret: it is never journaled, so it cannot be reported",
+                f->field, f->step);
+    long long objective = f->objective == RB_FIGURE_RTO ? c->rb->rto_ms : c->rb->rpo_ms;
+    if (f->objective != RB_FIGURE_NONE && objective == RB_NO_DURATION) {
+        c_error(c, f->objective_node, RB_NO_OFFSET, "this figure is measured against the %s, and the runbook declares none",
+                rb_figure_objective_name(f->objective));
+        rb_diag_hint(c->d, "add objectives: { %s: DURATION }", rb_figure_objective_name(f->objective));
+    }
+}
+
 void rb_check(const rb_runbook *rb, const rb_graph *g, rb_catalog *cat, rb_diags *d)
 {
     size_t n = rb->nsteps ? rb->nsteps : 1, first = d->count;
@@ -101,6 +137,8 @@ void rb_check(const rb_runbook *rb, const rb_graph *g, rb_catalog *cat, rb_diags
     check_targets(&c);
     check_header_templates(&c);
     c_actions(&c);
+    for (size_t i = 0; i < rb->nfigures; i++)
+        check_figure(&c, &rb->figures[i]);
     c_lint(&c);
     c_waivers(&c, first);
     for (size_t i = 0; c.guards && i < rb->nsteps; i++)

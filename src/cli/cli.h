@@ -87,7 +87,9 @@ int cmd_run(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
-extern const cli_command cli_validate, cli_plan, cli_graph, cli_list, cli_run, cli_resume, cli_runs, cli_journal;
+extern const cli_command cli_validate, cli_plan, cli_graph, cli_list, cli_run, cli_resume, cli_runs, cli_journal,
+    cli_report;
 
 #endif

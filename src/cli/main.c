@@ -7,7 +7,7 @@
 #include "runbook/show.h"
 
 static const cli_command *const commands[] = {&cli_run, &cli_plan, &cli_validate, &cli_resume, &cli_runs,
-                                              &cli_journal, &cli_graph, &cli_list, NULL};
+                                              &cli_journal, &cli_report, &cli_graph, &cli_list, NULL};
 
 static void usage(FILE *out)
 {

@@ -168,7 +168,8 @@ static const char *const journal_words[] = {
     "seq", "ts", "type", "crc", "step", "outcome", "attempt", "attempts", "duration", "duration_ms", "message",
     "reason", "outputs", "error", "exit_code", "status", "run_start", "run_end", "step_start", "step_end",
     "attempt_start", "attempt_end", "confirm", "rollback_start", "rollback_end", "rollback_begin", "note",
-    "resume", "interrupted", "runbook", "lock", "path", "hash", "inputs", "dry_run", "pid", "user", "rto_ms",
+    "resume", "interrupted", "runbook", "lock", "path", "hash", "inputs", "dry_run", "pid", "user", "rto_ms", "rpo_ms",
+    "report", "label", "field", "objective", "unit",
     "by", "answer", "steps", "scope", "cause", "continued", "verified", "undecided", "succeeded", "failed",
     "timed_out", "skipped", "cancelled", "rolled_back", "not_run", NULL};
 
@@ -388,6 +389,21 @@ static int create_journal(run *r, char *err, size_t len)
     return 0;
 }
 
+/* The runbook's report: declaration, so `runbook report` reads the journal alone. */
+static json_t *figures_json(const rb_runbook *rb)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < rb->nfigures; i++) {
+        const rb_figure *f = &rb->figures[i];
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "label", f->label ? f->label : "", "step", f->step ? f->step : "",
+                              "field", f->field ? f->field : "", "objective", rb_figure_objective_name(f->objective));
+        if (o && f->unit)
+            json_object_set_new(o, "unit", json_string(f->unit));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 static int start_journal(run *r, json_t *inputs)
 {
     size_t srclen;
@@ -400,6 +416,8 @@ static int start_journal(run *r, json_t *inputs)
                           "inputs", inputs, "dry_run", r->o->dry_run, "pid", (int)getpid(), "user",
                           getenv("USER") ? getenv("USER") : "?", "rto_ms", (json_int_t)r->rb->rto_ms);
     free(abs);
+    json_object_set_new(f, "rpo_ms", json_integer(r->rb->rpo_ms));
+    json_object_set_new(f, "report", figures_json(r->rb));
     return journal(r, "run_start", f);
 }
 

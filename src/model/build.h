@@ -41,6 +41,7 @@ void b_steps(build *b, const rb_node *seq);
 void b_block(build *b, const rb_node *map, rb_block *out, const char *what);
 int b_action(build *b, const rb_node *map, rb_action *out, const char *what);
 void b_targets(build *b, const rb_node *map);
+void b_figures(build *b, const rb_node *seq); /* report: (figures.c) */
 
 /* Allocation that reports out-of-memory as an error on the root node. */
 void *b_calloc(build *b, size_t n, size_t size);

@@ -7,7 +7,7 @@
 
 static const char *const top_keys[] = {
     "runbook", "version", "title", "description", "severity", "objectives", "tags", "lock",
-    "on_failure", "deadline", "inputs", "secrets", "targets", "defaults", "steps", NULL};
+    "on_failure", "deadline", "inputs", "secrets", "targets", "defaults", "steps", "report", NULL};
 static const char *const severity_names[] = {"info", "low", "high", "critical", NULL};
 static const char *const input_type_names[] = {"string", "int", "bool", "url", "enum", "duration", NULL};
 
@@ -216,6 +216,7 @@ rb_runbook *rb_model_build(rb_doc *doc, rb_diags *d)
         b_error(&b, root, "missing required key \"steps\"");
     else
         b_steps(&b, steps);
+    b_figures(&b, rb_map_get(root, "report"));
     return rb;
 }
 
@@ -238,6 +239,9 @@ void rb_runbook_free(rb_runbook *rb)
         free(s->rollback);
         free(s->verify);
     }
+    for (size_t i = 0; i < rb->nfigures; i++)
+        free(rb->figures[i].ref);
+    free(rb->figures);
     free(rb->steps);
     free(rb->inputs);
     free(rb->secrets);
