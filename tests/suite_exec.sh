@@ -601,6 +601,10 @@ t_dry() {
         eq "$(jq_ "$rid" 'last("step_end","reads_unknown").get("undecided")')" true
     check "dry run: ... and not run" bash -c "! ls '$D' | grep -q exit-"
     check "dry run: the summary lists the undecided" has "$out" "undecided (only a real run can tell): after_write"
+    check "dry run: a check of a write the dry run did not make is undecided, not failed" \
+        eq "$(jq_ "$rid" 'last("step_end","checks_promoted").get("undecided")')" true
+    check "dry run: ... tried once, not through its retries" \
+        eq "$(jq_ "$rid" 'len(of("attempt_end","checks_promoted"))')" 1
     jcheck "dry run: the journal marks the run and its steps as dry" "$rid" \
         'R[0]["dry_run"] is True and all(r.get("dry_run") for r in of("step_end"))'
 
