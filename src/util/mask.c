@@ -27,6 +27,10 @@ static void mbuf_add(mbuf *b, const void *p, size_t n)
 {
     if (b->failed || !n)
         return;
+    if (n > (SIZE_MAX >> 2) - b->len) { /* far past any bound; also lets -O3 see no wrap-around */
+        b->failed = 1;
+        return;
+    }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n + 1)

@@ -242,7 +242,7 @@ static char *slurp(const char *path, size_t *len)
 
 static void copy_file(const char *from, const char *to)
 {
-    size_t len;
+    size_t len = 0;
     char *data = slurp(from, &len);
     assert_non_null(data);
     FILE *f = fopen(to, "w");

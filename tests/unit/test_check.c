@@ -203,7 +203,7 @@ static void unknown_references(void **state)
         "H:12:23:did you mean \"stdout\"?",
         "E:12:51:unknown step \"missing\"",
         "E:12:82:unknown name \"bogus\"",
-        "H:12:82:names start with inputs., secrets., steps., env., run. or runbook.",
+        "H:12:82:names start with inputs., secrets., steps., env., run., runbook. or each.",
         "E:13:17:\"inputs\" needs a name after it (inputs.NAME)",
         "E:13:31:unknown name \"run.idd\"",
         "H:13:31:did you mean \"id\"?",
