@@ -6,6 +6,7 @@
 #   bash tests/suite_dns.sh BINARY SOURCE_DIR
 set -u
 bin=$(realpath "$1") src=$(realpath "$2")
+. "$src/tests/lib.sh" # check, eq, has, lacks, exists, absent, lines, run_id_of
 work=$(mktemp -d "${TMPDIR:-/tmp}/rb-dns.XXXXXX")
 export RUNBOOK_LOCK_DIR=$work/system-locks # the machine-wide lock folder, private to this suite
 export NO_COLOR=1
@@ -31,19 +32,6 @@ rb() {
     out=$(<"$T/out") err=$(<"$T/err")
     rid=$(sed -n 's/^\(Dry run\|Run\) \([^ ]*\) (journal: .*/\2/p' "$T/out" | head -1)
 }
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what"
-        [[ -f ${T:-}/out ]] && sed 's/^/    out: /' "$T/out" | tail -15 && sed 's/^/    err: /' "$T/err" | tail -8
-    fi
-}
-eq() { [[ "$1" == "$2" ]] || { echo "    got '$1', want '$2'"; return 1; }; }
-has() { grep -qF -- "$2" <<<"$1" || { echo "    no '$2' in the output"; return 1; }; }
 # Attempts of a step, from the run's journal.
 attempts() {
     "$bin" journal "$1" --state-dir "$S" --format json 2>/dev/null |

@@ -6,6 +6,7 @@
 #   bash tests/suite_exec.sh BINARY SOURCE_DIR     (RB_TORTURE_TRIALS=N: torture trials, 50)
 set -u
 bin=$(realpath "$1") src=$(realpath "$2")
+. "$src/tests/lib.sh" # check, eq, has, lacks, exists, absent, lines, run_id_of
 ex=$src/tests/exec
 work=$(mktemp -d "${TMPDIR:-/tmp}/rb-exec.XXXXXX")
 export RUNBOOK_LOCK_DIR=$work/system-locks # the machine-wide lock folder, private to this suite
@@ -39,25 +40,7 @@ rb() {
     rid=$(run_id_of "$T/out")
 }
 printed_run_id() { [[ -n $(run_id_of "$1") ]]; }
-run_id_of() { sed -n 's/^\(Dry run\|Run\) \([^ ]*\) (journal: .*/\2/p' "$1" | head -1; }
 
-check() { # description, command...: passes when the command succeeds
-    local what=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what"
-        [[ -f ${T:-}/out ]] && sed 's/^/    out: /' "$T/out" | tail -15 && sed 's/^/    err: /' "$T/err" | grep -v warning | tail -8
-    fi
-}
-eq() { [[ "$1" == "$2" ]] || { echo "    got '$1', want '$2'"; return 1; }; }
-has() { grep -qF -- "$2" <<<"$1" || { echo "    no '$2' in the output"; return 1; }; }
-lacks() { ! grep -qF -- "$2" <<<"$1" || { echo "    '$2' is in the output"; return 1; }; }
-exists() { [[ -e $1 ]] || { echo "    $1 does not exist"; return 1; }; }
-absent() { [[ ! -e $1 ]] || { echo "    $1 exists"; return 1; }; }
-lines() { if [[ -f $1 ]]; then tr '\n' ' ' <"$1" | sed 's/ $//'; fi; }
 
 # The value of a Python expression over the run's journal records (tests/exec/jr.py).
 jq_() { "$bin" journal "$1" --state-dir "$S" --format json 2>/dev/null | python3 "$ex/jr.py" "${@:2}"; }

@@ -6,6 +6,7 @@
 #   bash tests/suite_fs.sh BINARY SOURCE_DIR
 set -u
 bin=$(realpath "$1") src=$(realpath "$2")
+. "$src/tests/lib.sh" # check, eq, has, lacks, exists, absent, lines, run_id_of
 if [[ $(id -u) -ne 0 ]] || ! command -v useradd >/dev/null || ! command -v runuser >/dev/null; then
     echo "suite_fs: needs root, useradd and runuser: skipped"
     exit 0
@@ -40,23 +41,7 @@ rb() { # runs the binary as root without a terminal; sets code, out, err
     out=$(<"$T/out") err=$(<"$T/err")
 }
 as_other() { runuser -u "$other" -- "$@"; }
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what"
-        [[ -f ${T:-}/out ]] && sed 's/^/    out: /' "$T/out" | tail -15 && sed 's/^/    err: /' "$T/err" | tail -8
-    fi
-}
-eq() { [[ "$1" == "$2" ]] || { echo "    got '$1', want '$2'"; return 1; }; }
 ne() { [[ "$1" != "$2" ]] || { echo "    got '$1'"; return 1; }; }
-has() { grep -qF -- "$2" <<<"$1" || { echo "    no '$2' in the output"; return 1; }; }
-lacks() { ! grep -qF -- "$2" <<<"$1" || { echo "    '$2' is in the output"; return 1; }; }
-exists() { [[ -e $1 || -L $1 ]] || { echo "    $1 does not exist"; return 1; }; }
-absent() { [[ ! -e $1 ]] || { echo "    $1 exists"; return 1; }; }
 
 # A root-only folder with a file in it: what the other user must not reach through runbook.
 vault() {

@@ -10,6 +10,7 @@
 #   bash tests/suite_net.sh BINARY SOURCE_DIR      (RB_NET_ONLY="t_repl t_dns": only those tests)
 set -u
 bin=$(realpath "$1") src=$(realpath "$2")
+. "$src/tests/lib.sh" # check, eq, has, lacks, exists, absent, lines, run_id_of
 net=$src/tests/net servers=$src/tests/servers
 work=$(mktemp -d "${TMPDIR:-/tmp}/rb-net.XXXXXX")
 export RUNBOOK_LOCK_DIR=$work/system-locks # the machine-wide lock folder, private to this suite
@@ -43,21 +44,6 @@ rb() {
     out=$(<"$T/out") err=$(<"$T/err")
     rid=$(run_id_of "$T/out")
 }
-run_id_of() { sed -n 's/^\(Dry run\|Run\) \([^ ]*\) (journal: .*/\2/p' "$1" | head -1; }
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what"
-        [[ -f ${T:-}/out ]] && sed 's/^/    out: /' "$T/out" | tail -15 && sed 's/^/    err: /' "$T/err" | grep -v warning | tail -8
-    fi
-}
-eq() { [[ "$1" == "$2" ]] || { echo "    got '$1', want '$2'"; return 1; }; }
-has() { grep -qF -- "$2" <<<"$1" || { echo "    no '$2' in the output"; return 1; }; }
-lacks() { ! grep -qF -- "$2" <<<"$1" || { echo "    '$2' is in the output"; return 1; }; }
 jq_() { "$bin" journal "$1" --state-dir "$S" --format json 2>/dev/null | python3 "$src/tests/exec/jr.py" "${@:2}"; }
 jcheck() { check "$1" eq "$(jq_ "$2" "$3")" true; }
 wait_until() {
