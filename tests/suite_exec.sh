@@ -198,13 +198,15 @@ t_confirm() {
     check "confirm --yes: ... and nothing ran" absent "$D/did-it"
 
     begin confirm-yes-manual
-    rb run confirm --state-dir "$S" --set "dir=$D" --yes --yes-manual
+    USER= rb run confirm --state-dir "$S" --set "dir=$D" --yes --yes-manual
     check "confirm --yes --yes-manual: succeeds" eq "$code" 0
     check "confirm --yes --yes-manual: the action ran" exists "$D/did-it"
     check "confirm --yes: every text it answers is shown" has "$out" "--yes answers: Really do it?"
     check "confirm --yes: journaled as --yes and --yes-manual" \
         eq "$(jq_ "$rid" '[r["by"] + "/" + r["answer"] for r in of("confirm")]')" '["--yes/yes", "--yes-manual/yes"]'
     check "confirm --yes: the manual step is done" eq "$(jq_ "$rid" 'last("step_end","manual")["outcome"]')" succeeded
+    check "confirm: without USER the journal names the user from the password database" \
+        eq "$(jq_ "$rid" 'last("confirm","ask")["user"]')" "$(id -un)"
 
     begin confirm-person
     rb run confirm-person --state-dir "$S" --set "dir=$D" --yes

@@ -290,6 +290,14 @@ report() { # RTO and RPO against the runbook's objectives
     printf '  RPO  %6.3f s  replication lag before the disaster; %d of %d rows lost  %s\n' \
         "$(echo "$LAG_MS / 1000" | bc -l)" "$lost" "$ROWS" "$( ((LAG_MS <= rpo_ms && lost == 0)) && echo "within 15m" || echo "OVER 15m or rows lost")"
     journal_json "$FAILOVER_RUN" | python3 "$here/split.py" "$root/runbooks/failover-to-secondary.yaml"
+    say ""
+    say "== runbook report (from the journal alone)"
+    "$bin" report "$FAILOVER_RUN" --state-dir "$work/state"
+    # DRILL_REPORT=FILE keeps the HTML report (timeline, RTO line, figures) after the clean-up
+    if [[ -n ${DRILL_REPORT:-} ]]; then
+        "$bin" report "$FAILOVER_RUN" --state-dir "$work/state" --format html >"$DRILL_REPORT" &&
+            say "  the HTML report is in $DRILL_REPORT"
+    fi
 }
 
 setup || { say "drill: setup failed"; exit 1; }

@@ -1,7 +1,9 @@
 /* One step, in its own thread: when, preconditions, confirmation, attempts with retries and
  * timeouts, success criteria, captures, the journal records, and the failure policy. The run's
  * mutex is held except while the action runs, a delay waits, or the operator is asked. */
+#include <pwd.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "internal.h"
@@ -304,6 +306,19 @@ int rb_step_needs_person(const rb_step *s, const rb_exec_opts *o)
     return s->confirm && (s->confirm_person || (!s->main.action.type && !o->yes_manual));
 }
 
+/* Who answered, for the audit: $USER, else the password database's name of the effective
+ * user (cron and CI set no USER); and the person behind sudo when there is one. */
+static void journal_who(json_t *f)
+{
+    const char *user = getenv("USER");
+    struct passwd *pw = user && *user ? NULL : getpwuid(geteuid());
+    const char *sudo = getenv("SUDO_USER");
+    json_object_set_new(f, "user", rb_json_string_lossy(user && *user ? user : pw ? pw->pw_name : "?",
+                                                        strlen(user && *user ? user : pw ? pw->pw_name : "?")));
+    if (sudo && *sudo)
+        json_object_set_new(f, "sudo_user", rb_json_string_lossy(sudo, strlen(sudo)));
+}
+
 /* The question as the operator reads it: rendered (Promote ${{ inputs.host }}?) and masked. */
 static char *confirm_text(run *r, const rb_step *s)
 {
@@ -363,8 +378,7 @@ static int confirm(run *r, const rb_step *s, char *why, size_t len)
     json_t *f = step_fields(r, s);
     json_object_set_new(f, "by", json_string(answer < 0 ? "nobody" : by));
     json_object_set_new(f, "answer", json_string(answer > 0 ? "yes" : answer == 0 ? "no" : "none"));
-    const char *user = getenv("USER");
-    json_object_set_new(f, "user", json_string(user ? user : "?"));
+    journal_who(f);
     journal(r, "confirm", f);
     if (answer < 0)
         why_unanswered(s, person, q, why, len);
