@@ -122,6 +122,16 @@ EOF
 expect_exit 1 "a captured value with a NUL byte is not passed on" "$bin" run "$tmp/nul.yaml" --state-dir "$tmp/state3"
 expect_out "the value holds a NUL byte" "the failure says why"
 
+# A summary names every step continued past, also past 4,096 of them (they were dropped).
+python3 - "$tmp/many.yaml" <<'EOF'
+import sys
+steps = "".join(f"  - id: s{i}\n    assert: \"inputs.n < 0\"\n    on_failure: continue\n" for i in range(4100))
+open(sys.argv[1], "w").write("version: 1\nrunbook: many\ntitle: Many failures\ninputs:\n  n: { type: int, default: 1 }\nsteps:\n" + steps)
+EOF
+expect_exit 0 "4,100 steps continued past" "$bin" run "$tmp/many.yaml" --state-dir "$tmp/state4" --quiet
+[[ $(grep -c '^  failed and continued past: ' <<<"$out") == 4096 ]] && ok || bad "the summary lists 4,096 by name"
+expect_out "and 4 more steps continued past or undecided" "the summary counts the rest"
+
 # The bad-input corpus: every file is refused with exit 1 and a located error, never a crash.
 for f in tests/bad/*.yaml; do
     want=$(cat "${f%.yaml}.expect")

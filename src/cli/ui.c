@@ -43,10 +43,16 @@ static void put_ms(char *buf, size_t len, long long ms)
         rb_duration_format(ms / 1000 * 1000, buf, len);
 }
 
+/* Only what the summary names is kept (a step continued past or undecided), so a long run of
+ * good steps cannot crowd them out; past the bound they are counted and the count is shown. */
 static void remember(ui_state *u, const rb_event *ev)
 {
-    if (u->nsteps >= UI_MAX_STEPS || !ev->step)
+    if (!ev->step || (!ev->continued && ev->outcome != RB_OUT_NOT_RUN))
         return;
+    if (u->nsteps >= UI_MAX_STEPS) {
+        u->unlisted++;
+        return;
+    }
     ui_step *s = &u->steps[u->nsteps++];
     snprintf(s->id, sizeof s->id, "%s", ev->step);
     s->outcome = ev->outcome;
@@ -164,6 +170,9 @@ static void run_end(ui_state *u, const rb_event *ev)
     for (size_t i = 0; i < u->nsteps; i++)
         if (u->steps[i].outcome == RB_OUT_NOT_RUN)
             rb_showf(u->out, u->masker, "  undecided (only a real run can tell): %s\n", u->steps[i].id);
+    if (u->unlisted)
+        rb_showf(u->out, u->masker, "  and %zu more steps continued past or undecided (runbook journal lists them all)\n",
+                 u->unlisted);
     if (ev->text && *ev->text)
         rb_showf(u->out, u->masker, "  %s\n", ev->text);
 }

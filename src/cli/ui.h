@@ -18,8 +18,8 @@ typedef struct ui_state {
     FILE *out;
     int color, quiet, verbose, line_start;
     long long rto_ms;
-    ui_step steps[UI_MAX_STEPS];
-    size_t nsteps;
+    ui_step steps[UI_MAX_STEPS]; /* the steps the summary lists: continued past or undecided */
+    size_t nsteps, unlisted;     /* unlisted: more of them than fit, counted */
     const rb_masker *masker;  /* the run's: everything shown is masked again as it is written */
     char carry[4];            /* the start of a UTF-8 character cut off at the end of a chunk */
     size_t ncarry;
