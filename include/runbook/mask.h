@@ -44,6 +44,10 @@ void rb_masker_free(rb_masker *m);
  * RB_MASK_MAX_SECRET, ENOMEM. On -1 the secret is not masked: the caller must not go on. */
 int rb_masker_add(rb_masker *m, const char *value, size_t len);
 
+/* For a text that was cut: the length of its longest ending that is the start of a form (0 when
+ * none), which a cut may have left as half a secret; the caller drops it. */
+size_t rb_mask_open_tail(const rb_masker *m, const char *s, size_t len);
+
 /* Length of the longest form held (0 when empty): a stream holds back one byte less. */
 size_t rb_masker_max_len(const rb_masker *m);
 

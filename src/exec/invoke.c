@@ -299,6 +299,19 @@ static void run_prepared(run *r, const invocation *inv, prepared *p, act_result 
         judge_result(r, k, res);
 }
 
+/* An action's message is cut to its buffer before the executor can mask it: a secret at the cut
+ * would leave its first half, which masking no longer recognises. A full message loses any
+ * ending that starts a secret. */
+static void close_cut_message(run *r, act_result *res)
+{
+    size_t len = strlen(res->message);
+    if (len + 1 < sizeof res->message)
+        return;
+    size_t open = rb_mask_open_tail(r->masker, res->message, len);
+    if (open)
+        snprintf(res->message + len - open, open + 1, "%s", open >= 3 ? "***" : "");
+}
+
 void invoke(run *r, const invocation *inv, act_result *res)
 {
     prepared p;
@@ -309,6 +322,7 @@ void invoke(run *r, const invocation *inv, act_result *res)
         run_prepared(r, inv, &p, res);
     if (!res->outputs)
         res->outputs = json_object();
+    close_cut_message(r, res);
     json_decref(p.params);
     json_decref(p.target);
 }

@@ -152,6 +152,28 @@ static uint32_t ac_step(const rb_masker *m, uint32_t s, unsigned char c)
     }
 }
 
+/* 1 when s[0..len) is the start of some form: a walk down the trie from the root. */
+static int starts_a_form(const rb_masker *m, const char *s, size_t len)
+{
+    uint32_t t = m->root_next[(unsigned char)s[0]];
+    for (size_t i = 1; t && i < len; i++)
+        t = child_of(m, t, (unsigned char)s[i]);
+    return t != 0;
+}
+
+size_t rb_mask_open_tail(const rb_masker *m, const char *s, size_t len)
+{
+    if (!m || !len)
+        return 0;
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&m->lock);
+    size_t most = m->max_len ? m->max_len - 1 : 0, found = 0;
+    for (size_t k = most < len ? most : len; k > 0 && !found; k--)
+        if (starts_a_form(m, s + len - k, k))
+            found = k;
+    pthread_rwlock_unlock((pthread_rwlock_t *)&m->lock);
+    return found;
+}
+
 /* Makes room for `extra` more nodes up front, so inserting and linking cannot fail halfway. */
 static int ac_reserve(rb_masker *m, size_t extra)
 {

@@ -447,6 +447,19 @@ static void control_characters_are_shown_visibly(void **state)
     assert_int_equal(rb_show_incomplete_tail("abc", 3), 0);
 }
 
+/* A text cut in the middle of a secret ends with the secret's first half: it is found. */
+static void open_tail_of_a_cut_text(void **state)
+{
+    (void)state;
+    rb_masker *m = rb_masker_new();
+    assert_int_equal(rb_masker_add(m, "Zk4qW9xLm2vRt7yP", 16), 0);
+    assert_int_equal(rb_mask_open_tail(m, "failed: token Zk4qW9", 20), 6);
+    assert_int_equal(rb_mask_open_tail(m, "failed: token Zk4qW9xLm2vRt7y", 29), 15);
+    assert_int_equal(rb_mask_open_tail(m, "failed: nothing here", 20), 0);
+    assert_int_equal(rb_mask_open_tail(m, "", 0), 0);
+    rb_masker_free(m);
+}
+
 static void showf_masks_then_cuts_then_escapes(void **state)
 {
     (void)state;
@@ -495,6 +508,7 @@ int main(void)
         cmocka_unit_test(secret_split_between_two_texts),
         cmocka_unit_test(control_characters_are_shown_visibly),
         cmocka_unit_test(showf_masks_then_cuts_then_escapes),
+        cmocka_unit_test(open_tail_of_a_cut_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
