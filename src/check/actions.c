@@ -74,12 +74,20 @@ static int is_shell_text(const rb_action *a, const rb_param_def *def)
 
 static void check_argv(checker *c, const rb_node *argv, const rb_step *s, ref_scope scope)
 {
+    int options_end = 0; /* after "--", nothing is read as an option */
     for (size_t i = 0; i < argv->count; i++) {
         const rb_node *item = argv->items[i];
+        if (item->kind == RB_NODE_SCALAR && !strcmp(item->str, "--"))
+            options_end = 1;
         if (item->kind != RB_NODE_SCALAR || !rb_scalar_has_template(item))
             continue;
         ref_summary sum = c_template(c, item, s, scope);
         lint_secret_in_argv(c, item, &sum);
+        /* after an option such as -a or --image, a value is that option's argument */
+        const rb_node *prev = i > 0 ? argv->items[i - 1] : NULL;
+        int option_argument = prev && prev->kind == RB_NODE_SCALAR && prev->str[0] == '-';
+        if (i > 0 && !options_end && !option_argument && sum.parsed)
+            lint_argv_option(c, item);
     }
 }
 

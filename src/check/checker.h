@@ -46,6 +46,8 @@ ref_summary c_template_tree(checker *c, const rb_node *n, const rb_step *step, r
 void c_actions(checker *c);
 void c_lint(checker *c);
 void lint_secret_in_argv(checker *c, const rb_node *item, const ref_summary *sum);
+/* argv-option: an argv item after the program that is one ${{ }} alone, before any "--". */
+void lint_argv_option(checker *c, const rb_node *item);
 /* A shell script's ${{ }} that become a command's words (parts[] from rb_shell_scan, one per
  * template part) and read a secret. */
 void lint_secret_in_shell(checker *c, const rb_node *n, const rb_template *t, const rb_shell_part *parts);

@@ -10,7 +10,7 @@
 
 const char *const rb_lint_rules[] = {
     "no-rollback", "unconfirmed-destructive", "no-timeout", "secret-in-argv", "insecure-transport",
-    "shell-for-typed", "unreachable", "read-only-write", "unguarded-null", "never-equal", NULL};
+    "shell-for-typed", "unreachable", "read-only-write", "unguarded-null", "never-equal", "argv-option", NULL};
 
 /* One line per rule, in the order of rb_lint_rules (SARIF shows it; docs/language.md has more). */
 static const char *const rule_docs[] = {
@@ -24,6 +24,7 @@ static const char *const rule_docs[] = {
     "an effect: read query that changes the server",
     "a field of a step that may be skipped or continued past, read without its outcome",
     "a comparison that is always false (types differ, or stdout's trailing newline)",
+    "a value alone as an argument, which a leading '-' would turn into an option",
 };
 
 const char *rb_lint_rule_doc(const char *rule)
@@ -107,6 +108,44 @@ static void no_timeout(checker *c, const rb_step *s)
 
 /* Called by the action checks with each exec argv item's summary, so the template is not
  * parsed twice. */
+/* An input that cannot start with '-': an enum, a url, a bool, a duration, a non-negative int,
+ * or one whose pattern the author wrote. */
+static int input_is_safe(const rb_input *in)
+{
+    return in->type == RB_IN_ENUM || in->type == RB_IN_URL || in->type == RB_IN_BOOL || in->type == RB_IN_DURATION ||
+           (in->type == RB_IN_INT && in->has_min && in->min >= 0) || in->pattern;
+}
+
+typedef struct option_scan {
+    const rb_runbook *rb;
+    int refs, safe;
+} option_scan;
+
+/* Inputs are what an operator types at 3 a.m. (or a caller passes on): only they count here;
+ * a step's own output is the program's, checked where it is produced. */
+static void on_option_ref(const rb_ref *r, void *ctx)
+{
+    option_scan *o = ctx;
+    const rb_input *in = !strcmp(r->root, "inputs") && r->name ? rb_runbook_input(o->rb, r->name) : NULL;
+    o->refs += in != NULL;
+    o->safe += in && input_is_safe(in);
+}
+
+void lint_argv_option(checker *c, const rb_node *item)
+{
+    rb_expr_error e;
+    rb_template *t = rb_template_parse(item->str, item->len, &e);
+    const rb_expr *x = t ? rb_template_single(t) : NULL;
+    option_scan o = {c->rb, 0, 0};
+    if (x)
+        rb_expr_refs(x, on_option_ref, &o);
+    if (x && o.refs == 1 && o.safe == 0) {
+        c_warn(c, item, "argv-option", "this argument is a value alone: one that starts with '-' is read as an option");
+        rb_diag_hint(c->d, "put \"--\" before it in argv, or give the input a pattern");
+    }
+    rb_template_free(t);
+}
+
 void lint_secret_in_argv(checker *c, const rb_node *item, const ref_summary *sum)
 {
     if (!sum->secret)
