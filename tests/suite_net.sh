@@ -544,10 +544,31 @@ t_reuse() {
 
 t_cancel_all() { t_cancel http; t_cancel sql; t_cancel ssh; }
 
+# kill -9 of runbook during an ssh step: the kernel closes the connection, and the remote
+# command must not outlive its channel; a resume then runs the step again with consent.
+t_kill_ssh() {
+    begin kill-ssh
+    nap=32.$RANDOM
+    echo "$nap" >"$D/nap"
+    chmod a+r "$D/nap"
+    local args=(--set "port=$SSHP" --set "user=$KEY_USER" --set "key=$work/sshd/id_ed25519"
+        --set "known_hosts=$work/sshd/known_hosts" --set "nap_file=$D/nap") pid r
+    "$bin" run cancel-ssh --state-dir "$S" "${args[@]}" </dev/null >"$T/first" 2>"$T/err" &
+    pid=$! # runbook itself, not a wrapper: its death is what closes the connection
+    check "kill -9 ssh: the remote command started" wait_until 20 ssh_sleeping
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    r=$(run_id_of "$T/first")
+    check "kill -9 ssh: the remote command is gone with the connection" wait_until 5 ssh_quiet
+    echo 0 >"$D/nap"
+    rb resume "$r" --state-dir "$S" --rerun-in-doubt
+    check "kill -9 ssh: resume --rerun-in-doubt finishes the run" eq "$code" 0
+}
+
 main() {
     start_servers || { echo "FAIL: the servers did not start"; exit 1; }
     fake_flyctl
-    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_refused t_secrets t_tls t_reuse"
+    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_kill_ssh t_refused t_secrets t_tls t_reuse"
     for t in ${RB_NET_ONLY:-$all}; do
         local t0=$SECONDS
         "$t"
