@@ -18,21 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() { # description, command...: passes when the command succeeds
-    local what=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what"
-        [[ -f $work/out ]] && sed 's/^/    out: /' "$work/out" | tail -12
-        [[ -f $work/err ]] && sed 's/^/    err: /' "$work/err" | tail -6
-    fi
-}
-eq() { [[ "$1" == "$2" ]] || { echo "    got '$1', want '$2'"; return 1; }; }
-has() { grep -qF -- "$2" <<<"$1" || { echo "    no '$2' in the output"; return 1; }; }
-lacks() { ! grep -qF -- "$2" <<<"$1" || { echo "    '$2' is in the output"; return 1; }; }
+. "$src/tests/lib.sh" # check, eq, has, lacks (absent is this suite's own, below)
+T=$work # check shows $T/out and $T/err when one fails
 printed() { sed -n 's/^    │ //p' "$work/out" | tr -d '\n'; } # the step's output, lines joined
 absent() { [[ ! -e $1 ]] || { echo "    $1 exists: a value ran as code"; return 1; }; }
 
