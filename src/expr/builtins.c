@@ -239,13 +239,13 @@ static json_t *fn_sql_literal(json_t *const *a, const expr_call *c) { return sql
 static json_t *fn_sql_ident(json_t *const *a, const expr_call *c) { return sql_quote(a, c, 1); }
 
 static const expr_builtin builtins[] = {
-    {"contains", 2, fn_contains},       {"starts_with", 2, fn_starts_with},
-    {"ends_with", 2, fn_ends_with},     {"len", 1, fn_len},
-    {"int", 1, fn_int},                 {"string", 1, fn_string},
-    {"lower", 1, fn_lower},             {"upper", 1, fn_upper},
-    {"trim", 1, fn_trim},               {"duration", 1, fn_duration},
-    {"sql_literal", 1, fn_sql_literal}, {"sql_ident", 1, fn_sql_ident},
-    {"default", 2, NULL},
+    {"contains", 2, fn_contains, RB_T_BOOL},         {"starts_with", 2, fn_starts_with, RB_T_BOOL},
+    {"ends_with", 2, fn_ends_with, RB_T_BOOL},       {"len", 1, fn_len, RB_T_NUMBER},
+    {"int", 1, fn_int, RB_T_NUMBER},                 {"string", 1, fn_string, RB_T_STRING},
+    {"lower", 1, fn_lower, RB_T_STRING},             {"upper", 1, fn_upper, RB_T_STRING},
+    {"trim", 1, fn_trim, RB_T_STRING},               {"duration", 1, fn_duration, RB_T_NUMBER},
+    {"sql_literal", 1, fn_sql_literal, RB_T_STRING}, {"sql_ident", 1, fn_sql_ident, RB_T_STRING},
+    {"default", 2, NULL, RB_T_UNKNOWN},
 };
 
 const expr_builtin *expr_builtin_find(const char *name)

@@ -22,6 +22,7 @@ typedef struct expr_builtin {
     const char *name;
     size_t nargs;
     builtin_fn fn; /* NULL for default(), which the evaluator runs lazily */
+    rb_static_type result; /* what it gives, for the checker (RB_T_UNKNOWN: depends) */
 } expr_builtin;
 
 const expr_builtin *expr_builtin_find(const char *name);

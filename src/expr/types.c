@@ -26,26 +26,13 @@ static rb_static_type literal_type(const json_t *v)
     return json_is_null(v) ? RB_T_NULL : RB_T_UNKNOWN;
 }
 
+/* A function gives the type its table says; default(a, b) gives a's when b's is the same. */
 static rb_static_type call_type(const node *n, const typer *t)
 {
-    static const char *const numbers[] = {"int", "len", "duration", NULL};
-    static const char *const strings[] = {"string", "lower", "upper", "trim", "sql_literal", "sql_ident", NULL};
-    static const char *const bools[] = {"contains", "starts_with", "ends_with", NULL};
-    const char *name = n->u.call.fn->name;
-    for (size_t i = 0; numbers[i]; i++)
-        if (!strcmp(name, numbers[i]))
-            return RB_T_NUMBER;
-    for (size_t i = 0; strings[i]; i++)
-        if (!strcmp(name, strings[i]))
-            return RB_T_STRING;
-    for (size_t i = 0; bools[i]; i++)
-        if (!strcmp(name, bools[i]))
-            return RB_T_BOOL;
-    if (!strcmp(name, "default") && n->u.call.n == 2) {
-        rb_static_type a = type_of_node(n->u.call.args[0], t), b = type_of_node(n->u.call.args[1], t);
-        return a == b ? a : RB_T_UNKNOWN;
-    }
-    return RB_T_UNKNOWN;
+    if (n->u.call.fn->result != RB_T_UNKNOWN || n->u.call.n != 2)
+        return n->u.call.fn->result;
+    rb_static_type a = type_of_node(n->u.call.args[0], t), b = type_of_node(n->u.call.args[1], t);
+    return a == b ? a : RB_T_UNKNOWN;
 }
 
 static rb_static_type name_type(const node *n, const typer *t)
