@@ -544,6 +544,43 @@ t_reuse() {
 
 t_cancel_all() { t_cancel http; t_cancel sql; t_cancel ssh; }
 
+# file steps on an ssh target: written over SFTP with their mode, and a later failure's rollback
+# puts the old content and mode back and removes the file that did not exist.
+t_file_ssh() {
+    begin file-ssh
+    mkdir -p "$D/host" && chmod 755 "$D" "$D/host"
+    printf 'DATABASE_URL=old\n' >"$D/host/app.env" && chmod 600 "$D/host/app.env"
+    local args=(--set "port=$SSHP" --set "user=$KEY_USER" --set "key=$work/sshd/id_ed25519"
+        --set "known_hosts=$work/sshd/known_hosts" --set "dir=$D/host")
+    rb run file-ssh --state-dir "$S" "${args[@]}" --set fail=false
+    check "file over ssh: written (exit 0)" eq "$code" 0
+    check "file over ssh: the new content is on the host" eq "$(cat "$D/host/app.env")" "DATABASE_URL=new"
+    check "file over ssh: ... with its mode" eq "$(stat -c %a "$D/host/app.env")" 640
+    check "file over ssh: the new file exists" exists "$D/host/fresh.conf"
+    printf 'DATABASE_URL=old\n' >"$D/host/app.env" && chmod 600 "$D/host/app.env" && rm -f "$D/host/fresh.conf"
+    rb run file-ssh --state-dir "$S" "${args[@]}"
+    check "file over ssh: a later failure rolls back (exit 1)" eq "$code" 1
+    check "file over ssh: the old content is back" eq "$(cat "$D/host/app.env")" "DATABASE_URL=old"
+    check "file over ssh: ... with its old mode" eq "$(stat -c %a "$D/host/app.env")" 600
+    check "file over ssh: the file that did not exist is removed" absent "$D/host/fresh.conf"
+    check "file over ssh: no temporary file is left" eq "$(ls -A "$D/host")" "app.env"
+}
+
+# A key protected by a passphrase, the passphrase from a secret: it logs in, a wrong one is an
+# auth failure, and the passphrase appears in nothing the run printed or journaled.
+t_ssh_passphrase() {
+    begin ssh-passphrase
+    local phrase=Pp-$RANDOM-canary-$RANDOM
+    ssh-keygen -q -t ed25519 -N "$phrase" -C pass -f "$T/id_pass"
+    cat "$T/id_pass.pub" >>"$work/sshd/authorized_keys"
+    local args=(--set "port=$SSHP" --set "user=$KEY_USER" --set "key=$T/id_pass" --set "known_hosts=$work/sshd/known_hosts")
+    RB_NET_KEY_PASSPHRASE=$phrase rb run ssh-passphrase --state-dir "$S" "${args[@]}"
+    check "key passphrase: logs in (exit 0)" eq "$code" 0
+    RB_NET_KEY_PASSPHRASE=wrong-$phrase rb run ssh-passphrase --state-dir "$S" "${args[@]}"
+    check "key passphrase: a wrong one fails the run (exit 1)" eq "$code" 1
+    check "key passphrase: ... and is shown nowhere" bash -c "! grep -rqF -- '$phrase' '$T/out' '$T/err' '$S'"
+}
+
 # kill -9 of runbook during an ssh step: the kernel closes the connection, and the remote
 # command must not outlive its channel; a resume then runs the step again with consent.
 t_kill_ssh() {
@@ -568,7 +605,7 @@ t_kill_ssh() {
 main() {
     start_servers || { echo "FAIL: the servers did not start"; exit 1; }
     fake_flyctl
-    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_kill_ssh t_refused t_secrets t_tls t_reuse"
+    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_kill_ssh t_file_ssh t_ssh_passphrase t_refused t_secrets t_tls t_reuse"
     for t in ${RB_NET_ONLY:-$all}; do
         local t0=$SECONDS
         "$t"
