@@ -431,7 +431,7 @@ t_signal_rollback() {
 
 t_verify() {
     local variant
-    for variant in happened did-not; do
+    for variant in happened did-not rerun; do
         begin "verify-$variant"
         local pid r
         "$bin" run verify --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
@@ -444,11 +444,15 @@ t_verify() {
         touch "$D/go"
         wait_until 10 no_marker "$D" >/dev/null
         [[ $variant == did-not ]] && rm "$D/done"
-        rb resume "$r" --state-dir "$S"
+        if [[ $variant == rerun ]]; then # --rerun-in-doubt still asks the world first
+            rb resume "$r" --state-dir "$S" --rerun-in-doubt
+        else
+            rb resume "$r" --state-dir "$S"
+        fi
         check "verify ($variant): the resume needs no operator (exit 0)" eq "$code" 0
-        if [[ $variant == happened ]]; then
-            check "verify (happened): the step is marked done, not run again" eq "$(lines "$D/log")" "act next"
-            check "verify (happened): journaled" has "$(jq_ "$r" 'last("note","act")["resume"]')" "verify says it happened"
+        if [[ $variant != did-not ]]; then
+            check "verify ($variant): the step is marked done, not run again" eq "$(lines "$D/log")" "act next"
+            check "verify ($variant): journaled" has "$(jq_ "$r" 'last("note","act")["resume"]')" "verify says it happened"
         else
             check "verify (did not): the step runs again" eq "$(lines "$D/log")" "act act next"
         fi
