@@ -114,6 +114,10 @@ char *rb_journal_side_path(rb_journal *j, const char *step_id, const char *suffi
  * Returns 0 or -1 with errno. */
 int rb_journal_side_write(rb_journal *j, const char *step_id, const char *suffix,
                           const void *data, size_t len);
+/* Reads a side file whole, if it is a regular file of at most `max` bytes (never through a
+ * symlink): 0 with a malloc'd, NUL-terminated *data, 1 when there is none, -1 otherwise. */
+int rb_journal_side_read(rb_journal *j, const char *step_id, const char *suffix, size_t max, char **data,
+                         size_t *len);
 
 /* ---- reading ---- */
 

@@ -1,11 +1,8 @@
 /* The one path from a block to its action (steps, rollbacks, undos, verifies, resumes): render,
  * make the journal durable, run the action with the run's mutex released, judge its expect.
  * Actions see only runbook/action.h: this file builds their call context. */
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "runbook/values.h"
@@ -82,21 +79,7 @@ static int side_read(void *ctx, const char *name, char **data, size_t *len)
     side_ctx *sc = ctx;
     char key[320];
     side_key(sc->r, sc->step, key, sizeof key);
-    char *path = rb_journal_side_path(sc->r->journal, key, name);
-    int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-    int rc = fd < 0 ? (path ? 1 : -1) : -1;
-    struct stat st;
-    free(path);
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= SIDE_MAX &&
-        (*data = malloc((size_t)st.st_size + 1))) {
-        ssize_t n = read(fd, *data, (size_t)st.st_size);
-        *len = n > 0 ? (size_t)n : 0;
-        (*data)[*len] = 0;
-        rc = n == st.st_size ? 0 : (free(*data), *data = NULL, -1);
-    }
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    return rb_journal_side_read(sc->r->journal, key, name, SIDE_MAX, data, len);
 }
 
 /* ---- expressions, for assert ---- */

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "internal.h"
+
+#define RB_SECRET_SIDE_MAX (16u << 20) /* the secret captures kept for one step */
 #include "runbook/regex.h"
 #include "runbook/values.h"
 
@@ -150,8 +152,10 @@ void load_secret_captures(run *r, const rb_step *s, json_t *outputs)
         return;
     char key[320];
     side_key(r, s, key, sizeof key);
-    char *path = rb_journal_side_path(r->journal, key, "secrets");
-    json_t *kept = path ? json_load_file(path, 0, NULL) : NULL;
+    char *text = NULL;
+    size_t len = 0;
+    json_t *kept = rb_journal_side_read(r->journal, key, "secrets", RB_SECRET_SIDE_MAX, &text, &len) == 0
+                       ? json_loadb(text, len, 0, NULL) : NULL;
     const char *name;
     json_t *v;
     json_object_foreach(kept, name, v)
@@ -160,5 +164,5 @@ void load_secret_captures(run *r, const rb_step *s, json_t *outputs)
         json_object_set(outputs, name, v);
     }
     json_decref(kept);
-    free(path);
+    free(text);
 }

@@ -98,3 +98,24 @@ int rb_journal_side_write(rb_journal *j, const char *step_id, const char *suffix
     free(dir);
     return rc;
 }
+
+int rb_journal_side_read(rb_journal *j, const char *step_id, const char *suffix, size_t max, char **data,
+                         size_t *len)
+{
+    char *path = rb_journal_side_path(j, step_id, suffix);
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    int rc = fd < 0 ? (path && errno == ENOENT ? 1 : -1) : -1;
+    struct stat st;
+    free(path);
+    *data = NULL;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= max &&
+        (*data = malloc((size_t)st.st_size + 1))) {
+        ssize_t n = read(fd, *data, (size_t)st.st_size);
+        *len = n > 0 ? (size_t)n : 0;
+        (*data)[*len] = 0;
+        rc = n == st.st_size ? 0 : (free(*data), *data = NULL, -1);
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
