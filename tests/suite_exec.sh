@@ -833,6 +833,7 @@ t_terminal
 t_torture
 T=$work
 check "no sanitizer report from any process" bash -c "! ls '$work' | grep -q '^sanitizer'"
+ls "$work" | grep -q '^sanitizer' && head -n 40 "$work"/sanitizer* # which process, and where
 cat "$work"/sanitizer* 2>/dev/null | head -40
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
