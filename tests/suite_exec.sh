@@ -779,7 +779,8 @@ t_file_link() {
 
 on_tty() { # input-script, args...: runs the binary on a pseudo-terminal (util-linux script)
     local feed=$1; shift
-    bash -c "$feed" | timeout -k 5 60 script -qec "$(printf '%q ' "$bin" "$@")" /dev/null 2>&1 |
+    # script runs the command with $SHELL; printf %q may write bash-only $'...' quoting
+    bash -c "$feed" | SHELL=/bin/bash timeout -k 5 60 script -qec "$(printf '%q ' "$bin" "$@")" /dev/null 2>&1 |
         tr -d '\r' | sed 's/\x1b\[[0-9;]*m//g' >"$T/out"
     out=$(<"$T/out")
 }

@@ -42,7 +42,8 @@ no_esc() { # file...: no raw ESC, BEL or CR byte reached it
 on_tty() { # input-script, args...: on a pseudo-terminal (util-linux script); raw bytes in $T/tty
     local feed=$1
     shift
-    bash -c "$feed" | timeout -k 5 60 script -qec "$(printf '%q ' "$bin" "$@")" /dev/null >"$T/tty" 2>&1
+    # script runs the command with $SHELL; printf %q may write bash-only $'...' quoting
+    bash -c "$feed" | SHELL=/bin/bash timeout -k 5 60 script -qec "$(printf '%q ' "$bin" "$@")" /dev/null >"$T/tty" 2>&1
 }
 
 # ---- masking keeps the journal's structure ----
