@@ -8,10 +8,14 @@
 #include "cli.h"
 #include "runbook/show.h"
 
+/* --color wins over the environment (as no-color.org asks); TERM=dumb is a terminal that
+ * cannot show escapes, and a missing TERM says nothing about what it can show. */
 int cli_use_color(FILE *f)
 {
-    const char *nc = getenv("NO_COLOR");
-    return isatty(fileno(f)) && !(nc && *nc);
+    if (cli_color_mode)
+        return cli_color_mode > 0;
+    const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+    return isatty(fileno(f)) && !(nc && *nc) && term && *term && strcmp(term, "dumb");
 }
 
 /* validate --ignore RULE: the team's visible choice for a whole run of validate. */

@@ -5,13 +5,13 @@
 #include "runbook/show.h"
 
 static const cli_opt graph_opts[] = {
-    {"format", "FORMAT", "dot (default) or mermaid"},
+    {"format", "FORMAT", "dot (default) or mermaid", .choices = "dot mermaid"},
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_graph = {"graph", "graph NAME|FILE [--format dot|mermaid]",
                                "Print the step graph (dependencies after the implicit order and needs).",
-                               graph_opts, cmd_graph};
+                               graph_opts, cmd_graph, "runbooks"};
 
 /* Labels are the runbook author's text: escape what would end the quoted string, and show
  * control characters visibly (rb_show) between those. */

@@ -8,7 +8,7 @@
 #include "runbook/show.h"
 
 static const cli_opt plan_opts[] = {
-    {"set", "NAME=VALUE", "give an input (repeatable); checked against its declared type"},
+    {"set", "NAME=VALUE", "give an input; checked against its declared type", .flags = CLI_REPEAT, .complete = "inputs"},
     {"simulate", "STEP=fail", "show what happens when STEP fails: what stops, what is rolled back"},
     {NULL, NULL, NULL},
 };

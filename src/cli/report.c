@@ -14,14 +14,14 @@
 #include "runbook/show.h"
 
 static const cli_opt report_opts[] = {
-    {"format", "FORMAT", "text (default), json or html"},
-    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
+    {"format", "FORMAT", "text (default), json or html", .choices = "text json html"},
+    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)", .complete = "dirs"},
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_report = {"report", "report RUN [--format text|json|html] [--state-dir DIR]",
                                 "Report one run from its journal: steps, confirmations, rollbacks, RTO, RPO and figures.",
-                                report_opts, cmd_report};
+                                report_opts, cmd_report, "runs"};
 
 /* ---- reading the records ---- */
 

@@ -9,34 +9,37 @@
 #include "ui.h"
 
 static const cli_opt run_opts[] = {
-    {"set", "NAME=VALUE", "give an input (repeatable)"},
-    {"yes", NULL, "answer yes to every confirmation (journaled as --yes, not a person)"},
+    {"set", "NAME=VALUE", "give an input", .flags = CLI_REPEAT, .complete = "inputs"},
+    {"yes", NULL, "answer yes to every confirmation (journaled as --yes, not a person)", .short_name = 'y'},
     {"jobs", "N", "run up to N steps at once (default 1)"},
     {"dry-run", NULL, "run read steps for real, show write steps with their dry_run outputs"},
-    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
-    {"quiet", NULL, "show only failures and the summary"},
-    {"verbose", NULL, "show more detail"},
+    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)", .complete = "dirs"},
+    {"quiet", NULL, "show only failures and the summary", .short_name = 'q', .conflicts = "verbose"},
+    {"verbose", NULL, "show more detail", .short_name = 'v'},
     {"yes-manual", NULL, "with --yes, also mark manual steps done (journaled as --yes-manual)"},
+    CLI_OPT_COLOR,
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_run = {
     "run", "run NAME|FILE [--set k=v]... [--yes [--yes-manual]] [--jobs N] [--dry-run] [--state-dir DIR] [--quiet|--verbose]",
-    "Run a runbook, journaling every step so an interrupted run can be resumed.", run_opts, cmd_run};
+    "Run a runbook, journaling every step so an interrupted run can be resumed.", run_opts, cmd_run,
+    "runbooks"};
 
 static const cli_opt resume_opts[] = {
-    {"yes", NULL, "answer yes to every confirmation"},
+    {"yes", NULL, "answer yes to every confirmation", .short_name = 'y'},
     {"rerun-in-doubt", NULL, "run again the steps that started and never ended"},
     {"force", NULL, "resume even though the runbook changed since the run started"},
     {"jobs", "N", "run up to N steps at once (default 1)"},
-    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
-    {"quiet", NULL, "show only failures and the summary"},
+    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)", .complete = "dirs"},
+    {"quiet", NULL, "show only failures and the summary", .short_name = 'q'},
     {"yes-manual", NULL, "with --yes, also mark manual steps done"},
+    CLI_OPT_COLOR,
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_resume = {"resume", "resume RUN [--yes] [--rerun-in-doubt] [--force] [--state-dir DIR]",
-                                "Continue an interrupted run from its journal.", resume_opts, cmd_resume};
+                                "Continue an interrupted run from its journal.", resume_opts, cmd_resume, "runs"};
 
 typedef struct run_args {
     cli_sets sets;

@@ -9,7 +9,7 @@
 #include "runbook/show.h"
 
 static const cli_opt runs_opts[] = {
-    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
+    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)", .complete = "dirs"},
     {NULL, NULL, NULL},
 };
 
@@ -17,13 +17,13 @@ const cli_command cli_runs = {"runs", "runs [--state-dir DIR]",
                               "List runs: id, runbook, start, status, duration against the RTO.", runs_opts, cmd_runs};
 
 static const cli_opt journal_opts[] = {
-    {"format", "FORMAT", "text (default) or json"},
-    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
+    {"format", "FORMAT", "text (default) or json", .choices = "text json"},
+    {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)", .complete = "dirs"},
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_journal = {"journal", "journal RUN [--format text|json] [--state-dir DIR]",
-                                 "Show one run's journal.", journal_opts, cmd_journal};
+                                 "Show one run's journal.", journal_opts, cmd_journal, "runs"};
 
 typedef struct jargs {
     char *state_dir;

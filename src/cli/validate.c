@@ -12,17 +12,18 @@
 #include "runbook/show.h"
 
 static const cli_opt validate_opts[] = {
-    {"format", "FORMAT", "text (default), json, github or sarif"},
+    {"format", "FORMAT", "text (default), json, github or sarif", .choices = "text json github sarif"},
     {"strict", NULL, "treat DR lint warnings as errors"},
-    {"exclude", "GLOB", "skip paths matching GLOB (repeatable; also read from .runbookignore)"},
-    {"ignore", "RULE", "waive a lint rule everywhere (repeatable; shown as suppressed in json and sarif)"},
+    {"exclude", "GLOB", "skip paths matching GLOB (also read from .runbookignore)", .flags = CLI_REPEAT},
+    {"ignore", "RULE", "waive a lint rule everywhere (shown as suppressed in json and sarif)", .flags = CLI_REPEAT},
+    CLI_OPT_COLOR,
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_validate = {
     "validate", "validate [--format text|json|github|sarif] [--strict] [--exclude GLOB]... [--ignore RULE]... PATH...",
     "Check runbook files (folders recurse over *.yaml and *.yml); exit 1 if any is invalid.",
-    validate_opts, cmd_validate};
+    validate_opts, cmd_validate, "paths"};
 
 typedef struct validate_opts_t {
     rb_diag_format format;
