@@ -5,20 +5,24 @@
 
 #include "cli.h"
 #include "plan_print.h"
+#include "plan_totals.h"
 #include "runbook/show.h"
 
 static const cli_opt plan_opts[] = {
     {"set", "NAME=VALUE", "give an input; checked against its declared type", .flags = CLI_REPEAT, .complete = "inputs"},
-    {"simulate", "STEP=fail", "show what happens when STEP fails: what stops, what is rolled back"},
+    {"simulate", "STEP=fail", "show what happens when STEP fails: what stops, what is rolled back", .conflicts = "format"},
+    {"format", "FORMAT", "text (default) or json (the steps, totals and refusals, for tools)", .choices = "text json"},
+    CLI_OPT_COLOR,
     {NULL, NULL, NULL},
 };
 
-const cli_command cli_plan = {"plan", "plan NAME|FILE [--set k=v]... [--simulate STEP=fail]",
-                              "Preview a runbook without running anything.", plan_opts, cmd_plan};
+const cli_command cli_plan = {"plan", "plan NAME|FILE [--set k=v]... [--simulate STEP=fail | --format text|json] [--color WHEN]",
+                              "Preview a runbook without running anything.", plan_opts, cmd_plan, "runbooks"};
 
 typedef struct plan_args {
     cli_sets sets;
     const char *simulate;
+    int json;
 } plan_args;
 
 static int on_opt(int opt, const char *arg, void *ctx)
@@ -28,6 +32,10 @@ static int on_opt(int opt, const char *arg, void *ctx)
         return cli_usage_error(&cli_plan, "--set takes NAME=VALUE, not '%s'", arg);
     if (opt == 1)
         a->simulate = arg;
+    if (opt == 2 && strcmp(arg, "text") && strcmp(arg, "json"))
+        return cli_usage_error(&cli_plan, "unknown format '%s' (text, json)", arg);
+    if (opt == 2)
+        a->json = !strcmp(arg, "json");
     return 0;
 }
 
@@ -73,6 +81,42 @@ static long find_simulated(const cli_loaded *l, const char *spec)
     return i < 0 ? -2 : i;
 }
 
+/* One step for tools: what the text plan's step header and flags say. */
+static json_t *step_json(const plan_view *v, const plan_totals *t, size_t i)
+{
+    const rb_step *s = &v->rb->steps[i];
+    json_t *needs = json_array();
+    for (size_t k = 0; k < v->g->ndeps[i]; k++)
+        json_array_append_new(needs, json_string(v->rb->steps[v->g->deps[i][k]].id));
+    json_t *o = json_pack("{s:s, s:s?, s:s, s:I, s:o, s:b, s:b, s:b, s:s?, s:b, s:b}", "id", s->id, "title", s->title,
+                          "action", s->main.action.type ? s->main.action.type->name : "manual", "level",
+                          (json_int_t)v->g->level[i], "needs", needs, "writes", s->writes, "irreversible",
+                          s->irreversible, "destructive", s->destructive, "confirm", s->confirm,
+                          "confirm_by_person", s->confirm_person, "rollback", s->rollback != NULL);
+    json_object_set_new(o, "planned_ms", t->step_ms[i] >= 0 ? json_integer(t->step_ms[i]) : json_null());
+    return o;
+}
+
+/* plan --format json: the runbook, its steps in run order, and the totals (plan_totals_json). */
+static int print_json(const plan_view *v, const plan_totals *t)
+{
+    json_t *steps = json_array();
+    for (size_t k = 0; k < v->g->n; k++)
+        json_array_append_new(steps, step_json(v, t, v->g->order[k]));
+    json_t *root = plan_totals_json(t, v->rb);
+    json_object_set_new(root, "runbook", json_string(v->rb->name));
+    json_object_set_new(root, "title", v->rb->title ? json_string(v->rb->title) : json_null());
+    json_object_set_new(root, "severity", json_string(rb_severity_name(v->rb->severity)));
+    json_object_set_new(root, "rto_ms", v->rb->rto_ms >= 0 ? json_integer(v->rb->rto_ms) : json_null());
+    json_object_set_new(root, "rpo_ms", v->rb->rpo_ms >= 0 ? json_integer(v->rb->rpo_ms) : json_null());
+    json_object_set_new(root, "inputs", json_deep_copy(v->inputs));
+    json_object_set_new(root, "steps", steps);
+    int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_SORT_KEYS) == 0 ? EXIT_OK : EXIT_FAILED;
+    fputc('\n', stdout);
+    json_decref(root);
+    return rc;
+}
+
 static int show(cli_loaded *l, plan_args *a)
 {
     if (cli_sets_check(&a->sets, l->rb) != 0)
@@ -87,12 +131,20 @@ static int show(cli_loaded *l, plan_args *a)
     v.scope = (rb_scope){lookup, &v, NULL};
     v.out = stdout;
     v.color = cli_use_color(stdout);
-    plan_print(&v);
+    plan_totals t;
+    int rc = plan_totals_compute(l->rb, &l->graph, v.inputs, &t) == 0 ? EXIT_OK : EXIT_FAILED;
+    if (rc == EXIT_OK && a->json)
+        rc = print_json(&v, &t);
+    else if (rc == EXIT_OK) {
+        plan_print(&v);
+        plan_totals_print(&t, l->rb, stdout, v.color);
+    }
+    plan_totals_cleanup(&t);
     json_decref(v.inputs);
     json_decref(v.secrets);
     json_decref(v.run);
     json_decref(v.runbook);
-    return EXIT_OK;
+    return rc;
 }
 
 int cmd_plan(int argc, char **argv)
