@@ -52,7 +52,7 @@ static void print_runbook_names(void)
         walk_ignore_init(&ign);
         walk_files files = {0};
         struct stat st;
-        if (stat(d, &st) == 0 && walk_collect(&d, 1, &ign, &files) == 0) /* a missing folder is no error here */
+        if (stat(d, &st) == 0 && walk_collect("__complete", &d, 1, &ign, &files) == 0) /* a missing folder is no error here */
             for (size_t i = 0; i < files.count; i++) {
                 const char *base = strrchr(files.paths[i], '/');
                 base = base ? base + 1 : files.paths[i];

@@ -10,25 +10,33 @@
 static const cli_opt list_opts[] = {{NULL, NULL, NULL}};
 
 const cli_command cli_list = {"list", "list [DIR]",
-                              "List runbooks: name, title, severity and RTO (default: RUNBOOK_PATH).",
-                              list_opts, cmd_list};
+                              "List runbooks: name, title, severity and RTO (default: RUNBOOK_PATH); marks invalid ones.",
+                              list_opts, cmd_list, "dirs"};
 
 static int ignore_opt(int opt, const char *arg, void *ctx) { return 0; }
 
-static void print_row(const char *path)
+/* One row; an invalid runbook is listed too (it is still what the team has), marked so that
+ * nobody reaches for it mid-outage without fixing it first. */
+static void print_row(const char *path, rb_catalog *cat)
 {
     rb_diags quiet;
     rb_diags_init(&quiet);
-    rb_runbook *rb = rb_runbook_load(path, &quiet);
+    cli_loaded l;
+    size_t errors = cli_load_checked(path, cat, 0, &quiet, &l);
+    const rb_runbook *rb = l.rb;
     char rto[32] = "-";
     if (rb && rb->rto_ms >= 0)
         rb_duration_format(rb->rto_ms, rto, sizeof rto);
     if (!rb || !rb->name)
-        rb_showf(stdout, NULL, "%-26s %-9s %-6s %s (does not load: run runbook validate)\n", path, "-", "-", "?");
+        rb_showf(stdout, NULL, "%-26s %-9s %-6s %s  [invalid: does not load; see runbook validate %s]\n", path, "-", "-",
+                 "?", path);
+    else if (errors)
+        rb_showf(stdout, NULL, "%-26s %-9s %-6s %s  [invalid: %zu error%s; see runbook validate %s]\n", rb->name,
+                 rb_severity_name(rb->severity), rto, rb->title ? rb->title : "", errors, errors == 1 ? "" : "s", path);
     else
-        rb_showf(stdout, NULL, "%-26s %-9s %-6s %s%s\n", rb->name, rb_severity_name(rb->severity), rto,
-               rb->title ? rb->title : "", quiet.errors ? "  [invalid]" : "");
-    rb_runbook_free(rb);
+        rb_showf(stdout, NULL, "%-26s %-9s %-6s %s\n", rb->name, rb_severity_name(rb->severity), rto,
+                 rb->title ? rb->title : "");
+    cli_loaded_free(&l);
     rb_diags_cleanup(&quiet);
 }
 
@@ -46,12 +54,15 @@ int cmd_list(int argc, char **argv)
     walk_ignore_init(&ign);
     walk_files files = {0};
     for (char *d = strtok_r(dirs, ":", &save); d && rc == 0; d = strtok_r(NULL, ":", &save))
-        rc = walk_collect(&d, 1, &ign, &files);
+        rc = walk_collect("list", &d, 1, &ign, &files);
+    rb_catalog *cat = rc == 0 ? cli_catalog() : NULL;
     if (rc == 0) {
         rb_showf(stdout, NULL, "%-26s %-9s %-6s %s\n", "NAME", "SEVERITY", "RTO", "TITLE");
         for (size_t i = 0; i < files.count; i++)
-            print_row(files.paths[i]);
+            if (walk_is_runbook(files.paths[i]))
+                print_row(files.paths[i], cat);
     }
+    rb_catalog_free(cat);
     walk_files_free(&files);
     walk_ignore_cleanup(&ign);
     free(dirs);

@@ -85,13 +85,16 @@ static json_t *diag_json(const rb_diag *g)
     return o;
 }
 
-static void print_json(const rb_diags *d, const walk_files *files)
+static void print_json(const rb_diags *d, const walk_files *files, const walk_files *skipped)
 {
-    json_t *root = json_object(), *list = json_array(), *diags = json_array();
+    json_t *root = json_object(), *list = json_array(), *diags = json_array(), *skips = json_array();
     for (size_t i = 0; i < files->count; i++) {
         json_t *f = json_pack("{s:s, s:b}", "path", files->paths[i], "valid", !files->failed[i]);
         json_array_append_new(list, f);
     }
+    for (size_t i = 0; i < skipped->count; i++)
+        json_array_append_new(skips, json_pack("{s:s, s:s}", "path", skipped->paths[i], "reason", "not a runbook"));
+    json_object_set_new(root, "skipped", skips);
     for (size_t i = 0; i < d->count; i++)
         json_array_append_new(diags, diag_json(&d->items[i]));
     json_object_set_new(root, "files", list);
@@ -154,7 +157,7 @@ static void print_sarif(const rb_diags *d)
     json_decref(root);
 }
 
-static void print_text_summary(const rb_diags *d, const walk_files *files)
+static void print_text_summary(const rb_diags *d, const walk_files *files, size_t skipped)
 {
     size_t bad = 0;
     for (size_t i = 0; i < files->count; i++)
@@ -164,21 +167,64 @@ static void print_text_summary(const rb_diags *d, const walk_files *files)
            d->warnings, d->warnings == 1 ? "" : "s");
     if (d->waived) /* waived warnings stay visible as a count (and in json and sarif) */
         rb_showf(stdout, NULL, ", %zu waived", d->waived);
-    fputs(")\n", stdout);
+    fputs(")", stdout);
+    if (skipped)
+        rb_showf(stdout, NULL, "; %zu skipped: not a runbook", skipped);
+    fputs("\n", stdout);
 }
 
-static void report(const rb_diags *d, const walk_files *files, rb_diag_format format)
+static void report(const rb_diags *d, const walk_files *files, const walk_files *skipped, rb_diag_format format)
 {
     if (format == RB_FMT_JSON)
-        print_json(d, files);
+        print_json(d, files, skipped);
     else if (format == RB_FMT_SARIF)
         print_sarif(d);
     else if (format == RB_FMT_GITHUB)
         rb_diags_print_github(d, stdout);
     else {
         rb_diags_print_text(d, stdout, cli_use_color(stdout));
-        print_text_summary(d, files);
+        print_text_summary(d, files, skipped->count);
     }
+}
+
+static void move_file(walk_files *from, size_t i, walk_files *to)
+{
+    char **p = realloc(to->paths, (to->count + 1) * sizeof *p);
+    if (p) {
+        to->paths = p;
+        to->paths[to->count++] = from->paths[i];
+    } else {
+        free(from->paths[i]);
+    }
+}
+
+/* Files found in a folder that are other YAML (CI workflows, compose files) are not checked;
+ * a file named on the command line always is. */
+static void skip_non_runbooks(walk_files *files, walk_files *skipped)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < files->count; i++) {
+        if (!files->named[i] && !walk_is_runbook(files->paths[i])) {
+            move_file(files, i, skipped);
+            continue;
+        }
+        files->paths[kept] = files->paths[i];
+        files->named[kept] = files->named[i];
+        files->failed[kept++] = files->failed[i];
+    }
+    files->count = kept;
+}
+
+/* A run that checked nothing must not pass in CI: an empty folder, a wrong path, a too wide
+ * --exclude. */
+static int nothing_checked(const walk_files *skipped)
+{
+    rb_showf(stderr, NULL, "runbook validate: no runbook was checked");
+    if (skipped->count)
+        rb_showf(stderr, NULL, " (%zu YAML file%s skipped: not a runbook, no top-level 'runbook:' key)", skipped->count,
+                 skipped->count == 1 ? "" : "s");
+    rb_showf(stderr, NULL, "; check the paths, --exclude and .runbookignore\n");
+    return EXIT_FAILED;
 }
 
 int cmd_validate(int argc, char **argv)
@@ -191,11 +237,20 @@ int cmd_validate(int argc, char **argv)
     if (rc == 0 && npos == 0)
         rc = cli_usage_error(&cli_validate, "name at least one file or folder");
     if (rc == 0)
-        rc = walk_collect(pos, npos, &o.ignore, &files);
+        rc = walk_collect("validate", pos, npos, &o.ignore, &files);
     if (rc != 0) {
         walk_ignore_cleanup(&o.ignore);
         walk_files_free(&files);
         return rc < 0 ? EXIT_OK : rc;
+    }
+    walk_files skipped = {0};
+    skip_non_runbooks(&files, &skipped);
+    if (files.count == 0) {
+        rc = nothing_checked(&skipped);
+        walk_ignore_cleanup(&o.ignore);
+        walk_files_free(&files);
+        walk_files_free(&skipped);
+        return rc;
     }
     rb_catalog *cat = cli_catalog();
     rb_diags d;
@@ -205,11 +260,12 @@ int cmd_validate(int argc, char **argv)
         files.failed[i] = cli_load_checked_ignoring(files.paths[i], cat, o.strict, o.rules, &d, &l) != 0;
         cli_loaded_free(&l);
     }
-    report(&d, &files, o.format);
+    report(&d, &files, &skipped, o.format);
     size_t errors = d.errors;
     rb_diags_cleanup(&d);
     rb_catalog_free(cat);
     walk_ignore_cleanup(&o.ignore);
     walk_files_free(&files);
+    walk_files_free(&skipped);
     return errors ? EXIT_FAILED : EXIT_OK;
 }

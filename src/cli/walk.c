@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "runbook/node.h"
 #include "walk.h"
 #include "runbook/show.h"
 
@@ -115,7 +116,7 @@ static int is_runbook_name(const char *name)
     return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
 }
 
-static int add_file(walk_files *f, const char *path)
+static int add_file(walk_files *f, const char *path, int named)
 {
     if (f->count >= MAX_FILES)
         return 0;
@@ -128,6 +129,11 @@ static int add_file(walk_files *f, const char *path)
         return -1;
     f->failed = failed;
     f->failed[f->count] = 0;
+    char *given = realloc(f->named, f->count + 1);
+    if (!given)
+        return -1;
+    f->named = given;
+    f->named[f->count] = (char)named;
     f->paths[f->count++] = strdup(path);
     return 0;
 }
@@ -152,7 +158,7 @@ static void walk_dir(const char *dir, const walk_ignore *ign, walk_files *out, i
                 if (is_dir)
                     walk_dir(path, ign, out, depth + 1);
                 else if (S_ISREG(st.st_mode) && is_runbook_name(name))
-                    add_file(out, path);
+                    add_file(out, path, 0);
             }
         }
         free(names[i]);
@@ -161,13 +167,13 @@ static void walk_dir(const char *dir, const walk_ignore *ign, walk_files *out, i
         free(names);
 }
 
-int walk_collect(char **paths, int n, walk_ignore *ign, walk_files *out)
+int walk_collect(const char *who, char **paths, int n, walk_ignore *ign, walk_files *out)
 {
     walk_ignore_read(ign, ".");
     for (int i = 0; i < n; i++) {
         struct stat st;
         if (stat(paths[i], &st) != 0) {
-            rb_showf(stderr, NULL, "runbook validate: %s: no such file or folder\n", paths[i]);
+            rb_showf(stderr, NULL, "runbook %s: %s: no such file or folder\n", who, paths[i]);
             return EXIT_USAGE;
         }
         if (S_ISDIR(st.st_mode) && strcmp(plain(paths[i]), ".") && strcmp(paths[i], "."))
@@ -181,7 +187,7 @@ int walk_collect(char **paths, int n, walk_ignore *ign, walk_files *out)
         if (S_ISDIR(st.st_mode))
             walk_dir(paths[i], ign, out, 0);
         else
-            add_file(out, paths[i]);
+            add_file(out, paths[i], 1);
     }
     return 0;
 }
@@ -192,5 +198,35 @@ void walk_files_free(walk_files *f)
         free(f->paths[i]);
     free(f->paths);
     free(f->failed);
+    free(f->named);
     memset(f, 0, sizeof *f);
+}
+
+/* A line "runbook:" at the left margin answers at once; only files without one are parsed
+ * (a runbook may quote its keys or use flow style). */
+static int has_runbook_line(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    int found = 0, at_start = 1; /* a long line comes in several pieces */
+    while (f && !found && fgets(line, sizeof line, f)) {
+        found = at_start && !strncmp(line, "runbook:", 8);
+        at_start = strchr(line, '\n') != NULL;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+int walk_is_runbook(const char *path)
+{
+    if (has_runbook_line(path))
+        return 1;
+    rb_diags quiet;
+    rb_diags_init(&quiet);
+    rb_doc *doc = rb_load_file(path, &quiet);
+    int yes = !doc || rb_map_get(rb_doc_root(doc), "runbook") != NULL;
+    rb_doc_free(doc);
+    rb_diags_cleanup(&quiet);
+    return yes;
 }

@@ -24,13 +24,20 @@ int walk_ignored(const walk_ignore *w, const char *path, int is_dir);
 typedef struct walk_files {
     char **paths;
     char *failed; /* per path, filled by the caller */
+    char *named;  /* per path: 1 when named on the command line, 0 when found in a folder */
     size_t count;
 } walk_files;
 
 /* Expands the command line's paths: files as given, folders recursively (sorted, hidden
  * folders skipped) over *.yaml and *.yml; .runbookignore of the current folder and of each
- * given folder apply. Returns 0, or EXIT_USAGE after printing which path does not exist. */
-int walk_collect(char **paths, int n, walk_ignore *ign, walk_files *out);
+ * given folder apply. Returns 0, or EXIT_USAGE after printing "runbook WHO: PATH: no such
+ * file or folder". */
+int walk_collect(const char *who, char **paths, int n, walk_ignore *ign, walk_files *out);
+
+/* 1 when the file is a runbook: its top level has a `runbook` key, or it does not load as
+ * YAML at all (then checking it is what shows the user why). 0 for other YAML (a CI workflow,
+ * a compose file), which a folder walk skips. */
+int walk_is_runbook(const char *path);
 void walk_files_free(walk_files *f);
 
 #endif
