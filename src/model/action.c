@@ -145,6 +145,24 @@ static void http_rules(build *b, const rb_action *a)
         b_error(b, body, "http takes a \"json\" or a \"body\", not both");
 }
 
+/* `exec: systemctl restart nginx` means the list its words make: say so, with that list. */
+static void hint_list_form(build *b, const rb_action *a)
+{
+    const rb_node *v = a->value;
+    if (v->kind != RB_NODE_SCALAR || !(a->type->shorthand_kinds & (1u << RB_NODE_SEQ)))
+        return;
+    char list[120] = "[";
+    for (const char *p = v->str; *p && strlen(list) < 100;) {
+        size_t n = strcspn(p, " \t");
+        if (n)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%.*s", list[1] ? ", " : "", (int)n, p);
+        p += n + strspn(p + n, " \t");
+    }
+    strcat(list, strlen(list) < 100 ? "]" : ", …]");
+    rb_diag_hint(b->d, "write a list, %s: %s%s", a->type->name, list,
+                 !strcmp(a->type->name, "exec") ? ", or use shell: for a command line" : "");
+}
+
 static void fill_action(build *b, rb_action *a, const char *what)
 {
     const rb_action_type *t = a->type;
@@ -157,6 +175,7 @@ static void fill_action(build *b, rb_action *a, const char *what)
     } else {
         b_error(b, a->value, "%s takes %s", t->name,
                 t->shorthand ? "a short form or a mapping of its parameters" : "a mapping of its parameters");
+        hint_list_form(b, a);
         return;
     }
     if (!strcmp(t->name, "http"))
