@@ -204,7 +204,7 @@ static const char bash_head[] =
     "    for ((i = 2; i < ${#COMP_WORDS[@]}; i++)); do\n"
     "        w=${COMP_WORDS[i]}\n"
     "        ((i == COMP_CWORD)) && continue\n"
-    "        [[ $w == -* ]] && continue\n"
+    "        [[ $w == -* || $w == = || ${COMP_WORDS[i - 1]} == = ]] && continue\n"
     "        [[ \" $valued \" == *\" ${COMP_WORDS[i - 1]} \"* ]] && continue\n"
     "        printf '%s' \"$w\"\n"
     "        return\n"
@@ -213,6 +213,9 @@ static const char bash_head[] =
     "_runbook() {\n"
     "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]} cmd=${COMP_WORDS[1]} valued\n"
     "    COMPREPLY=()\n"
+    "    # --color=always: bash splits at '=', so the option is the word before it\n"
+    "    [[ $prev == = && COMP_CWORD -gt 2 ]] && prev=${COMP_WORDS[COMP_CWORD - 2]}\n"
+    "    [[ $cur == = ]] && { prev=${COMP_WORDS[COMP_CWORD - 1]}; cur=; }\n"
     "    if ((COMP_CWORD == 1)); then\n"
     "        COMPREPLY=($(compgen -W \"$_runbook_commands --help --version\" -- \"$cur\"))\n"
     "        return\n"
@@ -221,14 +224,13 @@ static const char bash_head[] =
 
 static void put_bash(FILE *out)
 {
-    fputs("_runbook_commands=\"", out);
-    for (size_t i = 0; cli_commands[i]; i++)
-        fprintf(out, "%s%s", i ? " " : "", cli_commands[i]->name);
-    fputs("\"\n", out);
     fputs(bash_head, out);
     for (size_t i = 0; cli_commands[i]; i++)
         put_bash_command(cli_commands[i], out);
-    fputs("    esac\n}\ncomplete -F _runbook runbook\n", out);
+    fputs("    esac\n}\n_runbook_commands=\"", out);
+    for (size_t i = 0; cli_commands[i]; i++)
+        fprintf(out, "%s%s", i ? " " : "", cli_commands[i]->name);
+    fputs("\"\ncomplete -F _runbook runbook\n", out);
 }
 
 /* ---- zsh ---- */
@@ -262,19 +264,22 @@ static const char *zsh_kind(const char *kind)
  * unless it is repeatable, and what it conflicts with. */
 static void put_zsh_option(const cli_command *cmd, const cli_opt *o, FILE *out)
 {
-    fputs("        '", out);
-    if (o->flags & CLI_REPEAT)
-        fputs("*", out);
-    fputs("(", out);
+    char excl[512] = "";
+    size_t n = 0;
     if (!(o->flags & CLI_REPEAT))
-        o->short_name ? fprintf(out, "-%c --%s", o->short_name, o->name) : fprintf(out, "--%s", o->name);
-    for (const cli_opt *p = cmd->opts; p->name; p++)
+        n += o->short_name ? (size_t)snprintf(excl, sizeof excl, " -%c --%s", o->short_name, o->name)
+                           : (size_t)snprintf(excl, sizeof excl, " --%s", o->name);
+    for (const cli_opt *p = cmd->opts; p->name && n < sizeof excl - 80; p++)
         if (p != o && (cli_word_in(o->conflicts, p->name) || cli_word_in(p->conflicts, o->name)))
-            p->short_name ? fprintf(out, " -%c --%s", p->short_name, p->name) : fprintf(out, " --%s", p->name);
+            n += p->short_name ? (size_t)snprintf(excl + n, sizeof excl - n, " -%c --%s", p->short_name, p->name)
+                               : (size_t)snprintf(excl + n, sizeof excl - n, " --%s", p->name);
+    fprintf(out, "        '%s", o->flags & CLI_REPEAT ? "*" : "");
+    if (n)
+        fprintf(out, "(%s)", excl + 1);
     if (o->short_name)
-        fprintf(out, ")'{-%c,--%s%s}'[", o->short_name, o->name, o->arg ? "=" : "");
+        fprintf(out, "'{-%c,--%s%s}'[", o->short_name, o->name, o->arg ? "=" : "");
     else
-        fprintf(out, ")--%s%s[", o->name, o->arg ? "=" : "");
+        fprintf(out, "--%s%s[", o->name, o->arg ? "=" : "");
     put_zsh_text(o->help, out);
     fputs("]", out);
     if (o->arg && o->choices && !o->complete)
