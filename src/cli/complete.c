@@ -205,7 +205,7 @@ static const char bash_head[] =
     "        w=${COMP_WORDS[i]}\n"
     "        ((i == COMP_CWORD)) && continue\n"
     "        [[ $w == -* || $w == = || ${COMP_WORDS[i - 1]} == = ]] && continue\n"
-    "        [[ \" $valued \" == *\" ${COMP_WORDS[i - 1]} \"* ]] && continue\n"
+    "        [[ -n ${COMP_WORDS[i - 1]} && \" $valued \" == *\" ${COMP_WORDS[i - 1]} \"* ]] && continue\n"
     "        printf '%s' \"$w\"\n"
     "        return\n"
     "    done\n"
