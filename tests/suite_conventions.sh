@@ -198,6 +198,10 @@ t_colour() {
     check "colour: --color=always colours a pipe, even under NO_COLOR" has_esc "$T/out"
     TERM=xterm "$bin" validate "$bad" >"$T/out" 2>&1
     check "colour: a pipe is not coloured" bash -c "! LC_ALL=C grep -q \$'\\x1b' '$T/out'"
+    "$bin" run "$src/examples/hello.yaml" --color=always --state-dir "$tmp/colour/state" >"$T/out" 2>&1 </dev/null
+    check "colour: run --color=always colours a pipe" has_esc "$T/out"
+    on_tty TERM=xterm -- run "$src/examples/hello.yaml" --color=never --state-dir "$tmp/colour/state"
+    check "colour: run --color=never on a terminal" bash -c "! LC_ALL=C grep -q \$'\\x1b' '$T/out'"
 }
 
 # Completion: source the script, set COMP_WORDS/COMP_CWORD as bash does, call the function.

@@ -162,7 +162,6 @@ static void setup(run_args *a, ui_state *ui)
 {
     memset(ui, 0, sizeof *ui);
     ui->out = stdout;
-    ui->color = cli_use_color(stdout);
     ui->line_start = 1;
     a->ui = ui;
     a->o.jobs = 1;
@@ -215,6 +214,7 @@ static int run_command(const cli_command *cmd, int argc, char **argv,
     int npos, rc = cli_parse(cmd, argc, argv, on_opt, &a, &pos, &npos);
     if (rc == 0 && npos != 1)
         rc = cli_usage_error(cmd, "%s", what);
+    ui->color = cli_use_color(stdout); /* after --color */
     if (rc == 0) {
         a.o.state_dir = a.state_dir ? a.state_dir : (a.state_dir = rb_exec_default_state_dir());
         rc = act(&a, pos[0]);
