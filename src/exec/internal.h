@@ -51,7 +51,8 @@ typedef struct run {
     json_t *inputs, *secrets, *steps, *env, *runobj, *rbobj;
     rb_masker *masker;      /* shared with the parent */
     rb_journal *journal;    /* shared with the parent */
-    rb_proc_cancel_token *cancel; /* the steps' token; shared with the parent */
+    rb_proc_cancel_token *cancel; /* the steps' token; a called runbook's own, linked to its caller's */
+    rb_proc_cancel_token own_cancel; /* a called runbook's token (cancel points here) */
     step_state *st;
     size_t running;
     uint64_t done_counter;
@@ -59,6 +60,7 @@ typedef struct run {
     long failed_step;       /* the step whose failure stopped it, or -1 */
     long long start_ms, deadline_ms;
     int deadline_passed;
+    char deadline_what[128]; /* whose limit the deadline is: "the run's deadline", ... */
     int journal_failed;
     int rollback_pending;   /* resume: a rollback was in progress; finish it */
     json_t *replay;         /* resume: the journal's records (borrowed), for called runbooks */
@@ -113,13 +115,32 @@ int exec_settle_survivors(run *r, const char *run_id, char *err, size_t len);
  * terminal, or --yes for those it may answer). -1 with a message. call.c. */
 int exec_preflight_calls(const rb_runbook *rb, const rb_exec_opts *o, char *err, size_t len);
 /* Runs a called runbook (RB_AT_CALLS_RUNBOOK): call.c. */
-int exec_call_runbook(run *r, const rb_step *step, const json_t *params, act_result *res);
+int exec_call_runbook(run *r, const invocation *inv, const json_t *params, act_result *res);
+
+/* ---- cancel links (link.c) ---- */
+
+/* Cancels `target` once `source` (or NULL) is cancelled or the absolute monotonic deadline_ms
+ * (0: none) comes, until stopped. Fields are private. */
+typedef struct cancel_link {
+    const rb_proc_cancel_token *source;
+    rb_proc_cancel_token *target;
+    long long deadline_ms;
+    rb_proc_cancel_token stop;
+    pthread_t thread;
+    int started;
+} cancel_link;
+/* 0, or -1 when the thread cannot start (nothing then watches). */
+int cancel_link_start(cancel_link *l, const rb_proc_cancel_token *source, rb_proc_cancel_token *target,
+                      long long deadline_ms);
+/* Stops watching (the target is left as it is); safe on a link never started. */
+void cancel_link_stop(cancel_link *l);
 
 /* ---- helpers shared by the executor's files ---- */
 
 long long now_ms(void);
-/* The token an interrupt cancels (NULL: none), and whether one arrived. */
-void exec_set_cancel(rb_proc_cancel_token *t);
+/* The token an interrupt cancels (NULL: none), returning the one it replaces; and whether an
+ * interrupt arrived. */
+rb_proc_cancel_token *exec_set_cancel(rb_proc_cancel_token *t);
 int exec_interrupted(void);
 uint64_t rb_content_hash(const char *s, size_t len);
 /* Waits up to `ms` or until `cancel` fires; returns 1 when cancelled. */
@@ -183,7 +204,9 @@ int run_rollbacks(run *r);
 /* Resume of a called runbook `c` (c->replay set): replays its journaled steps and settles those
  * in doubt; -1 (message in err) when one stays in doubt. Caller holds c->mu. */
 int resume_called(run *c, char *err, size_t len);
-int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
+/* Runs a called runbook for the invocation `inv` of a `runbook` step: it stops with inv's token,
+ * and by itself at inv's timeout or its own deadline. */
+int run_called_graph(run *parent, const invocation *inv, const rb_runbook *callee, const rb_graph *g,
                      json_t *inputs, act_result *res);
 /* A called runbook's run, sharing the caller's mutex, journal, masker and cancel token; its
  * steps are journaled under "call-step/". called_free releases what called_init took. */

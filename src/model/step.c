@@ -387,10 +387,6 @@ static void build_step(build *b, rb_step *s, const rb_node *map)
     if (b_action(b, map, &s->main.action, "a step") != 0 && !s->confirm)
         b_error(b, map, "a step needs an action (exec, shell, http, sql, ssh, sleep, assert, file, runbook) or \"confirm\" for a manual step");
     block_parts(b, map, &s->main, f[S_TIMEOUT], f[S_EXPECT], f[S_CAPTURE]);
-    /* A called runbook's steps are bounded by their own timeouts; a limit on the call itself
-     * would not stop them, so it is refused rather than silently ignored. */
-    if (f[S_TIMEOUT] && s->main.action.type && !strcmp(s->main.action.type->name, "runbook"))
-        b_error(b, f[S_TIMEOUT], "a runbook step takes no timeout: set timeouts (or deadline) in the called runbook");
     step_order(b, s, f);
     step_loop(b, s, f);
     step_effect(b, s, f[S_EFFECT]);
