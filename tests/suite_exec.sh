@@ -806,6 +806,32 @@ t_terminal() {
         'last("confirm","fence")["by"] == "operator" and last("confirm","fence")["answer"] == "yes"'
 }
 
+t_call_limits() {
+    local t0 t1
+    begin call-step-timeout
+    t0=$(date +%s%N)
+    rb run caller-limit --state-dir "$S" --set "dir=$D" --set step_timeout=1s --jobs 2
+    t1=$(date +%s%N)
+    check "call limits: a call past its step's timeout fails, and continue goes on (exit 0)" eq "$code" 0
+    check "call limits: ... the call step is journaled as timed out" eq "$(jq_ "$rid" 'last("step_end","call")["outcome"]')" timed_out
+    check "call limits: ... naming the step's timeout" has "$(jq_ "$rid" 'last("step_end","call")["message"]')" "the timeout of step call had passed"
+    check "call limits: ... the callee's slow step was stopped, and its write rolled back (its on_failure)" \
+        eq "$(lines "$D/log" | tr ' ' '\n' | grep -v '^sibling$' | grep -v '^after$' | tr '\n' ' ' | sed 's/ $//')" \
+        "callee-write slow-started undo-callee-write"
+    check "call limits: ... the caller's parallel sibling was not stopped with it" grep -qx sibling "$D/log"
+    check "call limits: ... and the step after both ran" grep -qx after "$D/log"
+    check "call limits: ... well before the slow step's 30 s" test $(((t1 - t0) / 1000000)) -lt 15000
+
+    begin call-deadline
+    rb run caller-limit --state-dir "$S" --set "dir=$D" --set callee_limit=1s
+    check "call limits: the called runbook's own deadline stops it (exit 0 with continue)" eq "$code" 0
+    check "call limits: ... the call is timed out, naming the callee's deadline (defaults.timeout is not the call's)" \
+        has "$(jq_ "$rid" 'last("step_end","call")["message"]')" "the deadline of runbook callee-slow had passed"
+    check "call limits: ... its rollback journaled with the deadline as cause" \
+        eq "$(jq_ "$rid" '[r.get("cause") for r in of("rollback_begin")]')" '["deadline"]'
+    check "call limits: ... the slow step never finished" bash -c "! grep -q slow-finished '$D/log'"
+}
+
 t_timeout
 t_retry
 t_rollback
@@ -828,6 +854,7 @@ t_jobs
 t_calls
 t_call_preflight
 t_call_rollback
+t_call_limits
 t_exits
 t_file_link
 t_terminal
