@@ -832,6 +832,27 @@ t_call_limits() {
     check "call limits: ... the slow step never finished" bash -c "! grep -q slow-finished '$D/log'"
 }
 
+t_loop_parallel() {
+    begin loop-parallel
+    rb run loop-parallel --state-dir "$S" --set "dir=$D" --set barrier=true --jobs 4
+    check "parallel items: four at once pass a barrier only they can pass (exit 0)" eq "$code" 0
+    check "parallel items: ... the outputs keep the list's order (the assert after)" \
+        eq "$(jq_ "$rid" 'last("step_end","after")["outcome"]')" succeeded
+    check "parallel items: ... every item journaled once" \
+        eq "$(jq_ "$rid" 'sorted(r["index"] for r in of("item_end","items"))')" '[0, 1, 2, 3]'
+    begin loop-parallel-jobs1
+    rb run loop-parallel --state-dir "$S" --set "dir=$D"
+    check "parallel items: without --jobs they run one by one" \
+        eq "$(lines "$D/log")" "start-a end-a start-b end-b start-c end-c start-d end-d"
+    begin loop-parallel-fail
+    rb run loop-parallel --state-dir "$S" --set "dir=$D" --set fail_at=a --jobs 2
+    check "parallel items: a failing item fails the step (exit 1)" eq "$code" 1
+    check "parallel items: ... naming it" has "$out" 'item 0 ("a")'
+    check "parallel items: ... the item running beside it finished (not left in doubt), and no other started" \
+        eq "$(sort "$D/log" | tr '\n' ' ')" "end-b start-a start-b undo-b "
+    check "parallel items: ... then its rollback ran" eq "$(tail -n 1 "$D/log")" "undo-b"
+}
+
 t_timeout
 t_retry
 t_rollback
@@ -849,6 +870,7 @@ t_policy_after_crash
 t_indoubt_rollback
 t_orphan
 t_loop
+t_loop_parallel
 t_dry
 t_jobs
 t_calls

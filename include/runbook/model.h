@@ -180,9 +180,11 @@ typedef struct rb_step {
     const rb_node *dry_run;    /* map or NULL */
     const rb_node *for_each;   /* expression scalar or sequence of templates, or NULL */
     const char *each_as;       /* the item's name under `each` ("item" by default) */
+    int each_parallel;         /* items at once (parallel:, bounded by --jobs); 1: one by one */
 } rb_step;
 
 #define RB_MAX_ITEMS 1000 /* items of one for_each */
+#define RB_MAX_PARALLEL 32 /* items of one for_each at once */
 
 /* A figure worth reporting (top-level `report:`): one journaled output of one step, shown by
  * `runbook report` and, with an objective, compared against it. */

@@ -95,8 +95,9 @@ void close_connections(run *r);
 /* The current thread's loop item ({NAME: value, index: i}) for expressions (each.*), or NULL. */
 void exec_set_each(json_t *each);
 json_t *exec_current_each(void);
-/* Runs a for_each step's action once per item, skipping items a resumed journal says finished;
- * res gets {items: [outputs...]} or the failure of the first failing item. Caller holds r->mu. */
+/* Runs a for_each step's action once per item (up to its `parallel` at once, within --jobs),
+ * skipping items a resumed journal says finished; res gets {items: [outputs...]} in the list's
+ * order, or the failure of the failing item with the lowest index. Caller holds r->mu. */
 void run_items(run *r, const rb_step *s, step_state *st, act_result *res);
 /* The attempts of one action (with retries): step.c. */
 void exec_attempts(run *r, const rb_step *s, step_state *st, act_result *res);
