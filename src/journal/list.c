@@ -138,12 +138,17 @@ static void summarize(const char *state_dir, const char *run_id, rb_run_summary 
         s->duration_ms = st.last_ms - st.start_ms;
 }
 
-/* Run ids sort by their start to the second only; runs started within one second are put in
- * the order of their run_start's millisecond time (ISO 8601 sorts as text). */
+/* Run ids sort by their start to the second only (then by runbook name and a random tail); runs
+ * started within one second are put in the order of their run_start's millisecond time (ISO 8601
+ * sorts as text; an unreadable one first), so `last` is the newest. */
+#define RUN_ID_SECOND 16 /* "20261121T234512Z" */
+
 static int by_start(const void *a, const void *b)
 {
     const rb_run_summary *x = a, *y = b;
-    int c = strcmp(x->started, y->started);
+    int c = strncmp(x->run_id, y->run_id, RUN_ID_SECOND);
+    if (!c)
+        c = strcmp(x->started, y->started);
     return c ? c : strcmp(x->run_id, y->run_id);
 }
 
