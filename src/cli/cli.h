@@ -79,6 +79,11 @@ const char *cli_sets_get(const cli_sets *s, const char *name);
 
 int cli_use_color(FILE *f);
 
+/* The run id an operator's RUN names under state_dir: an id, `last`, a runbook's name (its
+ * newest run) or a unique start of an id. EXIT_OK with it in buf, or EXIT_USAGE after saying
+ * why on stderr (as "runbook CMD: ...", an ambiguous start with its candidates). runid.c. */
+int cli_run_id(const char *state_dir, const char *arg, const char *cmd, char *buf, size_t len);
+
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_graph(int argc, char **argv);

@@ -28,7 +28,10 @@ typedef struct step_state {
     pthread_t thread;
     char message[256];
     json_t *items_done;     /* for_each: [{index, value, outputs}] of the items that succeeded */
+    int taken_over;         /* this run did not make its outputs: TAKEN_MARKED or TAKEN_SKIPPED */
 } step_state;
+
+enum { TAKEN_MARKED = 1, TAKEN_SKIPPED = 2 }; /* --mark-done; skipped by --from */
 
 /* A target's connection for this run: opened by its action on first use, reused by later
  * steps, closed at the run's end. One call at a time holds a slot. */
@@ -66,6 +69,7 @@ typedef struct run {
     json_t *replay;         /* resume: the journal's records (borrowed), for called runbooks */
     char halt[256];         /* resume: why it stopped inside a called runbook ("" if it did not) */
     conn_slot *conns;       /* one per target of rb, by index */
+    json_t *forward;        /* resume --mark-done/--retry-failed, run --from: what to journal */
 } run;
 
 /* ---- invoking actions (invoke.c) ---- */
@@ -218,6 +222,25 @@ void replay_called(run *c);
 /* Undoes what a completed runbook call did: the called runbook's completed steps, newest first,
  * read back from the journal, each journaled. Caller holds r->mu. call.c. */
 int exec_undo_call(run *r, const rb_step *s, const rb_proc_cancel_token *cancel, act_result *res);
+/* ---- a way forward from a stop (forward.c) ---- */
+
+/* Who acts, for the audit: user (and sudo_user) added to a record's fields. step.c. */
+void journal_who(json_t *f);
+/* Forgets step i's outcome: it runs again (a for_each keeps its finished items). */
+void exec_forget_outcome(run *r, size_t i);
+/* Resume: checks --mark-done and --retry-failed against the replayed state (run_end: the
+ * journal's last run_end, or NULL; rollback: a rollback had begun) and applies them to it; then
+ * refuses when a step still to run reads outputs the run does not have. -1 with a message. */
+int exec_resume_prepare(run *r, const json_t *run_end, int rollback, char *err, size_t len);
+/* The resume record's fields, then the records of what exec_resume_prepare applied. */
+json_t *exec_resume_record(run *r);
+void exec_resume_journal(run *r);
+/* run --from: the steps before o->from_step are skipped, their outputs taken from the run
+ * o->outputs_from; refused (-1, message) when a step that will run reads an output missing. */
+int exec_from_prepare(run *r, char *err, size_t len);
+/* Journals the skipped steps (after run_start). */
+void exec_from_journal(run *r);
+
 /* Rolls back every completed step of r with `cancel`, journaled under r's scope. rollback.c. */
 int rollback_all(run *r, const rb_proc_cancel_token *cancel);
 

@@ -31,6 +31,7 @@ rb_proc_cancel_token *exec_set_cancel(rb_proc_cancel_token *t)
     return was;
 }
 int exec_interrupted(void) { return interrupted; }
+int rb_exec_interrupted(void) { return interrupted; }
 
 uint64_t rb_content_hash(const char *s, size_t len)
 {
@@ -176,7 +177,8 @@ static const char *const journal_words[] = {
     "resume", "interrupted", "runbook", "lock", "path", "hash", "inputs", "dry_run", "pid", "user", "rto_ms", "rpo_ms",
     "report", "label", "field", "objective", "unit",
     "by", "answer", "steps", "scope", "cause", "continued", "verified", "undecided", "succeeded", "failed",
-    "timed_out", "skipped", "cancelled", "rolled_back", "not_run", NULL};
+    "timed_out", "skipped", "cancelled", "rolled_back", "not_run", "marked_done", "skipped_by", "from",
+    "outputs_from", "retry_failed", "sudo_user", NULL};
 
 /* A secret that cannot be masked without rewriting what is around it is refused before any
  * step: a short one is found inside ordinary words and numbers, and one that is a word of the
@@ -448,6 +450,7 @@ void run_free(run *r)
     json_decref(r->env);
     json_decref(r->runobj);
     json_decref(r->rbobj);
+    json_decref(r->forward);
     free(r->mu);
     free(r->cancel);
     for (size_t i = 0; r->st && i < r->rb->nsteps; i++)
@@ -594,6 +597,7 @@ int run_main(run *r, rb_run_result *res)
                    .dry_run = r->o->dry_run};
     emit(r, &ev);
     pthread_mutex_lock(r->mu);
+    exec_from_journal(r);
     schedule(r);
     int code = run_finish(r, res);
     pthread_mutex_unlock(r->mu);
@@ -615,6 +619,7 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
         snprintf(res->message, sizeof res->message, "out of memory");
     } else if (load_secrets(&r, res->message, sizeof res->message) == 0 &&
                exec_preflight_calls(rb, o, res->message, sizeof res->message) == 0 &&
+               exec_from_prepare(&r, res->message, sizeof res->message) == 0 &&
                create_journal(&r, res->message, sizeof res->message) == 0) {
         snprintf(res->run_id, sizeof res->run_id, "%s", rb_journal_run_id(r.journal));
         exec_mark_children(res->run_id);
