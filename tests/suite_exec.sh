@@ -806,6 +806,53 @@ t_terminal() {
         'last("confirm","fence")["by"] == "operator" and last("confirm","fence")["answer"] == "yes"'
 }
 
+t_call_limits() {
+    local t0 t1
+    begin call-step-timeout
+    t0=$(date +%s%N)
+    rb run caller-limit --state-dir "$S" --set "dir=$D" --set step_timeout=1s --jobs 2
+    t1=$(date +%s%N)
+    check "call limits: a call past its step's timeout fails, and continue goes on (exit 0)" eq "$code" 0
+    check "call limits: ... the call step is journaled as timed out" eq "$(jq_ "$rid" 'last("step_end","call")["outcome"]')" timed_out
+    check "call limits: ... naming the step's timeout" has "$(jq_ "$rid" 'last("step_end","call")["message"]')" "the timeout of step call had passed"
+    check "call limits: ... the callee's slow step was stopped, and its write rolled back (its on_failure)" \
+        eq "$(lines "$D/log" | tr ' ' '\n' | grep -v '^sibling$' | grep -v '^after$' | tr '\n' ' ' | sed 's/ $//')" \
+        "callee-write slow-started undo-callee-write"
+    check "call limits: ... the caller's parallel sibling was not stopped with it" grep -qx sibling "$D/log"
+    check "call limits: ... and the step after both ran" grep -qx after "$D/log"
+    check "call limits: ... well before the slow step's 30 s" test $(((t1 - t0) / 1000000)) -lt 15000
+
+    begin call-deadline
+    rb run caller-limit --state-dir "$S" --set "dir=$D" --set callee_limit=1s
+    check "call limits: the called runbook's own deadline stops it (exit 0 with continue)" eq "$code" 0
+    check "call limits: ... the call is timed out, naming the callee's deadline (defaults.timeout is not the call's)" \
+        has "$(jq_ "$rid" 'last("step_end","call")["message"]')" "the deadline of runbook callee-slow had passed"
+    check "call limits: ... its rollback journaled with the deadline as cause" \
+        eq "$(jq_ "$rid" '[r.get("cause") for r in of("rollback_begin")]')" '["deadline"]'
+    check "call limits: ... the slow step never finished" bash -c "! grep -q slow-finished '$D/log'"
+}
+
+t_loop_parallel() {
+    begin loop-parallel
+    rb run loop-parallel --state-dir "$S" --set "dir=$D" --set barrier=true --jobs 4
+    check "parallel items: four at once pass a barrier only they can pass (exit 0)" eq "$code" 0
+    check "parallel items: ... the outputs keep the list's order (the assert after)" \
+        eq "$(jq_ "$rid" 'last("step_end","after")["outcome"]')" succeeded
+    check "parallel items: ... every item journaled once" \
+        eq "$(jq_ "$rid" 'sorted(r["index"] for r in of("item_end","items"))')" '[0, 1, 2, 3]'
+    begin loop-parallel-jobs1
+    rb run loop-parallel --state-dir "$S" --set "dir=$D"
+    check "parallel items: without --jobs they run one by one" \
+        eq "$(lines "$D/log")" "start-a end-a start-b end-b start-c end-c start-d end-d"
+    begin loop-parallel-fail
+    rb run loop-parallel --state-dir "$S" --set "dir=$D" --set fail_at=a --jobs 2
+    check "parallel items: a failing item fails the step (exit 1)" eq "$code" 1
+    check "parallel items: ... naming it" has "$out" 'item 0 ("a")'
+    check "parallel items: ... the item running beside it finished (not left in doubt), and no other started" \
+        eq "$(sort "$D/log" | tr '\n' ' ')" "end-b start-a start-b undo-b "
+    check "parallel items: ... then its rollback ran" eq "$(tail -n 1 "$D/log")" "undo-b"
+}
+
 t_timeout
 t_retry
 t_rollback
@@ -823,11 +870,13 @@ t_policy_after_crash
 t_indoubt_rollback
 t_orphan
 t_loop
+t_loop_parallel
 t_dry
 t_jobs
 t_calls
 t_call_preflight
 t_call_rollback
+t_call_limits
 t_exits
 t_file_link
 t_terminal

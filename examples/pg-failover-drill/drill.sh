@@ -11,7 +11,7 @@
 # private sshd standing in for the application hosts (docker-compose there is ./docker-compose,
 # which starts ./app.py); ./doapi.py standing in for the DigitalOcean DNS API and for the public
 # names that follow its records. A person-only confirmation (the promotion) is answered on a
-# pseudo-terminal by ./operator.py, as a person would; --yes answers the others.
+# pseudo-terminal by ./person.py, as a person would; --yes answers the others.
 # The world is then checked from outside the runbook. Exit 0 only when everything happened.
 # Needs root (PostgreSQL runs as postgres through runuser). RUNBOOK=path overrides the binary;
 # KEEP=1 keeps the folder.
@@ -163,7 +163,7 @@ write_rows() {
 run_runbook() { # log-name answer-regex runbook --set...
     local name=$1 rule=$2
     shift 2
-    python3 "$here/operator.py" "$work/answers.log" "$rule" -- "$bin" run "$@" --yes --state-dir "$work/state" \
+    python3 "$here/person.py" "$work/answers.log" "$rule" -- "$bin" run "$@" --yes --state-dir "$work/state" \
         | tee "$work/$name.out"
     RC=${PIPESTATUS[0]}
     RUN_ID=$(sed -n 's/^Run \([^ ]*\) (journal: .*/\1/p' "$work/$name.out" | head -1)

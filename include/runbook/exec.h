@@ -54,8 +54,9 @@ typedef struct rb_exec_ui {
     void *ctx;
     /* Called from several threads, never at once (the executor serializes calls). */
     void (*event)(void *ctx, const rb_event *ev);
-    /* Asks the operator. Returns 1 yes, 0 no, -1 when no one can be asked (no terminal).
-     * `question` is masked. Serialized like `event`. */
+    /* Asks the operator. Returns 1 yes, 0 no, -1 when no one can be asked (no terminal), -2
+     * when the operator interrupted the question (Ctrl-C): the run stops as on SIGINT and a
+     * resume asks again. `question` is masked. Serialized like `event`. */
     int (*ask)(void *ctx, const char *step, const char *question);
 } rb_exec_ui;
 
@@ -70,6 +71,14 @@ typedef struct rb_exec_opts {
     int rerun_in_doubt;     /* resume: run in-doubt steps again without asking */
     int force;              /* resume: accept a runbook whose content changed */
     int verbose;            /* also report each action's rendered parameters (masked) */
+    /* resume: steps the operator checked by hand (in doubt or failed), taken as succeeded with no
+     * outputs, journaled with who (the user) and why (mark_reason) */
+    const char *const *mark_done;
+    size_t nmark_done;
+    const char *mark_reason;
+    int retry_failed;       /* resume, also of a run that ended failed: its failed step runs again */
+    const char *from_step;  /* run: the steps before this one in the run order are skipped */
+    const char *outputs_from; /* run with from_step: the run id whose outputs the skipped steps keep */
     rb_catalog *catalog;    /* for `runbook` steps */
     rb_exec_ui ui;
     rb_masker *masker;      /* or NULL: the run's secrets are added to this one (borrowed), so the
@@ -103,6 +112,8 @@ int rb_step_needs_person(const rb_step *s, const rb_exec_opts *o);
 
 /* Async-signal-safe: stops the current run as on SIGINT (the run ends with 130). */
 void rb_exec_interrupt(void);
+/* 1 once an interrupt arrived (a question being asked stops waiting for its answer). */
+int rb_exec_interrupted(void);
 /* Installs SIGINT/SIGTERM handlers that call rb_exec_interrupt, and ignores SIGPIPE. */
 void rb_exec_install_signals(void);
 

@@ -171,8 +171,8 @@ typedef struct rb_run_summary {
     int torn_tail;
 } rb_run_summary;
 
-/* Summarizes the runs journaled in <state>/runs, oldest first (at most RB_JOURNAL_LIST_MAX, the
- * newest). Returns 0 with a new array in *runs (caller frees; NULL when *count is 0), or -1 with
+/* Summarizes the runs journaled in <state>/runs, oldest first (by run id, and within one second
+ * by run_start's time; at most RB_JOURNAL_LIST_MAX, the newest). Returns 0 with a new array in *runs (caller frees; NULL when *count is 0), or -1 with
  * errno. A missing runs directory is no runs. */
 int rb_journal_list(const char *state_dir, rb_run_summary **runs, size_t *count);
 

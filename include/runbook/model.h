@@ -61,7 +61,8 @@ typedef struct rb_action_type {
 } rb_action_type;
 
 #define RB_AT_CALLS_RUNBOOK 1u /* the executor runs the called runbook itself */
-#define RB_AT_SELF_TIMED 2u    /* bounds itself (sleep): defaults.timeout does not apply */
+#define RB_AT_SELF_TIMED 2u    /* bounds itself (sleep; a called runbook by its own timeouts and
+                                  deadline): defaults.timeout does not apply, its own timeout does */
 
 /* The registry, in a fixed order; NULL-terminated. */
 extern const rb_action_type *const rb_action_types[];
@@ -179,9 +180,11 @@ typedef struct rb_step {
     const rb_node *dry_run;    /* map or NULL */
     const rb_node *for_each;   /* expression scalar or sequence of templates, or NULL */
     const char *each_as;       /* the item's name under `each` ("item" by default) */
+    int each_parallel;         /* items at once (parallel:, bounded by --jobs); 1: one by one */
 } rb_step;
 
 #define RB_MAX_ITEMS 1000 /* items of one for_each */
+#define RB_MAX_PARALLEL 32 /* items of one for_each at once */
 
 /* A figure worth reporting (top-level `report:`): one journaled output of one step, shown by
  * `runbook report` and, with an objective, compared against it. */

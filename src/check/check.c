@@ -127,7 +127,8 @@ static void check_figure(checker *c, const rb_figure *f)
 void rb_check(const rb_runbook *rb, const rb_graph *g, rb_catalog *cat, rb_diags *d)
 {
     size_t n = rb->nsteps ? rb->nsteps : 1, first = d->count;
-    checker c = {rb, g, cat, d, calloc(n, 1), calloc(n, sizeof(size_t *)), calloc(n, sizeof(size_t)), NULL};
+    checker c = {.rb = rb, .g = g, .cat = cat, .d = d, .guards_done = calloc(n, 1),
+                 .guards = calloc(n, sizeof(size_t *)), .nguards = calloc(n, sizeof(size_t))};
     if (!c.guards_done || !c.guards || !c.nguards) {
         free(c.guards_done);
         c.guards_done = NULL; /* without the cache, no step counts as guarded by its when */

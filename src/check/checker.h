@@ -14,6 +14,9 @@ typedef struct checker {
     char *guards_done;
     size_t **guards, *nguards;
     const rb_step *each_step; /* while checking what a for_each step repeats: `each` is set */
+    /* Target fields already warned as unguarded-null (a target is checked once per using step). */
+    const rb_node *unguarded_targets[16];
+    size_t nunguarded_targets;
 } checker;
 
 /* Where an expression stands, which decides what it may read. */

@@ -117,7 +117,8 @@ static void step_field(walk *w, const rb_ref *r, const rb_step *target)
         suggest_from(w->c, f, outs);
         return;
     }
-    if (w->scope != SCOPE_SELF && step_may_be_null(target))
+    /* a target's field is null-checked where each step uses it, against that step's `when` */
+    if (w->scope != SCOPE_SELF && w->scope != SCOPE_TARGET && step_may_be_null(target))
         track(w, target->index, r->offset, !strcmp(f, "outcome"));
 }
 
@@ -144,6 +145,8 @@ static void ref_step(walk *w, const rb_ref *r)
             c_error(c, w->n, r->offset, "this target reads step \"%s\", which is not guaranteed to have finished before \"%s\" uses it",
                     r->name, w->step->id ? w->step->id : "a step");
             rb_diag_hint(c->d, "add \"%s\" to the needs of \"%s\"", r->name, w->step->id ? w->step->id : "it");
+        } else if (r->field && step_may_be_null(target)) {
+            track(w, target->index, r->offset, !strcmp(r->field, "outcome"));
         }
         return;
     }
@@ -289,11 +292,27 @@ static int guarded_by_when(const walk *w, const rb_step *target)
     return 0;
 }
 
+/* A target's field warns once, for the first step that uses it unguarded. */
+static int target_warned(walk *w)
+{
+    checker *c = w->c;
+    if (w->scope != SCOPE_TARGET_USE)
+        return 0;
+    for (size_t i = 0; i < c->nunguarded_targets; i++)
+        if (c->unguarded_targets[i] == w->n)
+            return 1;
+    if (c->nunguarded_targets < sizeof c->unguarded_targets / sizeof c->unguarded_targets[0])
+        c->unguarded_targets[c->nunguarded_targets++] = w->n;
+    return 0;
+}
+
 static void report_unguarded(walk *w)
 {
     for (size_t i = 0; i < w->nmaybe; i++) {
         if (guarded(w, w->maybe_null[i]) || guarded_by_when(w, &w->c->rb->steps[w->maybe_null[i]]))
             continue;
+        if (target_warned(w))
+            return;
         const rb_step *t = &w->c->rb->steps[w->maybe_null[i]];
         rb_diag_node(w->c->d, w->c->rb->doc, w->n, w->offsets[i], RB_SEV_WARNING, "unguarded-null",
                      "step \"%s\" may be %s, and then its outputs are null", t->id,

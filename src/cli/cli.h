@@ -135,6 +135,12 @@ int cli_complete_helper(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 int cmd_man(int argc, char **argv);
+
+/* The run id an operator's RUN names under state_dir: an id, `last`, a runbook's name (its
+ * newest run) or a unique start of an id. EXIT_OK with it in buf, or EXIT_USAGE after saying
+ * why on stderr (as "runbook CMD: ...", an ambiguous start with its candidates). runid.c. */
+int cli_run_id(const char *state_dir, const char *arg, const char *cmd, char *buf, size_t len);
+
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_graph(int argc, char **argv);

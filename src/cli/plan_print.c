@@ -237,7 +237,10 @@ static void put_step(plan_view *v, size_t pos, const rb_step *s)
             put_list(v, s->for_each, ", ");
         else
             P("%s", s->for_each->str);
-        P("  (as each.%s; one journaled item at a time)\n", s->each_as);
+        if (s->each_parallel > 1)
+            P("  (as each.%s; up to %d items at once within --jobs, each journaled)\n", s->each_as, s->each_parallel);
+        else
+            P("  (as each.%s; one journaled item at a time)\n", s->each_as);
     }
     if (s->when)
         put_condition(v, "when:", s->when);

@@ -190,8 +190,11 @@ static void on_record(gather *g, json_t *rec)
         on_confirm(g, rec, at);
     else if (!strcmp(type, "rollback_start") || !strcmp(type, "rollback_end"))
         on_rollback(g, rec, at, type[9] == 'e');
-    else if (!strcmp(type, "resume"))
+    else if (!strcmp(type, "resume")) { /* a failed run resumed (--retry-failed) ends again, or not */
         g->r->resumed++;
+        g->r->finished = 0;
+        g->r->status = NULL;
+    }
     else if (!strcmp(type, "run_end")) {
         g->r->finished = 1;
         g->r->status = str(rec, "status");
@@ -555,16 +558,19 @@ int cmd_report(int argc, char **argv)
     if (rc == 0 && npos != 1)
         rc = cli_usage_error(&cli_report, "name one run id (see 'runbook runs')");
     char *state = a.state_dir ? a.state_dir : rb_exec_default_state_dir();
-    char *path = rc == 0 ? rb_journal_path_of(state, pos[0]) : NULL;
+    char id[RB_RUN_ID_MAX];
+    if (rc == 0)
+        rc = cli_run_id(state, pos[0], "report", id, sizeof id);
+    char *path = rc == 0 ? rb_journal_path_of(state, id) : NULL;
     json_t *records = NULL;
     rb_journal_read_info info = {0};
     if (rc == 0 && (!path || rb_journal_load(path, &records, &info) != RB_JOURNAL_OK)) {
-        rb_showf(stderr, NULL, "runbook report: cannot read the journal of '%s'%s%s\n", pos[0],
+        rb_showf(stderr, NULL, "runbook report: cannot read the journal of '%s'%s%s\n", id,
                  *info.message ? ": " : "", info.message);
         rc = path && info.records ? EXIT_FAILED : EXIT_USAGE; /* no such run is a usage error */
     }
     rep_report r;
-    if (rc == 0 && rep_build(&r, pos[0], records, info.torn_tail) == 0) {
+    if (rc == 0 && rep_build(&r, id, records, info.torn_tail) == 0) {
         if (a.format == 1)
             rep_write_json(stdout, &r);
         else if (a.format == 2)

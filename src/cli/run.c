@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "runbook/journal.h"
 #include "runbook/show.h"
 #include "runbook/values.h"
 #include "ui.h"
@@ -17,12 +18,14 @@ static const cli_opt run_opts[] = {
     {"quiet", NULL, "show only failures and the summary", .short_name = 'q', .conflicts = "verbose"},
     {"verbose", NULL, "show more detail", .short_name = 'v'},
     {"yes-manual", NULL, "with --yes, also mark manual steps done (journaled as --yes-manual)"},
+    {"from", "STEP", "start at STEP: the steps before it in the run order are skipped (journaled)"},
+    {"outputs-from", "RUN", "with --from: the skipped steps' outputs come from this earlier run", .complete = "runs"},
     CLI_OPT_COLOR,
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_run = {
-    "run", "run NAME|FILE [--set k=v]... [--yes [--yes-manual]] [--jobs N] [--dry-run] [--state-dir DIR] [--quiet|--verbose]",
+    "run", "run NAME|FILE [--set k=v]... [--yes [--yes-manual]] [--jobs N] [--dry-run] [--from STEP [--outputs-from RUN]] [--state-dir DIR] [--quiet|--verbose]",
     "Run a runbook, journaling every step so an interrupted run can be resumed.", run_opts, cmd_run,
     "runbooks"};
 
@@ -34,18 +37,28 @@ static const cli_opt resume_opts[] = {
     {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)", .complete = "dirs"},
     {"quiet", NULL, "show only failures and the summary", .short_name = 'q'},
     {"yes-manual", NULL, "with --yes, also mark manual steps done"},
+    {"mark-done", "STEP", "STEP (in doubt or failed) was done by hand: take it as succeeded, without outputs",
+     .flags = CLI_REPEAT},
+    {"reason", "TEXT", "with --mark-done: why, journaled with your user name"},
+    {"retry-failed", NULL, "also resume a failed run: its failed step runs again, finished steps do not"},
     CLI_OPT_COLOR,
     {NULL, NULL, NULL},
 };
 
-const cli_command cli_resume = {"resume", "resume RUN [--yes] [--rerun-in-doubt] [--force] [--state-dir DIR]",
-                                "Continue an interrupted run from its journal.", resume_opts, cmd_resume, "runs"};
+const cli_command cli_resume = {"resume", "resume RUN|last|NAME [--yes] [--rerun-in-doubt] [--retry-failed] [--mark-done STEP --reason TEXT]... [--force] [--state-dir DIR]",
+                                "Continue an interrupted or failed run from its journal.", resume_opts, cmd_resume,
+                                "runs"};
+
+#define MARKS_MAX 64
 
 typedef struct run_args {
     cli_sets sets;
     rb_exec_opts o;
     ui_state *ui;
     char *state_dir;
+    const char *marks[MARKS_MAX]; /* --mark-done */
+    const char *outputs_from;     /* --outputs-from as typed: resolved once the state folder is known */
+    char run_id[RB_RUN_ID_MAX];   /* --outputs-from resolved */
 } run_args;
 
 static int parse_jobs(const char *arg, int *jobs, const cli_command *cmd)
@@ -83,10 +96,25 @@ static int on_run_opt(int opt, const char *arg, void *ctx)
         a->ui->verbose = 1;
         a->o.verbose = 1;
         return 0;
-    default:
+    case 7:
         a->o.yes_manual = 1;
         return 0;
+    case 8:
+        a->o.from_step = arg;
+        return 0;
+    default:
+        a->outputs_from = arg;
+        return 0;
     }
+}
+
+static int add_mark(run_args *a, const char *step)
+{
+    if (a->o.nmark_done >= MARKS_MAX)
+        return cli_usage_error(&cli_resume, "at most %d --mark-done", MARKS_MAX);
+    a->marks[a->o.nmark_done++] = step;
+    a->o.mark_done = a->marks;
+    return 0;
 }
 
 static int on_resume_opt(int opt, const char *arg, void *ctx)
@@ -111,8 +139,18 @@ static int on_resume_opt(int opt, const char *arg, void *ctx)
     case 5:
         a->ui->quiet = 1;
         return 0;
-    default:
+    case 6:
         a->o.yes_manual = 1;
+        return 0;
+    case 7:
+        return add_mark(a, arg);
+    case 8:
+        if (a->o.mark_reason)
+            return cli_usage_error(&cli_resume, "--reason is given once, for every --mark-done");
+        a->o.mark_reason = arg;
+        return 0;
+    default:
+        a->o.retry_failed = 1;
         return 0;
     }
 }
@@ -169,8 +207,22 @@ static void setup(run_args *a, ui_state *ui)
     a->o.can_ask = ui_terminal();
 }
 
+/* --outputs-from names a run as every RUN does (last, a prefix, a runbook's name). */
+static int resolve_outputs_from(run_args *a)
+{
+    if (!a->outputs_from)
+        return EXIT_OK;
+    if (!a->o.from_step)
+        return cli_usage_error(&cli_run, "--outputs-from goes with --from STEP");
+    int rc = cli_run_id(a->o.state_dir, a->outputs_from, "run", a->run_id, sizeof a->run_id);
+    a->o.outputs_from = a->run_id;
+    return rc;
+}
+
 static int start(run_args *a, const char *name)
 {
+    if (resolve_outputs_from(a) != EXIT_OK)
+        return EXIT_USAGE;
     rb_catalog *cat = cli_catalog();
     cli_loaded l;
     int rc = cli_open_runbook(name, cat, &l);
@@ -187,6 +239,8 @@ static int start(run_args *a, const char *name)
         rb_exec_install_signals();
         rb_exec_run(l.rb, &l.graph, inputs, &a->o, &res);
         rc = finish(a, &res);
+        if (a->o.from_step && res.exit_code == EXIT_USAGE && !*res.run_id)
+            rb_showf(stderr, NULL, "runbook run: nothing was run\n");
         json_decref(inputs);
     }
     cli_loaded_free(&l);
@@ -231,9 +285,14 @@ int cmd_run(int argc, char **argv)
     return run_command(&cli_run, argc, argv, on_run_opt, "name one runbook", start);
 }
 
-static int resume(run_args *a, const char *run_id)
+static int resume(run_args *a, const char *arg)
 {
-    char err[300];
+    char err[300], run_id[RB_RUN_ID_MAX];
+    if (!!a->o.nmark_done != !!a->o.mark_reason)
+        return cli_usage_error(&cli_resume, "%s", a->o.nmark_done ? "--mark-done needs --reason TEXT: why you take the "
+                               "step as done (journaled with your user name)" : "--reason goes with --mark-done STEP");
+    if (cli_run_id(a->o.state_dir, arg, "resume", run_id, sizeof run_id) != EXIT_OK)
+        return EXIT_USAGE;
     char *path = rb_exec_resume_path(a->o.state_dir, run_id, err, sizeof err);
     if (!path) {
         rb_showf(stderr, NULL, "runbook resume: %s\n", err);

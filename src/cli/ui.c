@@ -1,5 +1,6 @@
 /* What the operator sees during a run: a line per step with its state and time, live command
  * output, retries and rollbacks, questions on the terminal, and the closing summary. */
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,7 +246,16 @@ int ui_ask(void *ctx, const char *step, const char *question)
     fflush(stderr);
     char answer[64];
     tcflush(STDIN_FILENO, TCIFLUSH); /* a "y" typed ahead must not answer a question not yet asked */
-    if (!fgets(answer, sizeof answer, stdin))
+    /* Ctrl-C is an interrupt, not a "no": the signal may land on another thread, so the wait
+     * looks at the run's interrupt flag rather than at read's EINTR alone */
+    struct pollfd in = {STDIN_FILENO, POLLIN, 0};
+    int ready = 0;
+    while (!rb_exec_interrupted() && !ready)
+        ready = poll(&in, 1, 200) > 0;
+    if (ready && !rb_exec_interrupted() && fgets(answer, sizeof answer, stdin))
+        return answer[0] == 'y' || answer[0] == 'Y';
+    if (!rb_exec_interrupted())
         return 0; /* end of input (Ctrl-D) on a terminal: the operator did not say yes */
-    return answer[0] == 'y' || answer[0] == 'Y';
+    rb_showf(stderr, NULL, "^C\n");
+    return -2;
 }

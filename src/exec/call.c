@@ -6,14 +6,25 @@
 #include "internal.h"
 #include "runbook/values.h"
 
+/* A caller passes a duration on as `${{ inputs.d }}`, which renders its milliseconds: bare
+ * digits given to a duration input are read as milliseconds (a person typing --set still
+ * writes the unit). */
+static const char *as_duration_text(const rb_input *in, const char *v, char *buf, size_t size)
+{
+    if (!v || in->type != RB_IN_DURATION || !*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 15)
+        return v;
+    snprintf(buf, size, "%sms", v);
+    return buf;
+}
+
 /* The callee's inputs: the given text values checked and typed, then its defaults. */
 static json_t *callee_inputs(const rb_runbook *callee, json_t *given, char *err, size_t len)
 {
     json_t *out = json_object();
     for (size_t i = 0; i < callee->ninputs; i++) {
         const rb_input *in = &callee->inputs[i];
-        const char *v = json_string_value(json_object_get(given, in->name));
-        char why[200];
+        char ms[24], why[200];
+        const char *v = as_duration_text(in, json_string_value(json_object_get(given, in->name)), ms, sizeof ms);
         if (!v && in->def)
             v = in->def->str;
         if (!v) {
@@ -117,7 +128,7 @@ int exec_preflight_calls(const rb_runbook *rb, const rb_exec_opts *o, char *err,
     return preflight(rb, o, 0, 0, err, len);
 }
 
-int exec_call_runbook(run *r, const rb_step *step, const json_t *params, rb_act_result *res)
+int exec_call_runbook(run *r, const invocation *inv, const json_t *params, rb_act_result *res)
 {
     const char *name = json_string_value(json_object_get(params, "name"));
     const rb_runbook *callee = callee_of(r->o->catalog, r->rb, name);
@@ -134,7 +145,7 @@ int exec_call_runbook(run *r, const rb_step *step, const json_t *params, rb_act_
     if (rb_graph_build(callee, &g, &quiet) != 0)
         rb_act_fail(res, RB_OUT_FAILED, "refused", "runbook %s has a cycle", name);
     else
-        rc = run_called_graph(r, step, callee, &g, inputs, res);
+        rc = run_called_graph(r, inv, callee, &g, inputs, res);
     rb_graph_cleanup(&g);
     rb_diags_cleanup(&quiet);
     json_decref(inputs);

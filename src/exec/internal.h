@@ -28,7 +28,10 @@ typedef struct step_state {
     pthread_t thread;
     char message[256];
     json_t *items_done;     /* for_each: [{index, value, outputs}] of the items that succeeded */
+    int taken_over;         /* this run did not make its outputs: TAKEN_MARKED or TAKEN_SKIPPED */
 } step_state;
+
+enum { TAKEN_MARKED = 1, TAKEN_SKIPPED = 2 }; /* --mark-done; skipped by --from */
 
 /* A target's connection for this run: opened by its action on first use, reused by later
  * steps, closed at the run's end. One call at a time holds a slot. */
@@ -51,7 +54,8 @@ typedef struct run {
     json_t *inputs, *secrets, *steps, *env, *runobj, *rbobj;
     rb_masker *masker;      /* shared with the parent */
     rb_journal *journal;    /* shared with the parent */
-    rb_proc_cancel_token *cancel; /* the steps' token; shared with the parent */
+    rb_proc_cancel_token *cancel; /* the steps' token; a called runbook's own, linked to its caller's */
+    rb_proc_cancel_token own_cancel; /* a called runbook's token (cancel points here) */
     step_state *st;
     size_t running;
     uint64_t done_counter;
@@ -59,11 +63,13 @@ typedef struct run {
     long failed_step;       /* the step whose failure stopped it, or -1 */
     long long start_ms, deadline_ms;
     int deadline_passed;
+    char deadline_what[128]; /* whose limit the deadline is: "the run's deadline", ... */
     int journal_failed;
     int rollback_pending;   /* resume: a rollback was in progress; finish it */
     json_t *replay;         /* resume: the journal's records (borrowed), for called runbooks */
     char halt[256];         /* resume: why it stopped inside a called runbook ("" if it did not) */
     conn_slot *conns;       /* one per target of rb, by index */
+    json_t *forward;        /* resume --mark-done/--retry-failed, run --from: what to journal */
 } run;
 
 /* ---- invoking actions (invoke.c) ---- */
@@ -93,8 +99,9 @@ void close_connections(run *r);
 /* The current thread's loop item ({NAME: value, index: i}) for expressions (each.*), or NULL. */
 void exec_set_each(json_t *each);
 json_t *exec_current_each(void);
-/* Runs a for_each step's action once per item, skipping items a resumed journal says finished;
- * res gets {items: [outputs...]} or the failure of the first failing item. Caller holds r->mu. */
+/* Runs a for_each step's action once per item (up to its `parallel` at once, within --jobs),
+ * skipping items a resumed journal says finished; res gets {items: [outputs...]} in the list's
+ * order, or the failure of the failing item with the lowest index. Caller holds r->mu. */
 void run_items(run *r, const rb_step *s, step_state *st, act_result *res);
 /* The attempts of one action (with retries): step.c. */
 void exec_attempts(run *r, const rb_step *s, step_state *st, act_result *res);
@@ -113,13 +120,32 @@ int exec_settle_survivors(run *r, const char *run_id, char *err, size_t len);
  * terminal, or --yes for those it may answer). -1 with a message. call.c. */
 int exec_preflight_calls(const rb_runbook *rb, const rb_exec_opts *o, char *err, size_t len);
 /* Runs a called runbook (RB_AT_CALLS_RUNBOOK): call.c. */
-int exec_call_runbook(run *r, const rb_step *step, const json_t *params, act_result *res);
+int exec_call_runbook(run *r, const invocation *inv, const json_t *params, act_result *res);
+
+/* ---- cancel links (link.c) ---- */
+
+/* Cancels `target` once `source` (or NULL) is cancelled or the absolute monotonic deadline_ms
+ * (0: none) comes, until stopped. Fields are private. */
+typedef struct cancel_link {
+    const rb_proc_cancel_token *source;
+    rb_proc_cancel_token *target;
+    long long deadline_ms;
+    rb_proc_cancel_token stop;
+    pthread_t thread;
+    int started;
+} cancel_link;
+/* 0, or -1 when the thread cannot start (nothing then watches). */
+int cancel_link_start(cancel_link *l, const rb_proc_cancel_token *source, rb_proc_cancel_token *target,
+                      long long deadline_ms);
+/* Stops watching (the target is left as it is); safe on a link never started. */
+void cancel_link_stop(cancel_link *l);
 
 /* ---- helpers shared by the executor's files ---- */
 
 long long now_ms(void);
-/* The token an interrupt cancels (NULL: none), and whether one arrived. */
-void exec_set_cancel(rb_proc_cancel_token *t);
+/* The token an interrupt cancels (NULL: none), returning the one it replaces; and whether an
+ * interrupt arrived. */
+rb_proc_cancel_token *exec_set_cancel(rb_proc_cancel_token *t);
 int exec_interrupted(void);
 uint64_t rb_content_hash(const char *s, size_t len);
 /* Waits up to `ms` or until `cancel` fires; returns 1 when cancelled. */
@@ -183,7 +209,9 @@ int run_rollbacks(run *r);
 /* Resume of a called runbook `c` (c->replay set): replays its journaled steps and settles those
  * in doubt; -1 (message in err) when one stays in doubt. Caller holds c->mu. */
 int resume_called(run *c, char *err, size_t len);
-int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
+/* Runs a called runbook for the invocation `inv` of a `runbook` step: it stops with inv's token,
+ * and by itself at inv's timeout or its own deadline. */
+int run_called_graph(run *parent, const invocation *inv, const rb_runbook *callee, const rb_graph *g,
                      json_t *inputs, act_result *res);
 /* A called runbook's run, sharing the caller's mutex, journal, masker and cancel token; its
  * steps are journaled under "call-step/". called_free releases what called_init took. */
@@ -194,6 +222,25 @@ void replay_called(run *c);
 /* Undoes what a completed runbook call did: the called runbook's completed steps, newest first,
  * read back from the journal, each journaled. Caller holds r->mu. call.c. */
 int exec_undo_call(run *r, const rb_step *s, const rb_proc_cancel_token *cancel, act_result *res);
+/* ---- a way forward from a stop (forward.c) ---- */
+
+/* Who acts, for the audit: user (and sudo_user) added to a record's fields. step.c. */
+void journal_who(json_t *f);
+/* Forgets step i's outcome: it runs again (a for_each keeps its finished items). */
+void exec_forget_outcome(run *r, size_t i);
+/* Resume: checks --mark-done and --retry-failed against the replayed state (run_end: the
+ * journal's last run_end, or NULL; rollback: a rollback had begun) and applies them to it; then
+ * refuses when a step still to run reads outputs the run does not have. -1 with a message. */
+int exec_resume_prepare(run *r, const json_t *run_end, int rollback, char *err, size_t len);
+/* The resume record's fields, then the records of what exec_resume_prepare applied. */
+json_t *exec_resume_record(run *r);
+void exec_resume_journal(run *r);
+/* run --from: the steps before o->from_step are skipped, their outputs taken from the run
+ * o->outputs_from; refused (-1, message) when a step that will run reads an output missing. */
+int exec_from_prepare(run *r, char *err, size_t len);
+/* Journals the skipped steps (after run_start). */
+void exec_from_journal(run *r);
+
 /* Rolls back every completed step of r with `cancel`, journaled under r's scope. rollback.c. */
 int rollback_all(run *r, const rb_proc_cancel_token *cancel);
 

@@ -234,10 +234,10 @@ static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc,
 }
 
 /* A called runbook takes the run's mutex itself, as its steps do. */
-static void call_runbook(run *r, const rb_step *s, const json_t *params, act_result *res)
+static void call_runbook(run *r, const invocation *inv, const json_t *params, act_result *res)
 {
     pthread_mutex_unlock(r->mu);
-    exec_call_runbook(r, s, params, res);
+    exec_call_runbook(r, inv, params, res);
     pthread_mutex_lock(r->mu);
 }
 
@@ -272,7 +272,7 @@ static void run_prepared(run *r, const invocation *inv, prepared *p, act_result 
     if (journal_sync(r) != 0 && inv->kind != INVOKE_ROLLBACK && inv->kind != INVOKE_UNDO)
         rb_act_fail(res, RB_OUT_FAILED, "refused", "the journal cannot be written");
     else if (k->action.type->flags & RB_AT_CALLS_RUNBOOK)
-        call_runbook(r, inv->step, p->params, res);
+        call_runbook(r, inv, p->params, res);
     else
         call_action(r, inv, p, live ? &oc : NULL, res);
     rb_mask_stream_free(oc.ms);

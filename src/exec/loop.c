@@ -1,6 +1,8 @@
 /* for_each: one step's action once per item of a list, each item journaled on its own
  * (item_start, item_end with its outputs), so a resume runs only the items that did not finish
- * and a rollback undoes each finished item, newest first. */
+ * and a rollback undoes each finished item, newest first (in the order they finished). With
+ * `parallel: N` up to N items (never more than --jobs) run at once; a failing item starts no
+ * more, and those already running finish, so that none is left in doubt. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +109,90 @@ static void item_failed(act_result *res, size_t i, json_t *value)
     free(v);
 }
 
+/* The items of one loop, shared by the threads that run them (parallel:); every field is read
+ * and written under r->mu, which run_item releases while an action runs. */
+typedef struct loop_work {
+    run *r;
+    const rb_step *s;
+    step_state *st;
+    json_t *list;
+    json_t **outs;          /* per item: its outputs, once it finished */
+    size_t next;            /* the next item to start */
+    int failed;             /* an item failed: no more start; those running finish */
+    size_t failed_index;    /* the first failing item (lowest index) ... */
+    act_result failure;     /* ... and its result */
+    int helpers;            /* helper threads still working */
+    pthread_cond_t helpers_done;
+} loop_work;
+
+static void keep_failure(loop_work *w, size_t i, act_result *one)
+{
+    if (exec_interrupted() && !one->errclass[0])
+        rb_act_fail(one, RB_OUT_CANCELLED, "cancelled", "cancelled");
+    item_failed(one, i, json_array_get(w->list, i));
+    if (w->failed && w->failed_index < i) {
+        json_decref(one->outputs);
+        return;
+    }
+    json_decref(w->failure.outputs);
+    w->failure = *one;
+    w->failed = 1;
+    w->failed_index = i;
+}
+
+/* Takes items until none is left or one failed. Caller holds r->mu. */
+static void work(loop_work *w)
+{
+    size_t n = json_array_size(w->list);
+    while (!w->failed && w->next < n) {
+        size_t i = w->next++;
+        json_t *value = json_array_get(w->list, i), *done = finished_item(w->st, i);
+        act_result one = {0};
+        if (done)
+            w->outs[i] = json_incref(json_object_get(done, "outputs"));
+        else if (exec_interrupted() || run_item(w->r, w->s, w->st, i, value, &one) != 0)
+            keep_failure(w, i, &one);
+        else
+            w->outs[i] = one.outputs;
+    }
+}
+
+static void *helper(void *arg)
+{
+    loop_work *w = arg;
+    pthread_mutex_lock(w->r->mu);
+    work(w);
+    w->helpers--;
+    pthread_cond_signal(&w->helpers_done);
+    pthread_mutex_unlock(w->r->mu);
+    return NULL;
+}
+
+/* Runs the items with up to `parallel` of them at once: this thread and parallel-1 helpers. */
+static void work_all(loop_work *w, int parallel)
+{
+    pthread_t threads[RB_MAX_PARALLEL];
+    int started = 0;
+    pthread_cond_init(&w->helpers_done, NULL);
+    for (; started < parallel - 1; started++) {
+        if (pthread_create(&threads[started], NULL, helper, w) != 0)
+            break; /* fewer at once, not a failure */
+        w->helpers++;
+    }
+    work(w);
+    while (w->helpers > 0)
+        pthread_cond_wait(&w->helpers_done, w->r->mu);
+    for (int k = 0; k < started; k++)
+        pthread_join(threads[k], NULL); /* each has let go of r->mu already */
+    pthread_cond_destroy(&w->helpers_done);
+}
+
+static int items_at_once(const run *r, const rb_step *s, size_t n)
+{
+    int k = s->each_parallel < r->o->jobs ? s->each_parallel : r->o->jobs;
+    return k < 1 ? 1 : (size_t)k > n ? (int)(n ? n : 1) : k;
+}
+
 void run_items(run *r, const rb_step *s, step_state *st, act_result *res)
 {
     char err[256] = "";
@@ -117,33 +203,26 @@ void run_items(run *r, const rb_step *s, step_state *st, act_result *res)
                     unknown ? "undecided: the list is known only in a real run" : err);
         return;
     }
-    json_t *outs = json_array(), *value;
-    size_t i;
-    int failed = 0;
-    json_array_foreach(list, i, value)
-    {
-        json_t *done = finished_item(st, i);
-        act_result one = {0};
-        if (done) {
-            json_array_append(outs, json_object_get(done, "outputs"));
-            continue;
-        }
-        if (exec_interrupted() || run_item(r, s, st, i, value, &one) != 0) {
-            *res = one;
-            if (exec_interrupted() && !one.errclass[0])
-                rb_act_fail(res, RB_OUT_CANCELLED, "cancelled", "cancelled");
-            item_failed(res, i, value);
-            failed = 1;
-            break;
-        }
-        json_array_append(outs, one.outputs);
-        json_decref(one.outputs);
+    size_t n = json_array_size(list);
+    loop_work w = {.r = r, .s = s, .st = st, .list = list, .outs = calloc(n + 1, sizeof(json_t *))};
+    if (!w.outs) {
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "out of memory");
+        json_decref(list);
+        return;
     }
-    if (!failed) {
+    work_all(&w, items_at_once(r, s, n));
+    if (w.failed) {
+        *res = w.failure;
+    } else {
+        json_t *outs = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append(outs, w.outs[i] ? w.outs[i] : json_null());
         memset(res, 0, sizeof *res);
         res->outcome = RB_OUT_SUCCEEDED;
-        res->outputs = json_pack("{s:O}", "items", outs);
+        res->outputs = json_pack("{s:o}", "items", outs);
     }
-    json_decref(outs);
+    for (size_t i = 0; i < n; i++)
+        json_decref(w.outs[i]);
+    free(w.outs);
     json_decref(list);
 }

@@ -86,10 +86,15 @@ static void replay_end(run *r, long i, json_t *rec, int cut)
     if (o != RB_OUT_SUCCEEDED && o != RB_OUT_SKIPPED && !st->continued && r->failed_step < 0)
         r->failed_step = i;
     json_t *outs = json_object_get(rec, "outputs");
-    json_t *mine = o == RB_OUT_SUCCEEDED && outs ? json_deep_copy(outs) : json_object();
+    int skipped_by_from = json_object_get(rec, "skipped_by") != NULL;
+    st->taken_over = json_is_true(json_object_get(rec, "marked_done")) ? TAKEN_MARKED : skipped_by_from ? TAKEN_SKIPPED : 0;
+    if (o == RB_OUT_SUCCEEDED && r->failed_step == i) /* marked done by hand */
+        r->failed_step = -1;
+    json_t *mine = (o == RB_OUT_SUCCEEDED || skipped_by_from) && json_is_object(outs) ? json_deep_copy(outs) : json_object();
     if (o == RB_OUT_SUCCEEDED)
         load_secret_captures(r, s, mine);
-    json_object_set_new(mine, "outcome", json_string(rb_outcome_name(o)));
+    /* a step skipped by --from with an earlier run's outputs reads as it ended there */
+    json_object_set_new(mine, "outcome", json_string(skipped_by_from && json_is_object(outs) ? "succeeded" : rb_outcome_name(o)));
     json_object_set_new(mine, "attempts", json_integer(st->attempts));
     json_object_set_new(mine, "duration", json_integer(st->duration_ms));
     json_object_set_new(r->steps, s->id, mine);
@@ -147,6 +152,20 @@ static void replay_rollback_begin(run *r, journaled *j, json_t *rec)
         r->failed_step = step_index(r, cause);
 }
 
+/* A resume record: a run that had ended goes on (its run_end no longer counts), and the steps
+ * --retry-failed named run again. */
+static void replay_resume(run *r, journaled *j, json_t *rec)
+{
+    size_t k;
+    json_t *v;
+    j->run_end = NULL;
+    json_array_foreach (json_object_get(rec, "retry_failed"), k, v) {
+        long i = step_index(r, json_string_value(v));
+        if (i >= 0)
+            exec_forget_outcome(r, (size_t)i);
+    }
+}
+
 /* Replays the records into the run's state. */
 static void replay(run *r, journaled *j)
 {
@@ -165,6 +184,8 @@ static void replay(run *r, journaled *j)
             j->run_end = rec;
         else if (!strcmp(type, "rollback_begin"))
             replay_rollback_begin(r, j, rec);
+        else if (!strcmp(type, "resume") && !*r->prefix)
+            replay_resume(r, j, rec);
         else if (i >= 0 && cut)
             replay_step(r, i, type, rec, cut);
     }
@@ -219,6 +240,8 @@ static int consent(run *r, const rb_step *s, const char *question, const char **
     int a = r->o->ui.ask ? r->o->ui.ask(r->o->ui.ctx, key, question) : -1;
     pthread_mutex_lock(r->mu);
     *by = "operator";
+    if (a == -2) /* Ctrl-C at the question: stop, and ask again at the next resume */
+        rb_exec_interrupt();
     return a;
 }
 
@@ -376,9 +399,11 @@ static int check_journal(const rb_runbook *rb, journaled *j, const rb_exec_opts 
 {
     if (!j->run_start)
         return snprintf(err, len, "the journal has no run_start record"), -1;
-    if (j->run_end)
-        return snprintf(err, len, "this run already ended (%s); start a new one",
-                        json_string_value(json_object_get(j->run_end, "status"))), -1;
+    const char *status = json_string_value(json_object_get(j->run_end, "status"));
+    if (j->run_end && !o->retry_failed && !o->nmark_done)
+        return snprintf(err, len, "this run already ended (%s); %s", status ? status : "?",
+                        status && !strcmp(status, "failed") ? "resume with --retry-failed to run its failed step again, "
+                        "or --mark-done STEP --reason TEXT for a step done by hand" : "start a new one"), -1;
     size_t srclen;
     const char *src = rb_doc_source(rb->doc, &srclen);
     char hash[32];
@@ -438,15 +463,16 @@ static int resume_body(run *r, journaled *j, rb_run_result *res)
     exec_set_cancel(r->cancel);
     rb_event ev = {.kind = RB_EV_RUN_START, .text = res->run_id, .path = rb_journal_path(r->journal)};
     emit(r, &ev);
-    journal(r, "resume", json_pack("{s:i}", "pid", (int)getpid()));
+    journal(r, "resume", exec_resume_record(r));
     pthread_mutex_lock(r->mu);
+    exec_resume_journal(r);
     set_deadline(r);
     exec_mark_children(res->run_id);
     int code;
     if (exec_settle_survivors(r, res->run_id, err, sizeof err) != 0 || go_on(r, j, err, sizeof err) != 0) {
         snprintf(res->message, sizeof res->message, "%s", err);
-        res->outcome = RB_OUT_FAILED;
-        code = res->exit_code = 1;
+        res->outcome = exec_interrupted() ? RB_OUT_CANCELLED : RB_OUT_FAILED;
+        code = res->exit_code = exec_interrupted() ? 130 : 1; /* Ctrl-C at a question */
         journal(r, "interrupted", json_pack("{s:s}", "reason", err));
         journal_sync(r);
     } else
@@ -487,7 +513,8 @@ static void resume_locked(run *r, const char *run_id, rb_run_result *res)
     rb_journal_set_masker(r->journal, r->masker);
     r->replay = j.records;
     replay(r, &j);
-    if (check_journal(r->rb, &j, r->o, res->message, sizeof res->message) == 0) {
+    if (check_journal(r->rb, &j, r->o, res->message, sizeof res->message) == 0 &&
+        exec_resume_prepare(r, j.run_end, j.rollback_phase, res->message, sizeof res->message) == 0) {
         r->inputs = json_incref(json_object_get(j.run_start, "inputs"));
         r->runobj = json_pack("{s:s, s:b}", "id", run_id, "dry_run", 0);
         if (load_secrets(r, res->message, sizeof res->message) == 0)

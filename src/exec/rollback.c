@@ -141,13 +141,13 @@ int rollback_all(run *r, const rb_proc_cancel_token *cancel)
 
 int run_rollbacks(run *r)
 {
-    rb_proc_cancel_token tok;
+    rb_proc_cancel_token tok, *was = NULL;
     int have_tok = rb_proc_cancel_init(&tok) == 0;
     if (have_tok)
-        exec_set_cancel(&tok); /* an interrupt now stops the rollback in progress */
+        was = exec_set_cancel(&tok); /* an interrupt now stops the rollback in progress */
     int rc = rollback_all(r, have_tok ? &tok : NULL);
     if (have_tok) {
-        exec_set_cancel(NULL);
+        exec_set_cancel(was); /* a called runbook's caller goes on, and stays interruptible */
         rb_proc_cancel_cleanup(&tok);
     }
     return rc;

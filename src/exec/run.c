@@ -24,8 +24,14 @@ void rb_exec_interrupt(void)
         rb_proc_cancel(t);
 }
 
-void exec_set_cancel(rb_proc_cancel_token *t) { current_cancel = t; }
+rb_proc_cancel_token *exec_set_cancel(rb_proc_cancel_token *t)
+{
+    rb_proc_cancel_token *was = current_cancel;
+    current_cancel = t;
+    return was;
+}
 int exec_interrupted(void) { return interrupted; }
+int rb_exec_interrupted(void) { return interrupted; }
 
 uint64_t rb_content_hash(const char *s, size_t len)
 {
@@ -171,7 +177,8 @@ static const char *const journal_words[] = {
     "resume", "interrupted", "runbook", "lock", "path", "hash", "inputs", "dry_run", "pid", "user", "rto_ms", "rpo_ms",
     "report", "label", "field", "objective", "unit",
     "by", "answer", "steps", "scope", "cause", "continued", "verified", "undecided", "succeeded", "failed",
-    "timed_out", "skipped", "cancelled", "rolled_back", "not_run", NULL};
+    "timed_out", "skipped", "cancelled", "rolled_back", "not_run", "marked_done", "skipped_by", "from",
+    "outputs_from", "retry_failed", "sudo_user", NULL};
 
 /* A secret that cannot be masked without rewriting what is around it is refused before any
  * step: a short one is found inside ordinary words and numbers, and one that is a word of the
@@ -286,7 +293,9 @@ void check_deadline(run *r)
         r->deadline_passed = 1;
         r->stopping = 1;
         rb_proc_cancel(r->cancel);
-        rb_event ev = {.kind = RB_EV_NOTE, .text = "the run's deadline has passed: stopping"};
+        char text[200];
+        snprintf(text, sizeof text, "%s has passed: stopping", *r->deadline_what ? r->deadline_what : "the run's deadline");
+        rb_event ev = {.kind = RB_EV_NOTE, .text = text};
         emit(r, &ev);
     }
 }
@@ -299,41 +308,6 @@ static void wait_event(run *r)
     if (ts.tv_nsec >= 1000000000L)
         ts.tv_sec++, ts.tv_nsec -= 1000000000L;
     pthread_cond_timedwait(&r->cv, r->mu, &ts);
-}
-
-/* With --jobs 1 the steps run in the scheduling thread itself (no thread per step), so
- * nothing would look at the clock while a step runs: this watch stops the run's actions when
- * its deadline comes. */
-typedef struct watch {
-    run *r;
-    rb_proc_cancel_token stop;
-    pthread_t thread;
-    int started;
-} watch;
-
-static void *deadline_watch(void *arg)
-{
-    watch *w = arg;
-    long long left = w->r->deadline_ms - now_ms();
-    if (!wait_or_cancel(&w->stop, left > 0 ? left : 0))
-        rb_proc_cancel(w->r->cancel); /* check_deadline then says why */
-    return NULL;
-}
-
-static void watch_start(run *r, watch *w)
-{
-    w->r = r;
-    w->started = r->deadline_ms > 0 && !r->parent && rb_proc_cancel_init(&w->stop) == 0 &&
-                 pthread_create(&w->thread, NULL, deadline_watch, w) == 0;
-}
-
-static void watch_stop(watch *w)
-{
-    if (!w->started)
-        return;
-    rb_proc_cancel(&w->stop);
-    pthread_join(w->thread, NULL);
-    rb_proc_cancel_cleanup(&w->stop);
 }
 
 static void schedule_loop(run *r)
@@ -358,10 +332,14 @@ static void schedule_loop(run *r)
 /* Runs the graph to its end; the caller holds r->mu. */
 void schedule(run *r)
 {
-    watch w = {0};
-    watch_start(r, &w);
+    /* With --jobs 1 the steps run in this thread, so nothing would look at the clock while one
+     * runs: a link cancels the steps at the deadline (check_deadline then says why). A called
+     * runbook's link, set up by its call, watches its deadline and its caller. */
+    cancel_link deadline = {0};
+    if (!r->parent)
+        cancel_link_start(&deadline, NULL, r->cancel, r->deadline_ms);
     schedule_loop(r);
-    watch_stop(&w);
+    cancel_link_stop(&deadline);
 }
 
 /* ---- set-up and end ---- */
@@ -472,6 +450,7 @@ void run_free(run *r)
     json_decref(r->env);
     json_decref(r->runobj);
     json_decref(r->rbobj);
+    json_decref(r->forward);
     free(r->mu);
     free(r->cancel);
     for (size_t i = 0; r->st && i < r->rb->nsteps; i++)
@@ -618,6 +597,7 @@ int run_main(run *r, rb_run_result *res)
                    .dry_run = r->o->dry_run};
     emit(r, &ev);
     pthread_mutex_lock(r->mu);
+    exec_from_journal(r);
     schedule(r);
     int code = run_finish(r, res);
     pthread_mutex_unlock(r->mu);
@@ -639,6 +619,7 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
         snprintf(res->message, sizeof res->message, "out of memory");
     } else if (load_secrets(&r, res->message, sizeof res->message) == 0 &&
                exec_preflight_calls(rb, o, res->message, sizeof res->message) == 0 &&
+               exec_from_prepare(&r, res->message, sizeof res->message) == 0 &&
                create_journal(&r, res->message, sizeof res->message) == 0) {
         snprintf(res->run_id, sizeof res->run_id, "%s", rb_journal_run_id(r.journal));
         exec_mark_children(res->run_id);
@@ -666,7 +647,9 @@ static int called_graph_body(run *c, act_result *res)
 {
     if (!c->stopping)
         schedule(c);
-    rb_policy p = c->failed_step >= 0 ? c->rb->steps[c->failed_step].on_failure : RB_POLICY_ABORT;
+    rb_policy p = c->failed_step >= 0 ? c->rb->steps[c->failed_step].on_failure
+                  : c->deadline_passed  ? c->rb->on_failure /* as a top-level run's deadline */
+                                        : RB_POLICY_ABORT;
     int rolled = c->rollback_pending || p == RB_POLICY_ROLLBACK, ok = 1;
     if (rolled && !exec_interrupted())
         ok = run_rollbacks(c) == 0;
@@ -674,12 +657,17 @@ static int called_graph_body(run *c, act_result *res)
         res->outcome = RB_OUT_SUCCEEDED;
         return 0;
     }
+    const char *how = !rolled ? "" : ok ? " (rolled back)" : " (ITS ROLLBACK DID NOT COMPLETE)";
     const step_state *st = c->failed_step >= 0 ? &c->st[c->failed_step] : NULL;
     int cancelled = exec_interrupted() || (st && st->outcome == RB_OUT_CANCELLED);
-    rb_act_fail(res, cancelled ? RB_OUT_CANCELLED : RB_OUT_FAILED, cancelled ? "cancelled" : "runbook",
-             "runbook %s %s%s%.64s%s%.100s%s", c->rb->name, cancelled ? "was cancelled" : "failed",
-             st ? " at step " : "", st ? c->rb->steps[c->failed_step].id : "", st ? ": " : "",
-             st ? st->message : "", !rolled ? "" : ok ? " (rolled back)" : " (ITS ROLLBACK DID NOT COMPLETE)");
+    if (c->deadline_passed && !exec_interrupted())
+        rb_act_fail(res, RB_OUT_TIMED_OUT, "timeout", "runbook %s was stopped: %s had passed%s", c->rb->name,
+                    c->deadline_what, how);
+    else
+        rb_act_fail(res, cancelled ? RB_OUT_CANCELLED : RB_OUT_FAILED, cancelled ? "cancelled" : "runbook",
+                    "runbook %s %s%s%.64s%s%.100s%s", c->rb->name, cancelled ? "was cancelled" : "failed",
+                    st ? " at step " : "", st ? c->rb->steps[c->failed_step].id : "", st ? ": " : "",
+                    st ? st->message : "", how);
     return -1;
 }
 
@@ -695,7 +683,7 @@ static void halt_resume(run *parent, act_result *res, const char *why)
     rb_act_fail(res, RB_OUT_CANCELLED, "cancelled", "stopped: %s", why);
 }
 
-static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
+static int called_with_lock(run *parent, const invocation *inv, const rb_runbook *callee, const rb_graph *g,
                             json_t *inputs, act_result *res);
 
 /* "Runs sharing a lock never run at once" holds for a called runbook too: its lock is taken for
@@ -723,7 +711,7 @@ static int take_callee_lock(run *parent, const rb_runbook *callee, rb_lock **loc
     return rc == 0 ? 0 : -1;
 }
 
-int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
+int run_called_graph(run *parent, const invocation *inv, const rb_runbook *callee, const rb_graph *g,
                      json_t *inputs, act_result *res)
 {
     rb_lock *lock;
@@ -731,7 +719,7 @@ int run_called_graph(run *parent, const rb_step *s, const rb_runbook *callee, co
         res->outputs = json_object();
         return -1;
     }
-    int rc = called_with_lock(parent, s, callee, g, inputs, res);
+    int rc = called_with_lock(parent, inv, callee, g, inputs, res);
     rb_lock_release(lock);
     return rc;
 }
@@ -775,17 +763,44 @@ void called_free(run *c)
     free(c->st);
 }
 
-static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *callee, const rb_graph *g,
+/* The callee's own token, cancelled with the caller's and at the earlier of the calling step's
+ * timeout and the callee's own deadline: either stops the callee alone, which then fails the
+ * calling step as timed out. Caller holds c->mu (deadlines may read inputs). */
+static int bound_call(run *c, const invocation *inv, cancel_link *link)
+{
+    if (rb_proc_cancel_init(&c->own_cancel) != 0)
+        return -1;
+    c->cancel = &c->own_cancel;
+    set_deadline(c);
+    long long step_ms = inv->timeout_ms > 0 ? c->start_ms + inv->timeout_ms : 0;
+    if (c->deadline_ms > 0)
+        snprintf(c->deadline_what, sizeof c->deadline_what, "the deadline of runbook %.64s", c->rb->name);
+    if (step_ms > 0 && (c->deadline_ms <= 0 || step_ms < c->deadline_ms)) {
+        c->deadline_ms = step_ms;
+        snprintf(c->deadline_what, sizeof c->deadline_what, "the timeout of step %.64s", inv->step->id);
+    }
+    if (cancel_link_start(link, inv->cancel ? inv->cancel : c->parent->cancel, c->cancel, c->deadline_ms) != 0) {
+        rb_proc_cancel_cleanup(&c->own_cancel);
+        c->cancel = c->parent->cancel;
+        return -1;
+    }
+    return 0;
+}
+
+static int called_with_lock(run *parent, const invocation *inv, const rb_runbook *callee, const rb_graph *g,
                             json_t *inputs, act_result *res)
 {
     run c;
-    called_init(&c, parent, s, callee, g, inputs);
+    called_init(&c, parent, inv->step, callee, g, inputs);
+    cancel_link link = {0};
     int rc = -1;
     if (c.st) {
         pthread_mutex_lock(c.mu);
         /* the callee's own secrets are read like the caller's */
         char err[256] = "";
-        if (load_secrets(&c, err, sizeof err) != 0)
+        if (bound_call(&c, inv, &link) != 0)
+            rb_act_fail(res, RB_OUT_FAILED, "refused", "cannot watch runbook %s's time limits", callee->name);
+        else if (load_secrets(&c, err, sizeof err) != 0)
             rb_act_fail(res, RB_OUT_FAILED, "refused", "%s", err);
         else if (c.replay && resume_called(&c, err, sizeof err) != 0)
             halt_resume(parent, res, err);
@@ -793,6 +808,9 @@ static int called_with_lock(run *parent, const rb_step *s, const rb_runbook *cal
             rc = called_graph_body(&c, res);
         pthread_mutex_unlock(c.mu);
     }
+    cancel_link_stop(&link);
+    if (c.cancel == &c.own_cancel)
+        rb_proc_cancel_cleanup(&c.own_cancel);
     res->outputs = json_object();
     called_free(&c);
     return rc;

@@ -308,7 +308,7 @@ int rb_step_needs_person(const rb_step *s, const rb_exec_opts *o)
 
 /* Who answered, for the audit: $USER, else the password database's name of the effective
  * user (cron and CI set no USER); and the person behind sudo when there is one. */
-static void journal_who(json_t *f)
+void journal_who(json_t *f)
 {
     const char *user = getenv("USER");
     struct passwd *pw = user && *user ? NULL : getpwuid(geteuid());
@@ -375,12 +375,16 @@ static int confirm(run *r, const rb_step *s, char *why, size_t len)
         rb_event ev = {.kind = RB_EV_NOTE, .step = key, .text = line};
         emit(r, &ev);
     }
+    if (answer == -2) /* Ctrl-C at the question: the run stops, and a resume asks again */
+        rb_exec_interrupt();
     json_t *f = step_fields(r, s);
-    json_object_set_new(f, "by", json_string(answer < 0 ? "nobody" : by));
-    json_object_set_new(f, "answer", json_string(answer > 0 ? "yes" : answer == 0 ? "no" : "none"));
+    json_object_set_new(f, "by", json_string(answer == -1 ? "nobody" : by));
+    json_object_set_new(f, "answer", json_string(answer > 0 ? "yes" : answer == 0 ? "no" : answer == -2 ? "interrupted" : "none"));
     journal_who(f);
     journal(r, "confirm", f);
-    if (answer < 0)
+    if (answer == -2)
+        snprintf(why, len, "interrupted at the confirmation");
+    else if (answer < 0)
         why_unanswered(s, person, q, why, len);
     else if (answer == 0)
         snprintf(why, len, "the operator said no");

@@ -43,9 +43,11 @@ int journal(run *r, const char *type, json_t *fields)
 {
     int rc = r->journal_failed ? -1 : rb_journal_append_nosync(r->journal, type, fields);
     if (rc != 0 && !r->journal_failed) {
-        r->journal_failed = 1;
-        r->stopping = 1;
-        rb_proc_cancel(r->cancel);
+        for (run *p = r; p; p = p->parent) { /* the journal is the whole call tree's */
+            p->journal_failed = 1;
+            p->stopping = 1;
+            rb_proc_cancel(p->cancel);
+        }
         char text[200];
         snprintf(text, sizeof text, "the journal cannot be written (%s): stopping the run", strerror(errno));
         rb_event ev = {.kind = RB_EV_NOTE, .text = text};

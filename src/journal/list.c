@@ -95,6 +95,8 @@ static int scan_record(json_t *rec, void *ud)
         copy_string(st->lock, sizeof st->lock, json_object_get(rec, "lock"));
         st->start_ms = timed ? ms : -1;
     }
+    if (!strcmp(type, "resume")) /* a failed run resumed (--retry-failed, --mark-done) is open again */
+        st->ended = 0;
     if (timed && !st->ended)
         st->last_ms = ms;
     if (!strcmp(type, "run_end") && !st->ended) {
@@ -136,6 +138,20 @@ static void summarize(const char *state_dir, const char *run_id, rb_run_summary 
         s->duration_ms = st.last_ms - st.start_ms;
 }
 
+/* Run ids sort by their start to the second only (then by runbook name and a random tail); runs
+ * started within one second are put in the order of their run_start's millisecond time (ISO 8601
+ * sorts as text; an unreadable one first), so `last` is the newest. */
+#define RUN_ID_SECOND 16 /* "20261121T234512Z" */
+
+static int by_start(const void *a, const void *b)
+{
+    const rb_run_summary *x = a, *y = b;
+    int c = strncmp(x->run_id, y->run_id, RUN_ID_SECOND);
+    if (!c)
+        c = strcmp(x->started, y->started);
+    return c ? c : strcmp(x->run_id, y->run_id);
+}
+
 int rb_journal_list(const char *state_dir, rb_run_summary **runs, size_t *count)
 {
     names ids = {0};
@@ -161,6 +177,8 @@ int rb_journal_list(const char *state_dir, rb_run_summary **runs, size_t *count)
     for (size_t i = 0; i < n; i++)
         summarize(state_dir, ids.items[skip + i], &out[i]);
     names_free(&ids);
+    if (n)
+        qsort(out, n, sizeof *out, by_start);
     *runs = out;
     *count = n;
     return 0;

@@ -129,7 +129,7 @@ static const rb_param_def runbook_params[] = {
 };
 static const rb_action_type runbook_type = {
     "runbook", runbook_params, COUNT(runbook_params), NULL, 0, no_outputs, NULL, 0, 0,
-    .flags = RB_AT_CALLS_RUNBOOK, .ops = &rb_runbook_ops};
+    .flags = RB_AT_CALLS_RUNBOOK | RB_AT_SELF_TIMED, .ops = &rb_runbook_ops};
 
 const rb_action_type *const rb_action_types[] = {
     &exec_type, &shell_type, &http_type, &sql_type, &ssh_type,

@@ -12,11 +12,11 @@
 static const char *const step_keys[] = {
     "id", "title", "description", "needs", "when", "preconditions", "confirm", "effect",
     "irreversible", "destructive", "idempotent", "timeout", "retry", "on_failure", "expect",
-    "capture", "rollback", "verify", "dry_run", "confirm_by", "for_each", "as", NULL};
+    "capture", "rollback", "verify", "dry_run", "confirm_by", "for_each", "as", "parallel", NULL};
 enum {
     S_ID, S_TITLE, S_DESCRIPTION, S_NEEDS, S_WHEN, S_PRECONDITIONS, S_CONFIRM, S_EFFECT,
     S_IRREVERSIBLE, S_DESTRUCTIVE, S_IDEMPOTENT, S_TIMEOUT, S_RETRY, S_ON_FAILURE, S_EXPECT,
-    S_CAPTURE, S_ROLLBACK, S_VERIFY, S_DRY_RUN, S_CONFIRM_BY, S_FOR_EACH, S_AS, S_COUNT
+    S_CAPTURE, S_ROLLBACK, S_VERIFY, S_DRY_RUN, S_CONFIRM_BY, S_FOR_EACH, S_AS, S_PARALLEL, S_COUNT
 };
 static const char *const block_keys[] = {"title", "timeout", "expect", "capture", NULL};
 enum { B_TITLE, B_TIMEOUT, B_EXPECT, B_CAPTURE, B_COUNT };
@@ -343,11 +343,27 @@ static void step_order(build *b, rb_step *s, const rb_node *const *f)
         build_preconditions(b, s, n);
 }
 
+/* parallel: how many items of a for_each may run at once (with --jobs that many or more). */
+static void step_parallel(build *b, rb_step *s, const rb_node *n)
+{
+    long long v;
+    s->each_parallel = 1;
+    if (!n || b_int(b, n, "parallel", &v) != 0)
+        return;
+    if (v < 1 || v > RB_MAX_PARALLEL)
+        b_error(b, n, "parallel is between 1 and %d items at once", RB_MAX_PARALLEL);
+    else
+        s->each_parallel = (int)v;
+}
+
 /* for_each: an expression that gives a list, or a YAML list of templates; `as` names the item
  * (each.NAME; default each.item). */
 static void step_loop(build *b, rb_step *s, const rb_node *const *f)
 {
     const rb_node *n = f[S_FOR_EACH];
+    step_parallel(b, s, f[S_PARALLEL]);
+    if (f[S_PARALLEL] && !n)
+        b_error(b, f[S_PARALLEL], "parallel runs the items of a for_each on the same step at once");
     s->each_as = "item";
     if (f[S_AS] && b_id(b, f[S_AS], "loop variable") == 0)
         s->each_as = f[S_AS]->str;
@@ -387,10 +403,6 @@ static void build_step(build *b, rb_step *s, const rb_node *map)
     if (b_action(b, map, &s->main.action, "a step") != 0 && !s->confirm)
         b_error(b, map, "a step needs an action (exec, shell, http, sql, ssh, sleep, assert, file, runbook) or \"confirm\" for a manual step");
     block_parts(b, map, &s->main, f[S_TIMEOUT], f[S_EXPECT], f[S_CAPTURE]);
-    /* A called runbook's steps are bounded by their own timeouts; a limit on the call itself
-     * would not stop them, so it is refused rather than silently ignored. */
-    if (f[S_TIMEOUT] && s->main.action.type && !strcmp(s->main.action.type->name, "runbook"))
-        b_error(b, f[S_TIMEOUT], "a runbook step takes no timeout: set timeouts (or deadline) in the called runbook");
     step_order(b, s, f);
     step_loop(b, s, f);
     step_effect(b, s, f[S_EFFECT]);

@@ -12,11 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "support/servers.h"
 
 #include "runbook/action.h"
 
@@ -31,11 +32,6 @@ static char addr[NSERVERS][32];
 
 /* ---- servers ---- */
 
-static const char *source_dir(void)
-{
-    const char *s = getenv("RUNBOOK_SOURCE_DIR");
-    return s && *s ? s : ".";
-}
 
 /* Debian's python3 has python3-dnslib; a python3 earlier in PATH (pyenv) may not. */
 static const char *python(void)
@@ -43,34 +39,6 @@ static const char *python(void)
     return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
 }
 
-static pid_t spawn(char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a crashed test leaves no server behind */
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int read_port(const char *file)
-{
-    for (int i = 0; i < 200; i++) {
-        FILE *f = fopen(file, "r");
-        int port = 0;
-        if (f) {
-            int n = fscanf(f, "%d", &port);
-            fclose(f);
-            if (n == 1 && port > 0)
-                return port;
-        }
-        usleep(50000);
-    }
-    return -1;
-}
 
 static const char zone_common[] =
     "\"alias.example.test. 60 IN CNAME www.example.test.\","
@@ -100,12 +68,12 @@ static int write_zone(int which, const char *www_a)
 static void start_server(int which, int silent)
 {
     char script[512], portfile[128], zone[128];
-    snprintf(script, sizeof script, "%s/tests/servers/dnsd.py", source_dir());
+    snprintf(script, sizeof script, "%s/tests/servers/dnsd.py", ts_source_dir());
     snprintf(portfile, sizeof portfile, "%s/port%d", dir, which);
     snprintf(zone, sizeof zone, "%s/zone%d.json", dir, which == SRV_SILENT ? SRV_A : which);
     char *argv[] = {(char *)python(), script, "--zone", zone, "--portfile", portfile,
                     silent ? "--silent" : NULL, NULL};
-    pids[which] = spawn(argv);
+    pids[which] = ts_spawn(argv);
 }
 
 static void stop_servers(void)
@@ -143,7 +111,7 @@ static int group_setup(void **state)
     for (int i = 0; i < NSERVERS; i++) {
         char file[128];
         snprintf(file, sizeof file, "%s/port%d", dir, i);
-        if ((ports[i] = read_port(file)) < 0)
+        if ((ports[i] = ts_read_port(file)) < 0)
             return -1;
         snprintf(addr[i], sizeof addr[i], "127.0.0.1:%d", ports[i]);
     }

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -22,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "support/servers.h"
 
 #include "runbook/action.h"
 
@@ -37,40 +38,7 @@ static char record_path[128];
 
 /* ---- servers ---- */
 
-static const char *source_dir(void)
-{
-    const char *s = getenv("RUNBOOK_SOURCE_DIR");
-    return s && *s ? s : ".";
-}
 
-static pid_t spawn(char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a crashed test leaves no server behind */
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int read_port(const char *file)
-{
-    for (int i = 0; i < 200; i++) {
-        FILE *f = fopen(file, "r");
-        int port = 0;
-        if (f) {
-            int n = fscanf(f, "%d", &port);
-            fclose(f);
-            if (n == 1 && port > 0)
-                return port;
-        }
-        usleep(50000);
-    }
-    return -1;
-}
 
 /* API stand-ins: a resource pending once, then ready; a create that answers 201 */
 static const char routes_json[] =
@@ -94,7 +62,7 @@ static int write_routes(void)
 static void start_server(int which, const char *cert, const char *key)
 {
     char script[512], portfile[128], bhfile[128], certp[128], keyp[128];
-    snprintf(script, sizeof script, "%s/tests/servers/httpd.py", source_dir());
+    snprintf(script, sizeof script, "%s/tests/servers/httpd.py", ts_source_dir());
     snprintf(portfile, sizeof portfile, "%s/port%d", dir, which);
     snprintf(bhfile, sizeof bhfile, "%s/blackhole.port", dir);
     snprintf(certp, sizeof certp, "%s/%s", dir, cert ? cert : "");
@@ -104,7 +72,7 @@ static void start_server(int which, const char *cert, const char *key)
     char *plain[] = {"python3", script, "--portfile", portfile, "--record", record_path,
                      "--blackhole-portfile", bhfile, "--routes", routes, NULL};
     char *tls[] = {"python3", script, "--portfile", portfile, "--tls", certp, keyp, NULL};
-    pids[which] = spawn(cert ? tls : plain);
+    pids[which] = ts_spawn(cert ? tls : plain);
 }
 
 static void stop_servers(void)
@@ -132,7 +100,7 @@ static int group_setup(void **state)
         return -1;
     atexit(stop_servers);
     char cmd[768], err[128];
-    snprintf(cmd, sizeof cmd, "sh '%s/tests/servers/mkcert.sh' '%s' >/dev/null", source_dir(), dir);
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/servers/mkcert.sh' '%s' >/dev/null", ts_source_dir(), dir);
     if (system(cmd) != 0)
         return -1;
     snprintf(record_path, sizeof record_path, "%s/record.jsonl", dir);
@@ -144,11 +112,11 @@ static int group_setup(void **state)
     for (int i = 0; i < NSERVERS; i++) {
         char file[128];
         snprintf(file, sizeof file, "%s/port%d", dir, i);
-        if ((ports[i] = read_port(file)) < 0)
+        if ((ports[i] = ts_read_port(file)) < 0)
             return -1;
     }
     snprintf(cmd, sizeof cmd, "%s/blackhole.port", dir);
-    blackhole_port = read_port(cmd);
+    blackhole_port = ts_read_port(cmd);
     return blackhole_port > 0 && rb_http_ops.global_init(err, sizeof err) == 0 ? 0 : -1;
 }
 

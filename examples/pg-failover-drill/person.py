@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs a command on a pseudo-terminal and answers its questions as the drill's operator.
 
-    python3 operator.py LOG 'REGEX' [-- 'REGEX' ...] -- COMMAND...
+    python3 person.py LOG 'REGEX' [-- 'REGEX' ...] -- COMMAND...
 
 A person at a terminal is what `confirm_by: person` asks for; this is the drill's person. Every
 question ("... [y/N]") whose text matches one of the REGEXes is answered y, any other n, and
