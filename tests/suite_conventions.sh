@@ -227,7 +227,8 @@ t_completion() {
     # the scripts call `runbook` on PATH for names, run ids and inputs
     export PATH="$(dirname "$bin"):$PATH" RUNBOOK_PATH="$W"
     check "completion: commands" eq "$(complete_words runbook re)" "report resume"
-    check "completion: a command's flags, short and long" eq "$(complete_words runbook run -)" "--color --dry-run --help --jobs --quiet --set --state-dir --verbose --yes --yes-manual -h -q -v -y"
+    check "completion: a command's flags" eq "$(complete_words runbook validate -)" "--color --exclude --format --help --ignore --strict -h"
+    check "completion: short forms" has " $(complete_words runbook run -) " " -q -v -y "
     check "completion: choices of a value" eq "$(complete_words runbook validate --format '')" "github json sarif text"
     check "completion: --color=VALUE split at '='" eq "$(complete_words runbook plan --color = al)" "always"
     check "completion: runbook names from RUNBOOK_PATH" eq "$(complete_words runbook plan ne)" "need"
