@@ -18,6 +18,8 @@ packages=(
     util-linux procps                           # script(1) for terminal tests, pkill/ps
     clang                                       # libFuzzer targets (tests/fuzz)
     python3 time chromium                       # test helpers (/usr/bin/time for peak memory; chromium renders runbook report's HTML)
+    groff-base man-db zsh                       # the man page and the completions are checked by their readers
+    dpkg-dev file                               # cpack -G DEB (dpkg-shlibdeps) in suite_conventions
 )
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
