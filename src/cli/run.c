@@ -17,11 +17,12 @@ static const cli_opt run_opts[] = {
     {"quiet", NULL, "show only failures and the summary"},
     {"verbose", NULL, "show more detail"},
     {"yes-manual", NULL, "with --yes, also mark manual steps done (journaled as --yes-manual)"},
+    {"timestamps", NULL, "start every line with the local time (ISO 8601, milliseconds)"},
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_run = {
-    "run", "run NAME|FILE [--set k=v]... [--yes [--yes-manual]] [--jobs N] [--dry-run] [--state-dir DIR] [--quiet|--verbose]",
+    "run", "run NAME|FILE [--set k=v]... [--yes [--yes-manual]] [--jobs N] [--dry-run] [--state-dir DIR] [--quiet|--verbose] [--timestamps]",
     "Run a runbook, journaling every step so an interrupted run can be resumed.", run_opts, cmd_run};
 
 static const cli_opt resume_opts[] = {
@@ -32,10 +33,11 @@ static const cli_opt resume_opts[] = {
     {"state-dir", "DIR", "journals and locks (default $XDG_STATE_HOME/runbook)"},
     {"quiet", NULL, "show only failures and the summary"},
     {"yes-manual", NULL, "with --yes, also mark manual steps done"},
+    {"timestamps", NULL, "start every line with the local time (ISO 8601, milliseconds)"},
     {NULL, NULL, NULL},
 };
 
-const cli_command cli_resume = {"resume", "resume RUN [--yes] [--rerun-in-doubt] [--force] [--state-dir DIR]",
+const cli_command cli_resume = {"resume", "resume RUN [--yes] [--rerun-in-doubt] [--force] [--state-dir DIR] [--timestamps]",
                                 "Continue an interrupted run from its journal.", resume_opts, cmd_resume};
 
 typedef struct run_args {
@@ -80,8 +82,11 @@ static int on_run_opt(int opt, const char *arg, void *ctx)
         a->ui->verbose = 1;
         a->o.verbose = 1;
         return 0;
-    default:
+    case 7:
         a->o.yes_manual = 1;
+        return 0;
+    default:
+        a->ui->timestamps = 1;
         return 0;
     }
 }
@@ -108,8 +113,11 @@ static int on_resume_opt(int opt, const char *arg, void *ctx)
     case 5:
         a->ui->quiet = 1;
         return 0;
-    default:
+    case 6:
         a->o.yes_manual = 1;
+        return 0;
+    default:
+        a->ui->timestamps = 1;
         return 0;
     }
 }
@@ -157,10 +165,8 @@ static int finish(const run_args *a, const rb_run_result *res)
 
 static void setup(run_args *a, ui_state *ui)
 {
-    memset(ui, 0, sizeof *ui);
-    ui->out = stdout;
+    ui_init(ui, stdout, 1);
     ui->color = cli_use_color(stdout);
-    ui->line_start = 1;
     a->ui = ui;
     a->o.jobs = 1;
     a->o.ui = (rb_exec_ui){ui, ui_event, ui_ask};
@@ -205,6 +211,7 @@ static int run_command(const cli_command *cmd, int argc, char **argv,
     a.o.masker = rb_masker_new();
     ui->masker = a.o.masker;
     if (!a.o.masker) {
+        ui_cleanup(ui);
         free(ui);
         return EXIT_FAILED;
     }
@@ -214,8 +221,11 @@ static int run_command(const cli_command *cmd, int argc, char **argv,
         rc = cli_usage_error(cmd, "%s", what);
     if (rc == 0) {
         a.o.state_dir = a.state_dir ? a.state_dir : (a.state_dir = rb_exec_default_state_dir());
+        ui->tk.on &= !ui->quiet;
+        ui->show_ids = a.o.jobs > 1;
         rc = act(&a, pos[0]);
     }
+    ui_cleanup(ui);
     cli_sets_free(&a.sets);
     free(a.state_dir);
     free(ui);

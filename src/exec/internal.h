@@ -64,6 +64,7 @@ typedef struct run {
     json_t *replay;         /* resume: the journal's records (borrowed), for called runbooks */
     char halt[256];         /* resume: why it stopped inside a called runbook ("" if it did not) */
     conn_slot *conns;       /* one per target of rb, by index */
+    int undo_tried, undo_failed; /* undo steps run by this process's rollback, and failed ones */
 } run;
 
 /* ---- invoking actions (invoke.c) ---- */
