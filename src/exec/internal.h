@@ -89,6 +89,9 @@ typedef struct invocation {
 void invoke(run *r, const invocation *inv, act_result *res);
 /* Closes the run's connections. */
 void close_connections(run *r);
+/* Dry run: shows what write step s would do instead of running it (preview.c). Caller holds
+ * r->mu. */
+void exec_preview(run *r, const rb_step *s);
 /* ---- for_each (loop.c) ---- */
 
 /* The current thread's loop item ({NAME: value, index: i}) for expressions (each.*), or NULL. */
