@@ -329,19 +329,33 @@ static void retry(ui_state *u, const rb_event *ev)
 static void dispatch(ui_state *u, const rb_event *ev)
 {
     switch (ev->kind) {
-    case RB_EV_RUN_START: run_start(u, ev); break;
-    case RB_EV_STEP_START: step_start(u, ev); break;
-    case RB_EV_OUTPUT: output(u, ev); break;
-    case RB_EV_RETRY: retry(u, ev); break;
+    case RB_EV_RUN_START:
+        run_start(u, ev);
+        break;
+    case RB_EV_STEP_START:
+        step_start(u, ev);
+        break;
+    case RB_EV_OUTPUT:
+        output(u, ev);
+        break;
+    case RB_EV_RETRY:
+        retry(u, ev);
+        break;
     case RB_EV_STEP_END:
         ticker_step_ended(u, ev->step ? ev->step : "");
         step_end(u, ev);
         break;
-    case RB_EV_ROLLBACK: rollback(u, ev); break;
-    case RB_EV_NOTE: note(u, ev); break;
-    case RB_EV_PREVIEW: preview(u, ev); break;
+    case RB_EV_ROLLBACK:
+        rollback(u, ev);
+        break;
+    case RB_EV_NOTE:
+        note(u, ev);
+        break;
+    case RB_EV_PREVIEW:
+        preview(u, ev);
+        break;
     case RB_EV_RUN_END:
-        u->tk.nrunning = u->tk.uncounted = 0;
+        u->tk.nrunning = u->tk.uncounted = 0; /* nothing runs any more: the live line stays away */
         run_end(u, ev);
         break;
     }

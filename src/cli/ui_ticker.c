@@ -2,6 +2,7 @@
  * place (\r, clear to end of line) about once a second, one line at most, and erased before any
  * other line is written so it never mixes with output. Never drawn when stdout is a pipe or a
  * file, on TERM=dumb, while a question waits, or in the middle of an output line. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -148,7 +149,13 @@ void ticker_start(ui_state *u)
 {
     if (!u->tk.on || u->tk.started)
         return;
+    /* signals are for the executor's threads (a Ctrl-C must interrupt a question's read), never
+     * the ticker's: it starts with every signal blocked */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     u->tk.started = pthread_create(&u->tk.thread, NULL, tick, u) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!u->tk.started)
         u->tk.on = 0; /* no live line, the run goes on */
 }
