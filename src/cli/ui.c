@@ -221,22 +221,33 @@ static void ending_words(const rb_event *ev, char *buf, size_t len)
         snprintf(buf, len, "rolled back");
 }
 
+/* A line of plain text (the summary, a note), started like every line: live line erased, time stamped. */
+static void text_line(ui_state *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_line(ui_state *u, const char *fmt, ...)
+{
+    begin_line(u, u->out);
+    va_list ap;
+    va_start(ap, fmt);
+    rb_vshowf(u->out, u->masker, fmt, ap);
+    va_end(ap);
+}
+
 /* What the summary lists (continued past, undecided, why it failed), then the ending: the last
  * line is always the one that says how the run ended. */
 static void run_details(ui_state *u, const rb_event *ev)
 {
     for (size_t i = 0; i < u->nsteps; i++)
-        if (u->steps[i].continued && (begin_line(u, u->out), 1))
-            rb_showf(u->out, u->masker, "  failed and continued past: %s (%s)\n", u->steps[i].id,
-                     rb_outcome_words(u->steps[i].outcome));
+        if (u->steps[i].continued)
+            text_line(u, "  failed and continued past: %s (%s)\n", u->steps[i].id,
+                         rb_outcome_words(u->steps[i].outcome));
     for (size_t i = 0; i < u->nsteps; i++)
-        if (u->steps[i].outcome == RB_OUT_NOT_RUN && (begin_line(u, u->out), 1))
-            rb_showf(u->out, u->masker, "  undecided (only a real run can tell): %s\n", u->steps[i].id);
-    if (u->unlisted && (begin_line(u, u->out), 1))
-        rb_showf(u->out, u->masker, "  and %zu more steps continued past or undecided (runbook journal lists them all)\n",
-                 u->unlisted);
-    if (ev->text && *ev->text && (begin_line(u, u->out), 1))
-        rb_showf(u->out, u->masker, "  %s\n", ev->text);
+        if (u->steps[i].outcome == RB_OUT_NOT_RUN)
+            text_line(u, "  undecided (only a real run can tell): %s\n", u->steps[i].id);
+    if (u->unlisted)
+        text_line(u, "  and %zu more steps continued past or undecided (runbook journal lists them all)\n",
+                     u->unlisted);
+    if (ev->text && *ev->text)
+        text_line(u, "  %s\n", ev->text);
 }
 
 static void run_end(ui_state *u, const rb_event *ev)
@@ -313,8 +324,7 @@ static void step_start(ui_state *u, const rb_event *ev)
 static void note(ui_state *u, const rb_event *ev)
 {
     end_line(u);
-    begin_line(u, u->out);
-    rb_showf(u->out, u->masker, "• %s%s%s\n", ev->step ? ev->step : "", ev->step ? ": " : "", ev->text ? ev->text : "");
+    text_line(u, "• %s%s%s\n", ev->step ? ev->step : "", ev->step ? ": " : "", ev->text ? ev->text : "");
 }
 
 static void retry(ui_state *u, const rb_event *ev)
