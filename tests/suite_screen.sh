@@ -296,6 +296,27 @@ EOF
     rm "$D/app.conf"
     RB_SCREEN_TOKEN=s3cr3t-t0ken-value rb run "$T/dry.yaml" --state-dir "$S" --set "dir=$D" --dry-run
     check "dry: a new file is all added" has "$out" "@@ -0,0 +1,4 @@"
+
+    # A secret the preview would quote (it holds a ') or cut into diff lines (it spans two): it is
+    # masked before, in the new content and in the old one read from disk.
+    book key <<'EOF'
+runbook: key
+version: 1
+title: A two-line key
+secrets:
+  key: { env: RB_SCREEN_TOKEN }
+inputs:
+  dir: { type: string }
+steps:
+  - { id: keyfile, file: { path: "${{ inputs.dir }}/key", content: "begin\n${{ secrets.key }}\nend\n" } }
+  - { id: use, shell: "printf %s ${{ secrets.key }} >/dev/null" }
+EOF
+    local key=$'first-half-0f-key\nsecond-half-0f-k\'ey'
+    printf 'begin\n%s\nend-old\n' "$key" >"$D/key"
+    RB_SCREEN_TOKEN=$key rb run "$T/key.yaml" --state-dir "$S" --set "dir=$D" --dry-run
+    check "dry: a multi-line secret is not in the diff, old or new" lacks "$out" "half-0f"
+    check "dry: ... the diff is still shown" has "$out" "+end"
+    check "dry: a secret with a quote is masked before it is quoted" has "$out" "would run: RB_V1='***' sh -c"
 }
 
 t_endings

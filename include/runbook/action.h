@@ -71,6 +71,11 @@ typedef struct rb_act_preview {
     char *text;       /* NUL-terminated; the executor owns it */
     size_t len, cap;
     int cut;          /* something did not fit */
+    /* Masks text the action read itself (a file's current content) before it is cut into lines
+     * or quoted, which would split a secret where masking no longer finds it: a new string
+     * (caller frees), NULL when out of memory. The parameters arrive masked already. */
+    char *(*mask)(void *ctx, const char *s, size_t len, size_t *out_len);
+    void *mask_ctx;
 } rb_act_preview;
 
 /* Appends printf-style text (src/actions/preview.c). */
@@ -82,8 +87,8 @@ void rb_act_say_word(rb_act_preview *p, const char *s, size_t n);
  * shell or ssh line can be pasted and runs with the same values. */
 void rb_act_say_script_vars(rb_act_preview *p, const json_t *env);
 /* Appends a unified diff of old -> new (lines), headed by "--- label (before)" and
- * "+++ label (after)", at most max_lines lines; "(no change)" when equal. Large inputs are
- * compared by size only. */
+ * "+++ label (after)", at most max_lines lines; "(no change)" when equal. Both are masked with
+ * p->mask first (when set). Large inputs are compared by size only. */
 void rb_act_say_diff(rb_act_preview *p, const char *old, size_t olen, const char *new_, size_t nlen,
                      const char *label, size_t max_lines);
 

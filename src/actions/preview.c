@@ -226,7 +226,27 @@ static void emit_hunks(diff_out *d, const edit *e, size_t n, const text_lines *a
     }
 }
 
+static void say_diff(rb_act_preview *p, const char *old, size_t olen, const char *new_, size_t nlen,
+                     const char *label, size_t max_lines);
+
 void rb_act_say_diff(rb_act_preview *p, const char *old, size_t olen, const char *new_, size_t nlen,
+                     const char *label, size_t max_lines)
+{
+    if (!p->mask) {
+        say_diff(p, old, olen, new_, nlen, label, max_lines);
+        return;
+    }
+    size_t mo = 0, mn = 0;
+    char *o = p->mask(p->mask_ctx, old, olen, &mo), *n = p->mask(p->mask_ctx, new_, nlen, &mn);
+    if (o && n)
+        say_diff(p, o, mo, n, mn, label, max_lines);
+    else
+        rb_act_say(p, "(%s: out of memory for its diff)\n", label);
+    free(o);
+    free(n);
+}
+
+static void say_diff(rb_act_preview *p, const char *old, size_t olen, const char *new_, size_t nlen,
                      const char *label, size_t max_lines)
 {
     if (olen == nlen && (!olen || !memcmp(old, new_, olen))) {

@@ -17,6 +17,49 @@ static void generic_preview(const rb_action *a, const json_t *params, rb_act_pre
     free(text);
 }
 
+/* A copy of v with every string masked: a secret is hidden before a preview quotes it (a quote
+ * inside it would change its bytes) or splits it into diff lines. NULL when out of memory. */
+static json_t *masked(run *r, const json_t *v)
+{
+    const char *k;
+    json_t *item, *out;
+    size_t i, n;
+    if (json_is_string(v)) {
+        char *m = rb_mask_apply(r->masker, json_string_value(v), json_string_length(v), &n);
+        out = m ? json_stringn_nocheck(m, n) : NULL;
+        free(m);
+        return out;
+    }
+    out = json_is_object(v) ? json_object() : json_is_array(v) ? json_array() : json_deep_copy(v);
+    json_object_foreach((json_t *)v, k, item)
+        if (json_object_set_new(out, k, masked(r, item)) < 0)
+            return json_decref(out), NULL;
+    json_array_foreach(v, i, item)
+        if (json_array_append_new(out, masked(r, item)) < 0)
+            return json_decref(out), NULL;
+    return out;
+}
+
+static char *mask_cb(void *ctx, const char *s, size_t len, size_t *out_len)
+{
+    return rb_mask_apply(((run *)ctx)->masker, s, len, out_len);
+}
+
+static void show_masked(run *r, const rb_action *a, const json_t *params, const json_t *target, const char *tname,
+                        rb_act_preview *p)
+{
+    json_t *mp = masked(r, params), *mt = target ? masked(r, target) : NULL;
+    rb_act_call c = {.params = mp, .target = mt, .target_name = tname, .cancel_fd = -1, .dry_run = 1};
+    if (!mp || (target && !mt))
+        rb_act_say(p, "would run %s (its preview is withheld: out of memory)\n", a->type->name);
+    else if (a->type->ops->preview)
+        a->type->ops->preview(&c, p);
+    else
+        generic_preview(a, mp, p);
+    json_decref(mp);
+    json_decref(mt);
+}
+
 /* Fills p from the step's main action, rendered now (caller holds r->mu). */
 static void describe(run *r, const rb_step *s, rb_act_preview *p)
 {
@@ -35,12 +78,8 @@ static void describe(run *r, const rb_step *s, rb_act_preview *p)
         rb_act_say(p, "would run %s, but its parameters cannot be rendered: %s\n", a->type->name, err);
     else if (unknown)
         rb_act_say(p, "would run %s with values only a real run has\n", a->type->name);
-    else if (a->type->ops->preview) {
-        rb_act_call c = {.params = params, .target = target, .target_name = tname ? tname->str : NULL,
-                         .cancel_fd = -1, .dry_run = 1};
-        a->type->ops->preview(&c, p);
-    } else
-        generic_preview(a, params, p);
+    else
+        show_masked(r, a, params, target, tname ? tname->str : NULL, p);
     json_decref(params);
     json_decref(target);
 }
@@ -49,7 +88,7 @@ void exec_preview(run *r, const rb_step *s)
 {
     if (!s->main.action.type || (s->main.action.type->flags & RB_AT_CALLS_RUNBOOK))
         return; /* a manual step does nothing itself; a called runbook shows its own steps */
-    rb_act_preview p = {malloc(PREVIEW_MAX), 0, PREVIEW_MAX, 0};
+    rb_act_preview p = {malloc(PREVIEW_MAX), 0, PREVIEW_MAX, 0, mask_cb, r};
     if (!p.text)
         return;
     p.text[0] = 0;

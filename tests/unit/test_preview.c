@@ -18,7 +18,7 @@
 static rb_act_preview fresh(char *buf, size_t cap)
 {
     buf[0] = 0;
-    return (rb_act_preview){buf, 0, cap, 0};
+    return (rb_act_preview){.text = buf, .cap = cap};
 }
 
 static void words_are_quoted_only_when_needed(void **state)
