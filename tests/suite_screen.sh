@@ -296,6 +296,8 @@ EOF
     rm "$D/app.conf"
     RB_SCREEN_TOKEN=s3cr3t-t0ken-value rb run "$T/dry.yaml" --state-dir "$S" --set "dir=$D" --dry-run
     check "dry: a new file is all added" has "$out" "@@ -0,0 +1,4 @@"
+    RB_SCREEN_TOKEN=s3cr3t-t0ken-value rb run "$T/dry.yaml" --state-dir "$S" --set "dir=$D" --dry-run --jobs 2
+    check "dry, jobs 2: a preview's lines name their step" has "$out" "    conf: +key ***"
 
     # A secret the preview would quote (it holds a ') or cut into diff lines (it spans two): it is
     # masked before, in the new content and in the old one read from disk.

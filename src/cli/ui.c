@@ -294,6 +294,8 @@ static void preview(ui_state *u, const rb_event *ev)
         int added = p[0] == '+' && strncmp(p, "+++", 3), removed = p[0] == '-' && strncmp(p, "---", 3);
         begin_line(u, u->out);
         fputs("    ", u->out);
+        if (u->show_ids) /* steps side by side: each line says whose it is */
+            rb_showf(u->out, u->masker, "%s: ", ev->step ? ev->step : "");
         paint(u, added ? "\033[32m" : removed ? "\033[31m" : !strncmp(p, "@@", 2) ? "\033[36m" : "");
         rb_show(u->out, u->masker, p, n);
         paint(u, "\033[0m");
