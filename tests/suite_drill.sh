@@ -48,7 +48,7 @@ check "failover drill: never both writable" eq "$(awk '$2 == "w" && $3 == "w"' "
 
 drill --fault
 check "fault drill: exit 0 (the rollback left things as they were)" eq "$code" 0
-check "fault drill: the run rolled back" grep -q "Run rolled_back in" <<<"$out"
+check "fault drill: the run rolled back" grep -q "Run rolled back in" <<<"$out"
 check "fault drill: no DNS write reached the stand-in" eq "$(puts)" ""
 check "fault drill: the records still point at DigitalOcean" eq "$(data)" "api-do.hopwhistle.com web-do.hopwhistle.com"
 check "fault drill: .env restored" cmp -s "$dir/hetzner-app/.env" "$dir/hetzner-app.env.before"

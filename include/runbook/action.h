@@ -65,6 +65,33 @@ typedef struct rb_act_call {
     void **conn;
 } rb_act_call;
 
+/* A dry run's account of what a write step would do: lines of text, at most `cap` bytes (more
+ * is cut and marked). The executor masks it before anyone sees it. */
+typedef struct rb_act_preview {
+    char *text;       /* NUL-terminated; the executor owns it */
+    size_t len, cap;
+    int cut;          /* something did not fit */
+    /* Masks text the action read itself (a file's current content) before it is cut into lines
+     * or quoted, which would split a secret where masking no longer finds it: a new string
+     * (caller frees), NULL when out of memory. The parameters arrive masked already. */
+    char *(*mask)(void *ctx, const char *s, size_t len, size_t *out_len);
+    void *mask_ctx;
+} rb_act_preview;
+
+/* Appends printf-style text (src/actions/preview.c). */
+void rb_act_say(rb_act_preview *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rb_act_say_n(rb_act_preview *p, const char *s, size_t n);
+/* Appends one word as /bin/sh would read it back: bare when it needs no quoting, else in '...'. */
+void rb_act_say_word(rb_act_preview *p, const char *s, size_t n);
+/* Appends "NAME='value' " for each of the script's own ${{ }} variables (RB_V1...) in env, so a
+ * shell or ssh line can be pasted and runs with the same values. */
+void rb_act_say_script_vars(rb_act_preview *p, const json_t *env);
+/* Appends a unified diff of old -> new (lines), headed by "--- label (before)" and
+ * "+++ label (after)", at most max_lines lines; "(no change)" when equal. Both are masked with
+ * p->mask first (when set). Large inputs are compared by size only. */
+void rb_act_say_diff(rb_act_preview *p, const char *old, size_t olen, const char *new_, size_t nlen,
+                     const char *label, size_t max_lines);
+
 /* The operations of one action type. Any slot but `run` may be NULL. */
 typedef struct rb_action_ops {
     /* Once per process, before any thread starts (curl_global_init); 0 ok, -1 with a message. */
@@ -82,6 +109,10 @@ typedef struct rb_action_ops {
     void (*judge)(const json_t *expect, rb_act_result *res);
     /* Closes what run stored in *conn. */
     void (*disconnect)(void *conn);
+    /* A dry run of a write step: says what `run` would do ("would run: ..."), never doing it;
+     * it may read (a file's current content, for a diff), and gets no connection. NULL: the
+     * executor shows the rendered parameters. */
+    void (*preview)(const rb_act_call *c, rb_act_preview *p);
 } rb_action_ops;
 
 /* Monotonic milliseconds: the clock of deadline_ms. */

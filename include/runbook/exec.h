@@ -24,6 +24,9 @@ typedef enum {
 } rb_outcome;
 
 const char *rb_outcome_name(rb_outcome o);
+/* The outcome in plain words for a person ("timed out", "interrupted"): the terminal's words;
+ * the journal and expressions keep rb_outcome_name's. */
+const char *rb_outcome_words(rb_outcome o);
 /* RB_OUT_NOT_RUN for an unknown name. */
 rb_outcome rb_outcome_parse(const char *name);
 
@@ -36,8 +39,18 @@ typedef enum {
     RB_EV_STEP_END,    /* step, outcome, duration_ms, text: why it failed / was skipped */
     RB_EV_ROLLBACK,    /* step, outcome of its rollback, text */
     RB_EV_NOTE,        /* step may be NULL; text */
-    RB_EV_RUN_END      /* outcome of the run (succeeded/failed/cancelled/rolled_back), duration_ms */
+    RB_EV_RUN_END,     /* outcome of the run (succeeded/failed/cancelled/rolled_back), duration_ms,
+                          text: why it did not succeed; the ending's facts (below) */
+    RB_EV_PREVIEW      /* dry run: step, text: what a write step would do (lines; masked) */
 } rb_event_kind;
+
+/* RB_EV_RUN_END's facts, so the terminal names the real ending without guessing. */
+typedef struct rb_run_ending {
+    int rollback;           /* the rollback policy ran (or, in a dry run, would run) */
+    int undo_tried;         /* undo steps that ran (steps with nothing to undo are not counted) */
+    int undo_failed;        /* ...of which failed or were cut short */
+    int continued;          /* steps that failed and were continued past (on_failure: continue) */
+} rb_run_ending;
 
 typedef struct rb_event {
     rb_event_kind kind;
@@ -48,6 +61,7 @@ typedef struct rb_event {
     const char *text;
     size_t len;
     const char *path;
+    rb_run_ending ending;   /* RB_EV_RUN_END only */
 } rb_event;
 
 typedef struct rb_exec_ui {

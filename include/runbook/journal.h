@@ -169,6 +169,7 @@ typedef struct rb_run_summary {
     int64_t duration_ms;         /* start to run_end, or to the last record while running or
                                     interrupted; -1 if unknown */
     int torn_tail;
+    int dry_run;                 /* run_start says it was a dry run: nothing was written */
 } rb_run_summary;
 
 /* Summarizes the runs journaled in <state>/runs, oldest first (by run id, and within one second

@@ -15,6 +15,7 @@
 #include "runbook/action.h"
 
 #define FILE_MAX (16u << 20)
+#define PREVIEW_DIFF_LINES 200 /* a dry run's diff of a file step, at most */
 
 static int write_all(int fd, const char *s, size_t len)
 {
@@ -254,4 +255,38 @@ static int undo_file(const rb_act_call *c, rb_act_result *res)
     return res->outcome == RB_OUT_SUCCEEDED ? 0 : -1;
 }
 
-const rb_action_ops rb_file_ops = {.run = run_file, .undo = undo_file, .disconnect = rb_file_remote_disconnect};
+/* "would write PATH (mode)" and the diff of what it holds now against the new content; the
+ * file is found with the same checks as the write, and only read. A remote file is not read:
+ * a dry run opens no connection for a write step. */
+static void preview_file(const rb_act_call *c, rb_act_preview *p)
+{
+    json_t *content = json_object_get(c->params, "content");
+    const char *given = json_string_value(json_object_get(c->params, "path"));
+    const char *mode = json_string_value(json_object_get(c->params, "mode"));
+    rb_act_say(p, "would write %s%s%s (%zu bytes%s%s)\n", given ? given : "?", c->target ? " on " : "",
+               c->target ? (c->target_name ? c->target_name : "?") : "", json_string_length(content),
+               mode ? ", mode " : "", mode ? mode : "");
+    if (c->target || !given)
+        return;
+    char err[PATH_MAX + 256];
+    rb_file_place place;
+    struct stat st;
+    size_t len = 0;
+    char *before = NULL;
+    if (rb_file_place_open(given, 1, &place, err, sizeof err) != 0) {
+        rb_act_say(p, "(%s)\n", err);
+        return;
+    }
+    errno = 0;
+    before = read_bounded(&place, &len, &st);
+    if (before || errno == ENOENT)
+        rb_act_say_diff(p, before ? before : "", before ? len : 0, json_string_value(content),
+                        json_string_length(content), place.shown, PREVIEW_DIFF_LINES);
+    else
+        rb_act_say(p, "(the current %s cannot be read: %s)\n", place.shown, strerror(errno));
+    free(before);
+    rb_file_place_close(&place);
+}
+
+const rb_action_ops rb_file_ops = {
+    .run = run_file, .undo = undo_file, .disconnect = rb_file_remote_disconnect, .preview = preview_file};

@@ -283,10 +283,38 @@ static int http_global_init(char *err, size_t errlen)
     return -1;
 }
 
+/* "would send: POST https://api/v1/x" with its query and body; headers are left out (the auth
+ * travels there). */
+static void preview_http(const rb_act_call *c, rb_act_preview *p)
+{
+    const char *url = json_string_value(json_object_get(c->params, "url"));
+    const char *base = json_string_value(json_object_get(c->target, "base_url"));
+    const char *path = json_string_value(json_object_get(c->params, "path"));
+    const char *method = json_string_value(json_object_get(c->params, "method")), *k;
+    json_t *v, *json = json_object_get(c->params, "json"), *body = json_object_get(c->params, "body");
+    rb_act_say(p, "would send: %s %s%s%s", method ? method : "GET", url ? url : base ? base : "?",
+               !url && path && *path != '/' ? "/" : "", !url && path ? path : "");
+    char sep = '?';
+    json_object_foreach(json_object_get(c->params, "query"), k, v)
+    {
+        rb_act_say(p, "%c%s=%s", sep, k, json_string_value(v) ? json_string_value(v) : "");
+        sep = '&';
+    }
+    rb_act_say_n(p, "\n", 1);
+    char *text = json ? json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (text || json_is_string(body)) {
+        const char *b = text ? text : json_string_value(body);
+        size_t n = strlen(b);
+        rb_act_say(p, "  body: %.*s%s\n", (int)(n > 600 ? 600 : n), b, n > 600 ? "..." : "");
+    }
+    free(text);
+}
+
 const rb_action_ops rb_http_ops = {
     .global_init = http_global_init,
     .global_cleanup = curl_global_cleanup,
     .run = run_http,
     .judge = judge_http,
     .disconnect = conn_free,
+    .preview = preview_http,
 };

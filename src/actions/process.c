@@ -157,5 +157,53 @@ static void judge_process(const json_t *expect, rb_act_result *res)
     rb_act_judge_code_and_text(expect, res, "exit_code", 0, "exit code", "stdout");
 }
 
-const rb_action_ops rb_exec_ops = {.run = run_exec, .judge = judge_process};
-const rb_action_ops rb_shell_ops = {.run = run_shell, .judge = judge_process};
+/* " (in DIR, with env A, B, N bytes on stdin)": what the line alone does not say; env values
+ * are left out (secrets travel there), the script's own RB_V values are on the line. */
+static void say_context(const rb_act_call *c, rb_act_preview *p)
+{
+    const char *cwd = json_string_value(json_object_get(c->params, "cwd")), *k;
+    json_t *v, *in = json_object_get(c->params, "stdin");
+    int parts = 0, envs = 0;
+    if (cwd) {
+        rb_act_say(p, " (in ");
+        rb_act_say_word(p, cwd, strlen(cwd));
+        parts++;
+    }
+    json_object_foreach(json_object_get(c->params, "env"), k, v)
+    {
+        if (!strncmp(k, "RB_V", 4))
+            continue;
+        rb_act_say(p, "%s%s", envs ? ", " : parts ? ", with env " : " (with env ", k);
+        envs++;
+    }
+    parts += envs > 0;
+    if (json_is_string(in))
+        rb_act_say(p, "%s%zu bytes on stdin", parts++ ? ", " : " (", json_string_length(in));
+    rb_act_say(p, "%s\n", parts ? ")" : "");
+}
+
+static void preview_exec(const rb_act_call *c, rb_act_preview *p)
+{
+    size_t i;
+    json_t *w;
+    rb_act_say(p, "would run:");
+    json_array_foreach(json_object_get(c->params, "argv"), i, w)
+    {
+        rb_act_say_n(p, " ", 1);
+        rb_act_say_word(p, json_string_value(w) ? json_string_value(w) : "", json_string_length(w));
+    }
+    say_context(c, p);
+}
+
+static void preview_shell(const rb_act_call *c, rb_act_preview *p)
+{
+    json_t *script = json_object_get(c->params, "script");
+    rb_act_say(p, "would run: ");
+    rb_act_say_script_vars(p, json_object_get(c->params, "env"));
+    rb_act_say(p, "sh -c ");
+    rb_act_say_word(p, json_string_value(script) ? json_string_value(script) : "", json_string_length(script));
+    say_context(c, p);
+}
+
+const rb_action_ops rb_exec_ops = {.run = run_exec, .judge = judge_process, .preview = preview_exec};
+const rb_action_ops rb_shell_ops = {.run = run_shell, .judge = judge_process, .preview = preview_shell};

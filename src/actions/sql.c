@@ -319,8 +319,30 @@ static void disconnect_sql(void *conn)
     PQfinish(conn);
 }
 
+/* "would query main: UPDATE ... WHERE id = $1" then each bound value, as SQL literals read. */
+static void preview_sql(const rb_act_call *c, rb_act_preview *p)
+{
+    const json_t *q = json_object_get(c->params, "query"), *v;
+    size_t i;
+    rb_act_say(p, "would query %s: ", c->target_name ? c->target_name : "?");
+    rb_act_say_n(p, json_string_value(q) ? json_string_value(q) : "", json_string_length(q));
+    rb_act_say_n(p, "\n", 1);
+    json_array_foreach(json_object_get(c->params, "params"), i, v)
+    {
+        char *text = json_is_null(v) ? NULL : rb_act_text_of(v);
+        rb_act_say(p, "  $%zu = ", i + 1);
+        if (text)
+            rb_act_say_word(p, text, strlen(text));
+        else
+            rb_act_say(p, "NULL");
+        rb_act_say_n(p, "\n", 1);
+        free(text);
+    }
+}
+
 const rb_action_ops rb_sql_ops = {
     .run = run_sql,
     .judge = judge_sql,
     .disconnect = disconnect_sql,
+    .preview = preview_sql,
 };

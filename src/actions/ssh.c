@@ -341,10 +341,23 @@ static int init_ssh(char *err, size_t errlen)
 
 static void cleanup_ssh(void) { libssh2_exit(); }
 
+/* "would run on db1: RB_V1='x' systemctl restart app": the script's values as on its host. */
+static void preview_ssh(const rb_act_call *c, rb_act_preview *p)
+{
+    json_t *cmd = json_object_get(c->params, "command"), *in = json_object_get(c->params, "stdin");
+    rb_act_say(p, "would run on %s: ", c->target_name ? c->target_name : "?");
+    rb_act_say_script_vars(p, json_object_get(c->params, "env"));
+    rb_act_say_n(p, json_string_value(cmd) ? json_string_value(cmd) : "", json_string_length(cmd));
+    if (json_is_string(in))
+        rb_act_say(p, " (%zu bytes on stdin)", json_string_length(in));
+    rb_act_say_n(p, "\n", 1);
+}
+
 const rb_action_ops rb_ssh_ops = {
     .global_init = init_ssh,
     .global_cleanup = cleanup_ssh,
     .run = run_ssh,
     .judge = judge_ssh,
     .disconnect = disconnect_ssh,
+    .preview = preview_ssh,
 };

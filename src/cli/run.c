@@ -20,12 +20,13 @@ static const cli_opt run_opts[] = {
     {"yes-manual", NULL, "with --yes, also mark manual steps done (journaled as --yes-manual)"},
     {"from", "STEP", "start at STEP: the steps before it in the run order are skipped (journaled)"},
     {"outputs-from", "RUN", "with --from: the skipped steps' outputs come from this earlier run", .complete = "runs"},
+    {"timestamps", NULL, "start every line with the local time (ISO 8601, milliseconds)"},
     CLI_OPT_COLOR,
     {NULL, NULL, NULL},
 };
 
 const cli_command cli_run = {
-    "run", "run NAME|FILE [--set k=v]... [--yes [--yes-manual]] [--jobs N] [--dry-run] [--from STEP [--outputs-from RUN]] [--state-dir DIR] [--quiet|--verbose]",
+    "run", "run NAME|FILE [--set k=v]... [--yes [--yes-manual]] [--jobs N] [--dry-run] [--from STEP [--outputs-from RUN]] [--state-dir DIR] [--quiet|--verbose] [--timestamps]",
     "Run a runbook, journaling every step so an interrupted run can be resumed.", run_opts, cmd_run,
     "runbooks"};
 
@@ -41,11 +42,12 @@ static const cli_opt resume_opts[] = {
      .flags = CLI_REPEAT},
     {"reason", "TEXT", "with --mark-done: why, journaled with your user name"},
     {"retry-failed", NULL, "also resume a failed run: its failed step runs again, finished steps do not"},
+    {"timestamps", NULL, "start every line with the local time (ISO 8601, milliseconds)"},
     CLI_OPT_COLOR,
     {NULL, NULL, NULL},
 };
 
-const cli_command cli_resume = {"resume", "resume RUN|last|NAME [--yes] [--rerun-in-doubt] [--retry-failed] [--mark-done STEP --reason TEXT]... [--force] [--state-dir DIR]",
+const cli_command cli_resume = {"resume", "resume RUN|last|NAME [--yes] [--rerun-in-doubt] [--retry-failed] [--mark-done STEP --reason TEXT]... [--force] [--state-dir DIR] [--timestamps]",
                                 "Continue an interrupted or failed run from its journal.", resume_opts, cmd_resume,
                                 "runs"};
 
@@ -102,8 +104,11 @@ static int on_run_opt(int opt, const char *arg, void *ctx)
     case 8:
         a->o.from_step = arg;
         return 0;
-    default:
+    case 9:
         a->outputs_from = arg;
+        return 0;
+    default:
+        a->ui->timestamps = 1;
         return 0;
     }
 }
@@ -149,8 +154,11 @@ static int on_resume_opt(int opt, const char *arg, void *ctx)
             return cli_usage_error(&cli_resume, "--reason is given once, for every --mark-done");
         a->o.mark_reason = arg;
         return 0;
-    default:
+    case 9:
         a->o.retry_failed = 1;
+        return 0;
+    default:
+        a->ui->timestamps = 1;
         return 0;
     }
 }
@@ -198,9 +206,7 @@ static int finish(const run_args *a, const rb_run_result *res)
 
 static void setup(run_args *a, ui_state *ui)
 {
-    memset(ui, 0, sizeof *ui);
-    ui->out = stdout;
-    ui->line_start = 1;
+    ui_init(ui, stdout, 1);
     a->ui = ui;
     a->o.jobs = 1;
     a->o.ui = (rb_exec_ui){ui, ui_event, ui_ask};
@@ -261,6 +267,7 @@ static int run_command(const cli_command *cmd, int argc, char **argv,
     a.o.masker = rb_masker_new();
     ui->masker = a.o.masker;
     if (!a.o.masker) {
+        ui_cleanup(ui);
         free(ui);
         return EXIT_FAILED;
     }
@@ -271,8 +278,11 @@ static int run_command(const cli_command *cmd, int argc, char **argv,
     ui->color = cli_use_color(stdout); /* after --color */
     if (rc == 0) {
         a.o.state_dir = a.state_dir ? a.state_dir : (a.state_dir = rb_exec_default_state_dir());
+        ui->tk.on &= !ui->quiet;
+        ui->show_ids = a.o.jobs > 1;
         rc = act(&a, pos[0]);
     }
+    ui_cleanup(ui);
     cli_sets_free(&a.sets);
     free(a.state_dir);
     free(ui);

@@ -87,7 +87,9 @@ static void print_run(const char *state, const rb_run_summary *s)
         rb_duration_format(f.rto_ms, r, sizeof r);
         snprintf(rto, sizeof rto, "%s RTO %s", s->duration_ms <= f.rto_ms ? "within" : "OVER", r);
     }
-    rb_showf(stdout, NULL, "%-44s %-22s %-24s %-20s %-8s %s\n", s->run_id, s->runbook, s->started, s->status, dur, rto);
+    char status[64]; /* a dry run's "succeeded" changed nothing: never to be read as a real one */
+    snprintf(status, sizeof status, "%s%s", s->status, s->dry_run ? " (dry run)" : "");
+    rb_showf(stdout, NULL, "%-44s %-22s %-24s %-20s %-8s %s\n", s->run_id, s->runbook, s->started, status, dur, rto);
 }
 
 static json_t *run_json(const char *state, const rb_run_summary *s)
@@ -232,6 +234,8 @@ int cmd_journal(int argc, char **argv)
                 info.message);
         rc = path && info.records ? EXIT_FAILED : EXIT_USAGE; /* no such run is a usage error */
     }
+    if (rc == 0 && !a.json && json_is_true(json_object_get(json_array_get(records, 0), "dry_run")))
+        rb_showf(stdout, NULL, "DRY RUN: write steps were not run; nothing was changed\n");
     if (rc == 0) {
         size_t i;
         json_t *rec;

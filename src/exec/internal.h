@@ -70,6 +70,7 @@ typedef struct run {
     char halt[256];         /* resume: why it stopped inside a called runbook ("" if it did not) */
     conn_slot *conns;       /* one per target of rb, by index */
     json_t *forward;        /* resume --mark-done/--retry-failed, run --from: what to journal */
+    int undo_tried, undo_failed; /* undo steps run by this process's rollback, and failed ones */
 } run;
 
 /* ---- invoking actions (invoke.c) ---- */
@@ -94,6 +95,9 @@ typedef struct invocation {
 void invoke(run *r, const invocation *inv, act_result *res);
 /* Closes the run's connections. */
 void close_connections(run *r);
+/* Dry run: shows what write step s would do instead of running it (preview.c). Caller holds
+ * r->mu. */
+void exec_preview(run *r, const rb_step *s);
 /* ---- for_each (loop.c) ---- */
 
 /* The current thread's loop item ({NAME: value, index: i}) for expressions (each.*), or NULL. */

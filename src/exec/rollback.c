@@ -70,6 +70,16 @@ static int undo_one(run *r, const rb_step *s, const rb_proc_cancel_token *cancel
     return 0;
 }
 
+/* Counts an undo step on the outermost run, whose ending names how many ran and failed (a
+ * called runbook's undo steps are the run's too). Caller holds r->mu (shared with the parent). */
+static void count_undo(run *r, rb_outcome o)
+{
+    while (r->parent)
+        r = r->parent;
+    r->undo_tried++;
+    r->undo_failed += o != RB_OUT_SUCCEEDED;
+}
+
 /* Rolls back one step; returns 0 when done or nothing to do, -1 when its rollback failed. */
 int rollback_step(run *r, size_t i, const rb_proc_cancel_token *cancel)
 {
@@ -91,6 +101,8 @@ int rollback_step(run *r, size_t i, const rb_proc_cancel_token *cancel)
     r->st[i].rollback_outcome = o;
     if (o == RB_OUT_SUCCEEDED)
         r->st[i].outcome = RB_OUT_ROLLED_BACK;
+    if (!nothing)
+        count_undo(r, o);
     char key[320];
     step_key(r, s, key, sizeof key);
     rb_event ev = {.kind = RB_EV_ROLLBACK, .step = key, .outcome = o,

@@ -475,16 +475,13 @@ static void summarize(run *r, rb_run_result *res, int rollback_ok, int rolled)
         char *why = st ? rb_mask_apply(r->masker, st->message, strlen(st->message), NULL) : NULL;
         if (st)
             snprintf(res->message, sizeof res->message, "step %.64s %s: %.140s", r->rb->steps[r->failed_step].id,
-                     rb_outcome_name(st->outcome == RB_OUT_ROLLED_BACK ? RB_OUT_FAILED : st->outcome),
+                     rb_outcome_words(st->outcome == RB_OUT_ROLLED_BACK ? RB_OUT_FAILED : st->outcome),
                      why ? why : "(message withheld)");
         else
             snprintf(res->message, sizeof res->message, "%s",
                      r->journal_failed ? "the journal could not be written"
                      : r->deadline_passed ? "the deadline passed" : "a rollback was interrupted");
         free(why);
-        if (res->exit_code == 3) /* the outcome alone (rolled_back) would hide it */
-            snprintf(res->message + strlen(res->message), sizeof res->message - strlen(res->message), "%s",
-                     "; THE ROLLBACK DID NOT COMPLETE: see the failed rollbacks above");
     } else {
         res->outcome = RB_OUT_SUCCEEDED;
         res->exit_code = 0;
@@ -496,6 +493,15 @@ static const char *status_name(const rb_run_result *res)
     if (res->exit_code == 3)
         return "rollback_incomplete";
     return rb_outcome_name(res->outcome);
+}
+
+/* The facts the terminal's last line is made of (counted, never inferred from the outcome). */
+static rb_run_ending ending_of(run *r, int rolled)
+{
+    rb_run_ending e = {.rollback = rolled, .undo_tried = r->undo_tried, .undo_failed = r->undo_failed};
+    for (size_t i = 0; i < r->rb->nsteps; i++)
+        e.continued += r->st[i].continued && r->st[i].finished;
+    return e;
 }
 
 static json_t *continued_steps(run *r)
@@ -530,7 +536,7 @@ int run_finish(run *r, rb_run_result *res)
     }
     journal_sync(r);
     rb_event ev = {.kind = RB_EV_RUN_END, .outcome = res->outcome, .duration_ms = ms, .text = res->message,
-                   .dry_run = r->o->dry_run};
+                   .dry_run = r->o->dry_run, .ending = ending_of(r, rolled)};
     emit(r, &ev);
     return res->exit_code;
 }

@@ -573,8 +573,10 @@ static void run_step(run *r, size_t i)
         o = exec_interrupted() ? RB_OUT_CANCELLED : RB_OUT_FAILED;
     else if (!s->main.action.type)
         o = RB_OUT_SUCCEEDED;
-    else if (r->o->dry_run && s->writes)
+    else if (r->o->dry_run && s->writes) {
+        exec_preview(r, s);
         o = RB_OUT_SUCCEEDED, res.outputs = dry_outputs(r, s), snprintf(why, sizeof why, "dry run: not run");
+    }
     else {
         if (s->for_each)
             run_items(r, s, st, &res);

@@ -93,6 +93,7 @@ static int scan_record(json_t *rec, void *ud)
         copy_string(st->s->runbook, sizeof st->s->runbook, json_object_get(rec, "runbook"));
         copy_string(st->s->started, sizeof st->s->started, ts);
         copy_string(st->lock, sizeof st->lock, json_object_get(rec, "lock"));
+        st->s->dry_run = json_is_true(json_object_get(rec, "dry_run"));
         st->start_ms = timed ? ms : -1;
     }
     if (!strcmp(type, "resume")) /* a failed run resumed (--retry-failed, --mark-done) is open again */
