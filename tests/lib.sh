@@ -22,3 +22,27 @@ absent() { [[ ! -e $1 ]] || { echo "    $1 exists"; return 1; }; }
 lines() { if [[ -f $1 ]]; then tr '\n' ' ' <"$1" | sed 's/ $//'; fi; }
 # The run id a `runbook run` printed into file $1.
 run_id_of() { sed -n 's/^\(Dry run\|Run\) \([^ ]*\) (journal: .*/\2/p' "$1" | head -1; }
+
+# A suite's scratch folder $work, private machine-wide lock folder, and sanitizer reports of every
+# process it starts written there; removed at exit with the background processes listed in bgpids.
+suite_work() { # name
+    work=$(mktemp -d "${TMPDIR:-/tmp}/rb-$1.XXXXXX")
+    export RUNBOOK_LOCK_DIR=$work/system-locks NO_COLOR=1
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$work/sanitizer"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$work/sanitizer"
+    unset XDG_STATE_HOME
+    pass=0 fail=0
+    bgpids=()
+    trap suite_cleanup EXIT
+}
+suite_cleanup() {
+    local p
+    for p in "${bgpids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$work"
+}
+# The last check of a suite: no process wrote a sanitizer report (shown when one did).
+no_sanitizer_reports() {
+    T=$work
+    check "no sanitizer report from any process" bash -c "! ls '$work' | grep -q '^sanitizer'"
+    ls "$work" | grep -q '^sanitizer' && head -n 40 "$work"/sanitizer* # which process, and where
+}

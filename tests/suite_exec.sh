@@ -8,21 +8,9 @@ set -u
 bin=$(realpath "$1") src=$(realpath "$2")
 . "$src/tests/lib.sh" # check, eq, has, lacks, exists, absent, lines, run_id_of
 ex=$src/tests/exec
-work=$(mktemp -d "${TMPDIR:-/tmp}/rb-exec.XXXXXX")
-export RUNBOOK_LOCK_DIR=$work/system-locks # the machine-wide lock folder, private to this suite
-export RUNBOOK_PATH=$ex NO_COLOR=1
-unset RB_TEST_CANARY XDG_STATE_HOME
-# A sanitizer build writes its reports here (every process: runs, journals, the torture's).
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$work/sanitizer"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$work/sanitizer"
-pass=0 fail=0
-bgpids=()
-cleanup() {
-    local p
-    for p in "${bgpids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+suite_work exec # $work, sanitizer reports of every process (runs, journals, the torture's) there
+export RUNBOOK_PATH=$ex
+unset RB_TEST_CANARY
 
 # ---- helpers ----
 
@@ -883,9 +871,6 @@ t_exits
 t_file_link
 t_terminal
 t_torture
-T=$work
-check "no sanitizer report from any process" bash -c "! ls '$work' | grep -q '^sanitizer'"
-ls "$work" | grep -q '^sanitizer' && head -n 40 "$work"/sanitizer* # which process, and where
-cat "$work"/sanitizer* 2>/dev/null | head -40
+no_sanitizer_reports
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -8,19 +8,9 @@ set -u
 bin=$(realpath "$1") src=$(realpath "$2")
 . "$src/tests/lib.sh" # check, eq, has, lacks, exists, absent, lines, run_id_of
 ex=$src/tests/exec
-work=$(mktemp -d "${TMPDIR:-/tmp}/rb-forward.XXXXXX")
-export RUNBOOK_LOCK_DIR=$work/system-locks RUNBOOK_PATH=$work/rbs NO_COLOR=1
-unset XDG_STATE_HOME SUDO_USER
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$work/sanitizer"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$work/sanitizer"
-pass=0 fail=0
-bgpids=()
-cleanup() {
-    local p
-    for p in "${bgpids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+suite_work forward
+export RUNBOOK_PATH=$work/rbs
+unset SUDO_USER
 
 # ---- helpers ----
 
@@ -339,8 +329,6 @@ t_from
 t_ids
 t_runs
 t_ctrl_c
-T=$work
-check "no sanitizer report from any process" bash -c "! ls '$work' | grep -q '^sanitizer'"
-cat "$work"/sanitizer* 2>/dev/null | head -40
+no_sanitizer_reports
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -7,20 +7,8 @@
 set -u
 bin=$(realpath "$1") src=$(realpath "$2")
 . "$src/tests/lib.sh" # check, eq, has, lacks, exists, absent, lines, run_id_of
-work=$(mktemp -d "${TMPDIR:-/tmp}/rb-output.XXXXXX")
-export RUNBOOK_LOCK_DIR=$work/system-locks # the machine-wide lock folder, private to this suite
-export NO_COLOR=1
-unset XDG_STATE_HOME RB_OUT_TOK RB_OUT_PART RB_OUT_OTHER
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$work/sanitizer"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$work/sanitizer"
-pass=0 fail=0
-bgpids=()
-cleanup() {
-    local p
-    for p in "${bgpids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+suite_work output
+unset RB_OUT_TOK RB_OUT_PART RB_OUT_OTHER
 
 begin() { T=$work/$1 S=$work/$1/state D=$work/$1/d; mkdir -p "$D"; }
 rb() {
@@ -235,7 +223,6 @@ t_journal_structure
 t_control
 t_confirm_tty
 t_env
-check "no sanitizer report from any process" bash -c "! ls '$work' | grep -q '^sanitizer'"
-cat "$work"/sanitizer* 2>/dev/null | head -40
+no_sanitizer_reports
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -8,13 +8,8 @@
 set -u
 bin=$(realpath "$1") src=$(realpath "$2")
 . "$src/tests/lib.sh" # check, eq, has, lacks, exists, absent, lines, run_id_of
-work=$(mktemp -d "${TMPDIR:-/tmp}/rb-screen.XXXXXX")
-export RUNBOOK_LOCK_DIR=$work/system-locks NO_COLOR=1
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$work/sanitizer"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$work/sanitizer"
-unset XDG_STATE_HOME RB_SCREEN_TOKEN
-pass=0 fail=0
-trap 'rm -rf "$work"' EXIT
+suite_work screen
+unset RB_SCREEN_TOKEN
 
 begin() { T=$work/$1 S=$work/$1/state D=$work/$1/d; mkdir -p "$D"; }
 # Runs the binary without a terminal; sets code, out, err, rid and last (the last line).
@@ -327,8 +322,6 @@ t_ticker
 t_timestamps
 t_tee_order
 t_dry
-T=$work
-check "no sanitizer report from any process" bash -c "! ls '$work' | grep -q '^sanitizer'"
-cat "$work"/sanitizer* 2>/dev/null | head -40
+no_sanitizer_reports
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
