@@ -40,6 +40,9 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 work=$(mktemp -d /tmp/rb-drill.XXXXXX)
 chmod a+x "$work"
 export RUNBOOK_PATH=$root/runbooks NO_COLOR=1
+# The drill's servers are a world of their own: its runs take the runbooks' locks (hopwhistle-dr)
+# there, not in this machine's /run/lock/runbook, where a real run or another drill may hold them.
+export RUNBOOK_LOCK_DIR=$work/system-locks
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSSLMODE PGSERVICE PGSSLROOTCERT
 bg=()
 failures=0
@@ -49,7 +52,8 @@ cleanup() {
     for p in "${bg[@]}"; do kill "$p" 2>/dev/null; done
     for d in "$work"/*-app; do [[ -f $d/compose.env ]] && (cd "$d" && PATH=$work/hostbin:$PATH docker-compose down >/dev/null 2>&1); done
     sh "$servers/sshd.sh" stop "$work/sshd" 2>/dev/null
-    for c in do-db hetzner-db; do bash "$servers/pg.sh" stop "$work/pg/$c" immediate 2>/dev/null; done
+    # a clean stop: the control files then say which cluster was a standby (suite_drill reads them)
+    for c in do-db hetzner-db; do bash "$servers/pg.sh" stop "$work/pg/$c" 2>/dev/null; done
     if [[ ${KEEP:-} == 1 ]]; then echo "kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -440,8 +444,12 @@ failback_report() {
     say "== the failback"
     printf '  run  %6.1f s  (%s)\n' "$(echo "($T_FAILBACK_END - $T_FAILBACK) / 1000" | bc -l)" "$(jq_ "$FAILBACK_RUN" 'last("run_end").get("status")')"
     local api_ms
-    api_ms=$(jq_ "$FAILBACK_RUN" 'round(ms(last("step_end", "do_healthy")) - ms(last("step_start", "stop_hetzner_app"))) if of("step_end", "do_healthy") else -1')
-    printf '  writes paused %.1f s: from stopping the Hetzner application to DigitalOcean'"'"'s answering healthy (journal)\n' "$(echo "$api_ms / 1000" | bc -l)"
+    if [[ $mode == failback ]]; then
+        api_ms=$(jq_ "$FAILBACK_RUN" 'round(ms(last("step_end", "do_healthy")) - ms(last("step_start", "stop_hetzner_app")))')
+        printf '  writes paused %.1f s: from stopping the Hetzner application to DigitalOcean'"'"'s answering healthy (journal)\n' "$(echo "$api_ms / 1000" | bc -l)"
+    else
+        say "  writes still paused: the run stopped after the promotion (DigitalOcean's application never came up); nothing was rolled back past it"
+    fi
     printf '  no database accepted writes for %.1f s: from Hetzner'"'"'s last to DigitalOcean'"'"'s first (outside poll)\n' "$(echo "$(db_pause_ms) / 1000" | bc -l)"
     "$bin" report "$FAILBACK_RUN" --state-dir "$work/state"
 }
