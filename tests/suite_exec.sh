@@ -553,6 +553,10 @@ t_loop() {
     rb run loop --state-dir "$S" --set "dir=$D" --set fail_at=last
     check "loop: a later failure undoes both loops, newest first; a rollback reads the other loop's item" \
         eq "$(lines "$D/log")" "api www mail pair-one pair-two unpair-two-www unpair-one-api undo-mail-2 undo-www-1 undo-api-0"
+    begin loop-dry
+    rb run loop --state-dir "$S" --set "dir=$D" --dry-run
+    check "loop dry run: a step reading a loop that did not run is undecided, not failed (exit 0)" eq "$code" 0
+    check "loop dry run: ... journaled undecided" eq "$(jq_ "$rid" 'last("step_end","after").get("undecided")')" true
     begin loop-resume
     touch "$D/hold"
     "$bin" run loop --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
