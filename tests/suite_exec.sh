@@ -531,7 +531,7 @@ t_loop() {
     begin loop
     rb run loop --state-dir "$S" --set "dir=$D"
     check "loop: three items then the step after (exit 0)" eq "$code" 0
-    check "loop: each item ran once, in order" eq "$(lines "$D/log")" "api www mail"
+    check "loop: each item ran once, in order" eq "$(lines "$D/log")" "api www mail pair-one pair-two"
     check "loop: each item is journaled with its outputs" \
         eq "$(jq_ "$rid" '[r["outputs"]["done"] for r in of("item_end","records")]')" '["api", "www", "mail"]'
     begin loop-fail
@@ -539,6 +539,14 @@ t_loop() {
     check "loop: a failing item fails the step and rolls back (exit 1)" eq "$code" 1
     check "loop: ... naming the item" has "$out" 'item 1 ("www")'
     check "loop: ... only the finished item is undone" eq "$(lines "$D/log")" "api www undo-api-0"
+    begin loop-fail-later
+    rb run loop --state-dir "$S" --set "dir=$D" --set fail_at=last
+    check "loop: a later failure undoes both loops, newest first; a rollback reads the other loop's item" \
+        eq "$(lines "$D/log")" "api www mail pair-one pair-two unpair-two-www unpair-one-api undo-mail-2 undo-www-1 undo-api-0"
+    begin loop-dry
+    rb run loop --state-dir "$S" --set "dir=$D" --dry-run
+    check "loop dry run: a step reading a loop that did not run is undecided, not failed (exit 0)" eq "$code" 0
+    check "loop dry run: ... journaled undecided" eq "$(jq_ "$rid" 'last("step_end","after").get("undecided")')" true
     begin loop-resume
     touch "$D/hold"
     "$bin" run loop --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &

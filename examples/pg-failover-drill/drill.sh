@@ -2,14 +2,20 @@
 # A real DR drill on this machine, with the shipped runbooks and nothing but their inputs set.
 #
 #   drill.sh              failover: the primary is stopped hard, failover-to-secondary runs
-#   drill.sh --failback   (not yet: the failover, then failback-to-primary)
+#   drill.sh --failback   the failover, a while of writes on Hetzner, then failback-to-primary as
+#                         a planned switchover back: DigitalOcean re-synced as a standby of Hetzner,
+#                         promoted, Hetzner made its standby again, application and DNS moved back
 #   drill.sh --fault      the failover with an application whose health never comes up: the
 #                         runbook's rollback runs for real and must leave things as they were
+#   drill.sh --failback --fault
+#                         the failback with a DigitalOcean application whose health never comes
+#                         up, after the promotion: the run must stop there, not roll back past it
 #
 # Everything lives in a temporary folder on 127.0.0.1: a PostgreSQL primary ("DigitalOcean") and
 # its streaming standby ("Hetzner", pg_basebackup -R with a slot), TLS with a throwaway CA; a
 # private sshd standing in for the application hosts (docker-compose there is ./docker-compose,
-# which starts ./app.py); ./doapi.py standing in for the DigitalOcean DNS API and for the public
+# which starts ./app.py; sudo and systemctl there are ./sudo and ./systemctl, which start and stop
+# the drill's PostgreSQL clusters with pg_ctl); ./doapi.py standing in for the DigitalOcean DNS API and for the public
 # names that follow its records. A person-only confirmation (the promotion) is answered on a
 # pseudo-terminal by ./person.py, as a person would; --yes answers the others.
 # The world is then checked from outside the runbook. Exit 0 only when everything happened.
@@ -17,11 +23,12 @@
 # KEEP=1 keeps the folder.
 set -u
 mode=failover
-case "${1:-}" in
-"") ;;
---failback) echo "drill.sh: --failback is not written yet (failback-to-primary needs per-host data directories and a systemctl stand-in on the ssh hosts)" >&2; exit 3 ;;
---fault) mode=fault ;;
-*) echo "usage: drill.sh [--failback|--fault]" >&2; exit 2 ;;
+case "${1:-} ${2:-}" in
+" ") ;;
+"--fault ") mode=fault ;;
+"--failback ") mode=failback ;;
+"--failback --fault" | "--fault --failback") mode=failback-fault ;;
+*) echo "usage: drill.sh [--failback] [--fault]" >&2; exit 2 ;;
 esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -33,6 +40,9 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 work=$(mktemp -d /tmp/rb-drill.XXXXXX)
 chmod a+x "$work"
 export RUNBOOK_PATH=$root/runbooks NO_COLOR=1
+# The drill's servers are a world of their own: its runs take the runbooks' locks (hopwhistle-dr)
+# there, not in this machine's /run/lock/runbook, where a real run or another drill may hold them.
+export RUNBOOK_LOCK_DIR=$work/system-locks
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSSLMODE PGSERVICE PGSSLROOTCERT
 bg=()
 failures=0
@@ -42,7 +52,8 @@ cleanup() {
     for p in "${bg[@]}"; do kill "$p" 2>/dev/null; done
     for d in "$work"/*-app; do [[ -f $d/compose.env ]] && (cd "$d" && PATH=$work/hostbin:$PATH docker-compose down >/dev/null 2>&1); done
     sh "$servers/sshd.sh" stop "$work/sshd" 2>/dev/null
-    for c in do-db hetzner-db; do bash "$servers/pg.sh" stop "$work/$c" immediate 2>/dev/null; done
+    # a clean stop: the control files then say which cluster was a standby (suite_drill reads them)
+    for c in do-db hetzner-db; do bash "$servers/pg.sh" stop "$work/pg/$c" 2>/dev/null; done
     if [[ ${KEEP:-} == 1 ]]; then echo "kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -62,7 +73,7 @@ eq() { [[ "$1" == "$2" ]] || { say "        got '$1', want '$2'"; return 1; }; }
 sql() {
     local port
     [[ $1 == do-db ]] && port=$P1 || port=$P2
-    runuser -u postgres -- "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work/$1" -p "$port" -U postgres -d rb -c "$2"
+    runuser -u postgres -- "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work/pg/$1" -p "$port" -U postgres -d rb -c "$2"
 }
 in_recovery() { sql "$1" "SELECT pg_is_in_recovery()" 2>/dev/null || echo down; }
 wait_file() { local n=100; while ((n-- > 0)); do [[ -s $1 ]] && return 0; sleep 0.05; done; return 1; }
@@ -71,32 +82,44 @@ wait_file() { local n=100; while ((n-- > 0)); do [[ -s $1 ]] && return 0; sleep 
 
 setup() {
     P1=$(free_port) P2=$(free_port) A1=$(free_port) A2=$(free_port)
-    DBA_PW=$(secret) APP_PW=$(secret) DO_TOKEN=dop_v1_$(secret)
-    mkdir -p "$work/certs" "$work/sshd" "$work/hostbin" "$work/dns" "$work/state"
+    DBA_PW=$(secret) APP_PW=$(secret) REPL_PW=$(secret) DO_TOKEN=dop_v1_$(secret)
+    mkdir -p "$work/certs" "$work/sshd" "$work/hostbin" "$work/dns" "$work/state" "$work/hosts/units" "$work/pg"
+    # the clusters' parent belongs to postgres: the failback moves data directories aside as postgres
+    chown postgres:postgres "$work/pg"
     sh "$servers/mkcert.sh" "$work/certs" >/dev/null 2>&1 || return 1
     chmod a+r "$work/certs"/*
-    PGPASS_RB=$APP_PW bash "$servers/pg.sh" primary "$work/do-db" "$P1" || return 1
-    install -o postgres -g postgres -m 600 "$work/certs/server.pem" "$work/do-db/server.crt"
-    install -o postgres -g postgres -m 600 "$work/certs/server.key" "$work/do-db/server.key"
+    PGPASS_RB=$APP_PW bash "$servers/pg.sh" primary "$work/pg/do-db" "$P1" || return 1
+    install -o postgres -g postgres -m 600 "$work/certs/server.pem" "$work/pg/do-db/server.crt"
+    install -o postgres -g postgres -m 600 "$work/certs/server.key" "$work/pg/do-db/server.key"
+    # (a standby reports its replay position every second, not every 10 s: the failback's
+    # "replayed everything" check sees it sooner)
     sql do-db "ALTER SYSTEM SET ssl = on" && sql do-db "ALTER SYSTEM SET synchronous_commit = on" &&
+        sql do-db "ALTER SYSTEM SET wal_receiver_status_interval = '1s'" &&
         sql do-db "ALTER ROLE postgres PASSWORD '$DBA_PW'" &&
+        sql do-db "CREATE ROLE replicator REPLICATION LOGIN PASSWORD '$REPL_PW'" &&
         sql do-db "SELECT pg_reload_conf()" >/dev/null &&
         sql do-db "CREATE TABLE orders (id bigint PRIMARY KEY, note text, at timestamptz NOT NULL DEFAULT clock_timestamp()); ALTER TABLE orders OWNER TO rb" || return 1
-    bash "$servers/pg.sh" standby "$work/hetzner-db" "$P1" "$P2" replication_slot_hetzner || return 1
-    # from now on postgres needs its password over TCP (replication stays trust on loopback)
+    bash "$servers/pg.sh" standby "$work/pg/hetzner-db" "$P1" "$P2" replication_slot_hetzner || return 1
+    # from now on postgres needs its password over TCP (replication stays trust on loopback for
+    # postgres; the failback's role `replicator` gives its password, from its password file)
     local c
     for c in do-db hetzner-db; do
-        sed -i 's/^host all postgres 127.0.0.1\/32 trust/host all postgres 127.0.0.1\/32 scram-sha-256/' "$work/$c/pg_hba.conf"
+        sed -i -e 's/^host all postgres 127.0.0.1\/32 trust/host all postgres 127.0.0.1\/32 scram-sha-256/' \
+            -e 's/^host all all 127.0.0.1\/32 scram-sha-256/host replication replicator 127.0.0.1\/32 scram-sha-256\n&/' "$work/pg/$c/pg_hba.conf"
         sql $c "SELECT pg_reload_conf()" >/dev/null
     done
+    # the systemd units of the "database hosts", for ./systemctl
+    printf 'PGDATA=%s\nPORT=%s\nLOG=%s\n' "$work/pg/do-db" "$P1" "$work/pg/do-db.log" >"$work/hosts/units/drill-do-db"
+    printf 'PGDATA=%s\nPORT=%s\nLOG=%s\n' "$work/pg/hetzner-db" "$P2" "$work/pg/hetzner-db.log" >"$work/hosts/units/drill-hetzner-db"
 
     # the application hosts: one sshd whose sessions find ./docker-compose on their PATH
     sh "$servers/sshd.sh" start "$work/sshd" >/dev/null || return 1
     . "$work/sshd/server.env"
     SSHP=$PORT
-    ln -s "$here/docker-compose" "$work/hostbin/docker-compose"
+    local tool
+    for tool in docker-compose sudo systemctl; do ln -s "$here/$tool" "$work/hostbin/$tool"; done
     kill "$(cat "$work/sshd/sshd.pid")" && sleep 0.2
-    echo "SetEnv PATH=$work/hostbin:/usr/local/bin:/usr/bin:/bin" >>"$work/sshd/sshd_config"
+    echo "SetEnv PATH=$work/hostbin:/usr/local/bin:/usr/bin:/bin DRILL_HOSTS=$work/hosts" >>"$work/sshd/sshd_config"
     /usr/sbin/sshd -f "$work/sshd/sshd_config" -E "$work/sshd/sshd.log" && wait_file "$work/sshd/sshd.pid" || return 1
     local fault=0
     [[ $mode == fault ]] && fault=1
@@ -147,7 +170,7 @@ write_rows() {
     # one session, one transaction per row (autocommit), as an application writes
     for i in $(seq 1 "$1"); do
         echo "INSERT INTO orders (id, note) VALUES ($i, 'order $i, before the disaster');"
-    done | runuser -u postgres -- "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$work/do-db" -p "$P1" -U postgres -d rb || return 1
+    done | runuser -u postgres -- "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$work/pg/do-db" -p "$P1" -U postgres -d rb || return 1
     lsn=$(sql do-db "SELECT pg_current_wal_lsn()")
     t0=$(ms_now)
     until [[ $(sql hetzner-db "SELECT pg_last_wal_replay_lsn() >= '$lsn'") == t ]]; do
@@ -185,10 +208,11 @@ failover_sets() {
 
 # A figure from the journal (python over R, the records): jq_ RUN EXPR
 jq_() { journal_json "$1" | python3 -c '
-import json, sys
+import datetime, json, sys
 R = [json.loads(l) for l in sys.stdin if l.strip()]
 def of(t, s=None): return [r for r in R if r.get("type") == t and (s is None or r.get("step") == s)]
 def last(t, s=None): f = of(t, s); return f[-1] if f else {}
+def ms(r): return datetime.datetime.strptime(r["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() * 1000
 v = eval(sys.argv[1]); print(json.dumps(v) if not isinstance(v, str) else v)' "$2"; }
 
 dns_puts() { python3 -c '
@@ -224,7 +248,7 @@ failover() {
 
     say "== the disaster: PostgreSQL on DigitalOcean stopped hard (pg_ctl -m immediate)"
     T_DISASTER=$(ms_now)
-    bash "$servers/pg.sh" stop "$work/do-db" immediate || return 1
+    bash "$servers/pg.sh" stop "$work/pg/do-db" immediate || return 1
     check "DigitalOcean's database is down" eq "$(in_recovery do-db)" down
     check "the public API is down" eval '[[ $(public_health) != OK ]]'
 
@@ -300,10 +324,150 @@ report() { # RTO and RPO against the runbook's objectives
     fi
 }
 
+# ---- the failback: a planned switchover back to DigitalOcean ----
+
+# Rows FROM..TO on a database, one transaction each, as the application writes: insert_rows DB FROM TO NOTE
+insert_rows() {
+    local port
+    [[ $1 == do-db ]] && port=$P1 || port=$P2
+    for i in $(seq "$2" "$3"); do
+        echo "INSERT INTO orders (id, note) VALUES ($i, 'order $i, $4');"
+    done | runuser -u postgres -- "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$work/pg/$1" -p "$port" -U postgres -d rb
+}
+rows_on() { sql "$1" "SELECT count(*) || ' ' || max(id) FROM orders" 2>/dev/null || echo down; }
+wait_rows() { # db want: the standby replays, 10 s at most
+    local n=100
+    while ((n-- > 0)); do [[ $(rows_on "$1") == "$2" ]] && return 0; sleep 0.1; done
+    say "        $1 has $(rows_on "$1"), want $2"
+    return 1
+}
+
+failback_sets() {
+    B=(--set hetzner_db_host=127.0.0.1 --set "hetzner_db_port=$P2" --set do_db_host=127.0.0.1 --set "do_db_port=$P1"
+        --set "pg_ca_file=$work/certs/ca.pem" --set db_name=rb
+        --set hetzner_app_host=127.0.0.1 --set "hetzner_app_dir=$work/hetzner-app"
+        --set do_app_host=127.0.0.1 --set "do_app_dir=$work/do-app"
+        --set "do_pgdata=$work/pg/do-db" --set "hetzner_pgdata=$work/pg/hetzner-db"
+        --set do_pg_service=drill-do-db --set hetzner_pg_service=drill-hetzner-db
+        --set "passfile=$work/pg/.pgpass-replication"
+        --set ssh_user=root --set "ssh_port=$SSHP" --set "ssh_key=$work/sshd/id_ed25519" --set "known_hosts=$work/sshd/known_hosts"
+        --set "digitalocean_api=http://127.0.0.1:$DNSP" --set "do_api_url=http://127.0.0.1:$A1" --set "public_api_url=$PUBLIC"
+        --set basebackup_timeout=5m --set db_start_tries=30 --set db_start_delay=1s
+        --set catchup_tries=30 --set catchup_delay=1s --set sync_tries=100 --set sync_delay=100ms
+        --set startup_wait=0s --set health_tries="$([[ $mode == failback-fault ]] && echo 3 || echo 10)" --set health_delay=1s
+        --set dns_propagation_wait=1s --set dns_tries=5)
+}
+
+failback() {
+    say ""
+    say "== after the failover: the application writes on Hetzner"
+    insert_rows hetzner-db $((LAST_ID + 1)) $((LAST_ID + 100)) "on Hetzner after the failover" || return 1
+    ROWS_B=$(sql hetzner-db "SELECT count(*) FROM orders") LAST_B=$(sql hetzner-db "SELECT max(id) FROM orders")
+    say "  $ROWS_B rows on Hetzner (last id $LAST_B)"
+    # the failback-fault drill: DigitalOcean's application never comes up healthy once restarted
+    [[ $mode == failback-fault ]] && sed -i 's/^FAULT=0$/FAULT=1/' "$work/do-app/compose.env"
+    say "== runbook run failback-to-primary"
+    failback_sets
+    : >"$work/hosts/systemctl.log"
+    T_FAILBACK=$(ms_now)
+    HETZNER_DB_PASSWORD=$DBA_PW DO_DB_PASSWORD=$DBA_PW REPLICATOR_PASSWORD=$REPL_PW DIGITALOCEAN_TOKEN=$DO_TOKEN \
+        run_runbook failback '^\? (prerequisites|promote_do|cleanup_reminder): ' failback-to-primary "${B[@]}"
+    T_FAILBACK_END=$(ms_now)
+    FAILBACK_RUN=$RUN_ID
+    say "== the world after the failback, seen from outside"
+}
+
+# The poll's samples during the failback: "do hetzner" states, repeats folded ("w r|- w|...").
+poll_during_failback() {
+    awk -v t0="$T_FAILBACK" -v t1="$T_FAILBACK_END" '$1 >= t0 && $1 <= t1 { s = $2 " " $3; if (s != last) { printf "%s|", s; last = s } }' "$work/writable.log"
+}
+# From the poll's last sample with Hetzner accepting writes to its first with DigitalOcean
+# accepting them, in ms (the databases' own pause, to the poll's resolution).
+db_pause_ms() {
+    awk -v t0="$T_FAILBACK" -v t1="$T_FAILBACK_END" '$1 >= t0 && $1 <= t1 {
+        if ($3 == "w") { h = $1; d = 0 } else if ($2 == "w" && h && !d) d = $1 } END { print (h && d) ? d - h : -1 }' "$work/writable.log"
+}
+compose_calls() { cut -d' ' -f2- "$work/$1/compose.log" | tr '\n' '/'; }
+
+check_failback() {
+    check "the runbook exited 0" eq "$RC" 0
+    check "DigitalOcean is the primary again (pg_is_in_recovery() = f)" eq "$(in_recovery do-db)" f
+    check "Hetzner is a standby again (pg_is_in_recovery() = t)" eq "$(in_recovery hetzner-db)" t
+    insert_rows do-db $((LAST_B + 1)) $((LAST_B + 50)) "on DigitalOcean after the failback"
+    check "every row, before the disaster, on Hetzner and after the failback, is on DigitalOcean" \
+        eq "$(rows_on do-db)" "$((ROWS_B + 50)) $((LAST_B + 50))"
+    check "... and streams to the Hetzner standby" wait_rows hetzner-db "$((ROWS_B + 50)) $((LAST_B + 50))"
+    check "DigitalOcean streams to Hetzner through replication_slot_hetzner" \
+        eq "$(sql do-db "SELECT string_agg(s.slot_name || ' ' || r.state, ',') FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid")" \
+        "replication_slot_hetzner streaming"
+    check "both old data directories are kept aside" test -d "$work/pg/do-db.pre-failback-$FAILBACK_RUN" -a -d "$work/pg/hetzner-db.pre-failback-$FAILBACK_RUN"
+    check "systemctl on the database hosts: DigitalOcean's asked (down since the disaster, so not stopped) and started as a standby; Hetzner's stopped, then started as a standby" \
+        eq "$(cut -d' ' -f2- "$work/hosts/systemctl.log" | tr '\n' '/')" \
+        "is-active drill-do-db/start drill-do-db/stop drill-hetzner-db/start drill-hetzner-db/"
+    check "the replicator's password never reached a command line" eval '! grep -qF "$REPL_PW" "$work/hosts/sudo.log"'
+    check "... and sits in a password file only postgres may read" eq "$(stat -c '%U %a' "$work/pg/.pgpass-replication")" "postgres 600"
+    check "Hetzner's application was stopped at the cut-over (docker-compose down)" eval \
+        '! app_alive hetzner-app && [[ $(compose_calls hetzner-app) == "up -d/down/" ]]'
+    check "DigitalOcean's application was restarted by the failback, reading its .env" eval \
+        'app_alive do-app && [[ $(app_state do-app database_url) == *"@127.0.0.1:$P1/rb" ]] && (( $(app_state do-app started | cut -d. -f1) * 1000 >= T_FAILBACK - 1000 ))'
+    check "the DNS API accepted the failover's two switches, then the failback's two" eq "$(dns_puts | tr '\n' ' ')" \
+        "200 3352896 api-hetzner.hopwhistle.com. 200 3352897 web-hetzner.hopwhistle.com. 200 3352896 api-do.hopwhistle.com. 200 3352897 web-do.hopwhistle.com. "
+    check "DNS points at DigitalOcean" eq "$(dns_data)" "api=api-do.hopwhistle.com www=web-do.hopwhistle.com"
+    check "the public API answers healthy through DigitalOcean" eq "$(public_health)" OK
+    check "the operator answered the promotions and the failback's two manual steps" \
+        eq "$(cut -d' ' -f2- "$work/answers.log" | sed 's/^\(y: ? [a-z_]*\):.*/\1/' | tr '\n' '|')" \
+        "y: ? promote|y: ? prerequisites|y: ? promote_do|y: ? cleanup_reminder|"
+    check "the poll saw Hetzner writable, then neither, then DigitalOcean, then Hetzner as its standby" eval \
+        '[[ $(poll_during_failback) =~ ^"- w|"(.*\|)?"r -|"(.*\|)?"w "[-r]"|"(.*\|)?"w r|"$ ]] || { say "        $(poll_during_failback)"; false; }'
+    check "never two databases accepting writes (polled every 100 ms, the whole drill)" eq "$(two_writers)" ""
+    journal_checks failback-to-primary "$FAILBACK_RUN"
+}
+
+check_failback_fault() {
+    check "the runbook failed after the promotion (exit 1)" eq "$RC" 1
+    check "... at DigitalOcean's health check" eq "$(jq_ "$FAILBACK_RUN" 'last("run_end").get("status") + " " + last("step_end", "do_healthy").get("outcome")')" "failed failed"
+    check "nothing was rolled back (on_failure: abort from the promotion on)" \
+        eq "$(jq_ "$FAILBACK_RUN" 'len(of("rollback_start")) + len(of("rollback_end"))')" 0
+    check "DigitalOcean stays the primary (the promotion is not undone)" eq "$(in_recovery do-db)" f
+    check "Hetzner's database stays stopped (not started again beside it)" eq "$(in_recovery hetzner-db)" down
+    check "every row written before the failback is on DigitalOcean" eq "$(rows_on do-db)" "$ROWS_B $LAST_B"
+    check "Hetzner's application stays stopped" eval '! app_alive hetzner-app && [[ $(compose_calls hetzner-app) == "up -d/down/" ]]'
+    check "DigitalOcean's old data directory stays aside (not moved back over the promoted one)" \
+        test -d "$work/pg/do-db.pre-failback-$FAILBACK_RUN"
+    check "the DNS API received only the failover's switches" eq "$(dns_puts | tr '\n' ' ')" \
+        "200 3352896 api-hetzner.hopwhistle.com. 200 3352897 web-hetzner.hopwhistle.com. "
+    check "never two databases accepting writes" eq "$(two_writers)" ""
+}
+
+failback_report() {
+    say ""
+    say "== the failback"
+    printf '  run  %6.1f s  (%s)\n' "$(echo "($T_FAILBACK_END - $T_FAILBACK) / 1000" | bc -l)" "$(jq_ "$FAILBACK_RUN" 'last("run_end").get("status")')"
+    local api_ms
+    if [[ $mode == failback ]]; then
+        api_ms=$(jq_ "$FAILBACK_RUN" 'round(ms(last("step_end", "do_healthy")) - ms(last("step_start", "stop_hetzner_app")))')
+        printf '  writes paused %.1f s: from stopping the Hetzner application to DigitalOcean'"'"'s answering healthy (journal)\n' "$(echo "$api_ms / 1000" | bc -l)"
+    else
+        say "  writes still paused: the run stopped after the promotion (DigitalOcean's application never came up); nothing was rolled back past it"
+    fi
+    printf '  no database accepted writes for %.1f s: from Hetzner'"'"'s last to DigitalOcean'"'"'s first (outside poll)\n' "$(echo "$(db_pause_ms) / 1000" | bc -l)"
+    "$bin" report "$FAILBACK_RUN" --state-dir "$work/state"
+}
+
 setup || { say "drill: setup failed"; exit 1; }
 poll_writable
 failover
-if [[ $mode == fault ]]; then check_fault; else check_failover; fi
-report
+case $mode in
+fault) check_fault ;;
+# the failback fault drill needs the failover only as its starting point (the failback drill checks it in full)
+failback-fault) check "the failover exited 0" eq "$RC" 0 ;;
+*) check_failover ;;
+esac
+[[ $mode == failback-fault ]] || report
+if [[ $mode == failback* ]]; then
+    failback
+    if [[ $mode == failback ]]; then check_failback; else check_failback_fault; fi
+    failback_report
+fi
 if ((failures)); then say "drill: $failures check(s) failed"; exit 1; fi
 say "drill: $mode passed"

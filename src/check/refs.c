@@ -103,8 +103,10 @@ static void step_field(walk *w, const rb_ref *r, const rb_step *target)
     const char *f = r->field;
     const rb_capture *cap = find_capture(target, f);
     const char *const *outs = target->main.action.type ? target->main.action.type->outputs : NULL;
-    if (target->for_each && w->scope != SCOPE_SELF && !listed(f, rb_common_outputs)) {
-        /* another step reads a loop's outputs item by item */
+    /* a loop's own rollback, verify and retry.until read the current item's outputs (SCOPE_SELF);
+       any other step, in any scope, reads them item by item */
+    int own_item = w->scope == SCOPE_SELF && target == w->step;
+    if (target->for_each && !own_item && !listed(f, rb_common_outputs)) {
         if (strcmp(f, "items")) {
             c_error(w->c, w->n, r->offset, "step \"%s\" repeats its action: read its outputs item by item (steps.%s.items[0].%s)",
                     r->name, r->name, f);

@@ -504,10 +504,12 @@ static int preconditions_hold(run *r, const rb_step *s, char *why, size_t len)
     return 1;
 }
 
-/* Every output of the step (its action's and its captures) as unknown. */
+/* Every output of the step (its action's and its captures; a loop's items) as unknown. */
 static json_t *unknown_outputs(const rb_step *s)
 {
     json_t *out = json_object();
+    if (s->for_each) /* other steps read a loop through its items */
+        json_object_set(out, "items", rb_unknown());
     for (size_t i = 0; s->main.action.type && s->main.action.type->outputs[i]; i++)
         json_object_set(out, s->main.action.type->outputs[i], rb_unknown());
     for (size_t i = 0; i < s->main.ncaptures; i++)
