@@ -5,7 +5,7 @@
 
 STATE_DIR/records.json: {"zone": "...", "records": [{"id", "type", "name", "data", "ttl"}],
 "fronts": {"target name": "http://127.0.0.1:PORT"}}; read at start, rewritten on every accepted
-change. Writes its port to STATE_DIR/port and every request, with the answer's status, as one
+change, and so is STATE_DIR/zone.json, the zone a nameserver of the drill serves. Writes its port to STATE_DIR/port and every request, with the answer's status, as one
 JSON line to STATE_DIR/requests.jsonl.
 
 As the real API (docs.digitalocean.com/reference/api, Domain Records):
@@ -32,6 +32,17 @@ def save():
     tmp = path + ".tmp"
     json.dump(DB, open(tmp, "w"), indent=1)
     os.replace(tmp, path)
+    save_zone()
+
+
+def save_zone():
+    """The zone as the nameserver serves it (tests/servers/dnsd.py reads STATE_DIR/zone.json
+    again when it changes): what a dns step asks after a switch."""
+    lines = ["%s. %d IN %s %s%s" % (full(r), r["ttl"], r["type"], r["data"], "." if r["type"] == "CNAME" else "")
+             for r in DB["records"]]
+    tmp = os.path.join(state_dir, "zone.json.tmp")
+    json.dump({"records": lines}, open(tmp, "w"))
+    os.replace(tmp, os.path.join(state_dir, "zone.json"))
 
 
 def full(r):
@@ -108,6 +119,7 @@ class H(BaseHTTPRequestHandler):
         pass
 
 
+save_zone()
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 with open(os.path.join(state_dir, "port.tmp"), "w") as f:
     f.write(str(srv.server_address[1]))

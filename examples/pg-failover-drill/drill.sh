@@ -144,6 +144,12 @@ EOF
     wait_file "$work/dns/port" || return 1
     DNSP=$(cat "$work/dns/port")
     PUBLIC=http://127.0.0.1:$DNSP/front/api.hopwhistle.com
+    # the zone's nameserver, serving what the API stand-in holds (Debian's python3 has dnslib)
+    wait_file "$work/dns/zone.json" || return 1
+    /usr/bin/python3 "$servers/dnsd.py" --zone "$work/dns/zone.json" --portfile "$work/dns/ns-port" >/dev/null 2>"$work/dns/ns.log" &
+    bg+=($!)
+    wait_file "$work/dns/ns-port" || return 1
+    NS=127.0.0.1:$(cat "$work/dns/ns-port")
 }
 
 # Who accepts writes, polled from outside every 100 ms for the whole drill: "ms do hetzner".
@@ -203,7 +209,7 @@ failover_sets() {
         --set "ssh_key=$work/sshd/id_ed25519" --set "known_hosts=$work/sshd/known_hosts"
         --set promote_check_tries=20 --set promote_check_delay=1s --set startup_wait=0s
         --set health_tries="$([[ $mode == fault ]] && echo 3 || echo 10)" --set health_delay=1s
-        --set dns_propagation_wait=1s --set dns_tries=5)
+        --set dns_propagation_wait=1s --set dns_tries=5 --set "dns_server=$NS")
 }
 
 # A figure from the journal (python over R, the records): jq_ RUN EXPR
@@ -221,6 +227,13 @@ for l in open(sys.argv[1]):
     r = json.loads(l)
     if r["method"] in ("PUT", "PATCH"): print(r["status"], r["path"].rsplit("/", 1)[1], json.loads(r["body"]).get("data"))' "$work/dns/requests.jsonl"; }
 dns_data() { python3 -c 'import json,sys; print(" ".join(r["name"] + "=" + r["data"] for r in json.load(open(sys.argv[1]))["records"]))' "$work/dns/records.json"; }
+ns_cname() { # NAME: the CNAME the drill's nameserver serves for NAME.hopwhistle.com, asked from outside
+    /usr/bin/python3 -c '
+import sys
+from dnslib import DNSRecord
+host, port = sys.argv[1].rsplit(":", 1)
+r = DNSRecord.parse(DNSRecord.question(sys.argv[2], "CNAME").send(host, int(port), timeout=3))
+print(" ".join(str(a.rdata) for a in r.rr) or "-")' "$NS" "$1.hopwhistle.com"; }
 public_health() { curl -s -m 5 "$PUBLIC/health" 2>/dev/null | tr -d '\n'; }
 app_state() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/$1/app.state" "$2" 2>/dev/null; }
 app_alive() { [[ -s $work/$1/app.pid ]] && kill -0 "$(cat "$work/$1/app.pid")" 2>/dev/null; }
@@ -275,6 +288,10 @@ check_failover() {
     check "the DNS API accepted both switches, with the trailing dot" eq "$(dns_puts | tr '\n' ' ')" \
         "200 3352896 api-hetzner.hopwhistle.com. 200 3352897 web-hetzner.hopwhistle.com. "
     check "DNS points at Hetzner" eq "$(dns_data)" "api=api-hetzner.hopwhistle.com www=web-hetzner.hopwhistle.com"
+    check "the zone's nameserver was asked until it served both (dns steps, no fixed wait)" eq \
+        "$(jq_ "$FAILOVER_RUN" '" ".join(last("step_end", s).get("outcome", "-") for s in ("api_record_served", "www_record_served", "dns_propagation_wait"))')" \
+        "succeeded succeeded skipped"
+    check "... and it serves Hetzner's names" eq "$(ns_cname api) $(ns_cname www)" "api-hetzner.hopwhistle.com. web-hetzner.hopwhistle.com."
     check "the public API answers healthy through the new record" eq "$(public_health)" OK
     check "the operator was asked exactly one question: the promotion" eq "$(cut -d' ' -f2- "$work/answers.log" | cut -c1-32 | tr '\n' '|')" "y: ? promote: Promote the Hetzne|"
     check "never two databases accepting writes" eq "$(two_writers)" ""
@@ -355,7 +372,7 @@ failback_sets() {
         --set basebackup_timeout=5m --set db_start_tries=30 --set db_start_delay=1s
         --set catchup_tries=30 --set catchup_delay=1s --set sync_tries=100 --set sync_delay=100ms
         --set startup_wait=0s --set health_tries="$([[ $mode == failback-fault ]] && echo 3 || echo 10)" --set health_delay=1s
-        --set dns_propagation_wait=1s --set dns_tries=5)
+        --set dns_propagation_wait=1s --set dns_tries=5 --set "dns_server=$NS")
 }
 
 failback() {
@@ -413,6 +430,10 @@ check_failback() {
     check "the DNS API accepted the failover's two switches, then the failback's two" eq "$(dns_puts | tr '\n' ' ')" \
         "200 3352896 api-hetzner.hopwhistle.com. 200 3352897 web-hetzner.hopwhistle.com. 200 3352896 api-do.hopwhistle.com. 200 3352897 web-do.hopwhistle.com. "
     check "DNS points at DigitalOcean" eq "$(dns_data)" "api=api-do.hopwhistle.com www=web-do.hopwhistle.com"
+    check "the failback asked the zone's nameserver until it served both" eq \
+        "$(jq_ "$FAILBACK_RUN" '" ".join(last("step_end", s).get("outcome", "-") for s in ("api_record_served", "www_record_served", "dns_propagation_wait"))')" \
+        "succeeded succeeded skipped"
+    check "... and it serves DigitalOcean's names again" eq "$(ns_cname api) $(ns_cname www)" "api-do.hopwhistle.com. web-do.hopwhistle.com."
     check "the public API answers healthy through DigitalOcean" eq "$(public_health)" OK
     check "the operator answered the promotions and the failback's two manual steps" \
         eq "$(cut -d' ' -f2- "$work/answers.log" | sed 's/^\(y: ? [a-z_]*\):.*/\1/' | tr '\n' '|')" \
