@@ -392,6 +392,41 @@ http_slow_seen() { grep -q '"/slow-once"' "$work/http/gen.rec" 2>/dev/null; }
 ssh_sleeping() { [[ -n $(procs_with "sleep $nap") ]]; }
 ssh_quiet() { ! ssh_sleeping; }
 
+# Host names are looked up by runbook itself within the step's timeout (c-ares): a resolver of
+# the test's own, on loopback port 53, seen through a private /etc/resolv.conf (a mount namespace).
+t_lookup() {
+    begin lookup
+    command -v unshare >/dev/null || { check "lookup: unshare is installed" false; return; }
+    mkdir -p "$T/ns"
+    echo '{"records": ["db.lookup.test. 60 IN A 127.0.0.1"]}' >"$T/ns/zone.json"
+    /usr/bin/python3 "$servers/dnsd.py" --zone "$T/ns/zone.json" --portfile "$T/ns/answering" --host 127.0.0.3 --port 53 >/dev/null 2>&1 &
+    bgpids+=($!)
+    /usr/bin/python3 "$servers/dnsd.py" --zone "$T/ns/zone.json" --portfile "$T/ns/silent" --host 127.0.0.2 --port 53 --silent >/dev/null 2>&1 &
+    bgpids+=($!)
+    check "lookup: both resolvers listen on port 53" wait_until 10 eval '[[ $(cat "$T/ns/answering" "$T/ns/silent" 2>/dev/null | tr "\n" " ") == "53 53 " ]]'
+    echo "nameserver 127.0.0.3" >"$T/ns/answering.conf"
+    echo "nameserver 127.0.0.2" >"$T/ns/silent.conf"
+    local args=(--state-dir "$S" --set host=db.lookup.test --set "pg_port=$PP" --set "ssh_port=$SSHP" --set "user=$KEY_USER"
+        --set "key=$work/sshd/id_ed25519" --set "known_hosts=$T/known_hosts")
+    lookup_run() { # resolv.conf: the run with that resolver
+        RB_NET_PG_PASSWORD=rbpw-net-7 timeout -k 5 60 unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' \
+            "$1" "$bin" run lookup "${args[@]}" </dev/null >"$T/out" 2>"$T/err"
+        code=$?
+        out=$(<"$T/out") err=$(<"$T/err")
+    }
+    lookup_run "$T/ns/answering.conf"
+    check "lookup: a name the resolver knows connects (sql and ssh, exit 0)" eq "$code" 0
+    check "lookup: ... both steps succeeded" eq "$(jq_ "$(run_id_of "$T/out")" '[last("step_end", s)["outcome"] for s in ("by_sql", "by_ssh")]')" '["succeeded", "succeeded"]'
+    local t0 t1
+    t0=$(ms_now)
+    lookup_run "$T/ns/silent.conf"
+    t1=$(ms_now)
+    check "lookup: a resolver that never answers fails both steps as timed out" \
+        eq "$(jq_ "$(run_id_of "$T/out")" '[last("step_end", s)["outcome"] for s in ("by_sql", "by_ssh")]')" '["timed_out", "timed_out"]'
+    check "lookup: ... saying so" has "$out" "looking up db.lookup.test: no answer before the deadline"
+    check "lookup: ... within the two 2 s timeouts, not the resolver's 5 s x attempts ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 9000
+}
+
 t_cancel() { # http|sql|ssh
     local kind=$1 pid t0 t1 r args started gone
     begin "cancel-$kind"
@@ -605,7 +640,7 @@ t_kill_ssh() {
 main() {
     start_servers || { echo "FAIL: the servers did not start"; exit 1; }
     fake_flyctl
-    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_kill_ssh t_file_ssh t_ssh_passphrase t_refused t_secrets t_tls t_reuse"
+    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_kill_ssh t_file_ssh t_ssh_passphrase t_refused t_secrets t_tls t_reuse t_lookup"
     for t in ${RB_NET_ONLY:-$all}; do
         local t0=$SECONDS
         "$t"

@@ -115,6 +115,13 @@ typedef struct rb_action_ops {
     void (*preview)(const rb_act_call *c, rb_act_preview *p);
 } rb_action_ops;
 
+/* The addresses of host (a name or a literal address) for a TCP connection to port, looked up
+ * with c-ares within the call's deadline and cancel: 0 with *out (free with
+ * ares_freeaddrinfo), or -1 with res failed (timeout, cancelled, connect). */
+struct ares_addrinfo;
+int rb_act_resolve(const rb_act_call *c, const char *host, const char *port, struct ares_addrinfo **out,
+                   rb_act_result *res);
+
 /* Monotonic milliseconds: the clock of deadline_ms. */
 long long rb_act_now_ms(void);
 /* Milliseconds left before the call's deadline (at least 1 while any is left), 0 when it has

@@ -3,6 +3,9 @@
  * verify-full unless the target or its URL says otherwise, and PQconnectPoll driven by poll() so
  * the call's deadline and cancel fd bound the connection too (libpq's own connect_timeout only
  * applies to its blocking calls). Messages come from libpq, first line, with secrets masked. */
+#include <arpa/inet.h>
+#include <ares.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +17,13 @@
 
 /* The keywords handed to libpq: later entries override earlier ones, and both override what an
  * expanded URL in "dbname" says only when they come after it. */
+#define SQL_MAX_ADDRS 4
+
 typedef struct keywords {
     const char *key[SQL_MAX_KEYWORDS + 1], *val[SQL_MAX_KEYWORDS + 1];
     int n;
     char timeout_s[24];
+    char hosts[(RB_ACT_MESSAGE_MAX + 1) * SQL_MAX_ADDRS], addrs[(INET6_ADDRSTRLEN + 1) * SQL_MAX_ADDRS];
 } keywords;
 
 static const char *target_str(const rb_act_call *c, const char *key)
@@ -54,6 +60,38 @@ static int connect_timeout_ms(const char *t, long long *ms)
     return rb_duration_parse(t, strlen(t), ms);
 }
 
+/* libpq looks a host name up itself, with getaddrinfo, which no deadline or cancel stops: the
+ * name is looked up here (rb_act_resolve) and libpq gets the addresses as hostaddr, the name
+ * staying in host for verify-full and the password file. A socket folder, a host list or a url
+ * target are left to libpq. */
+static int pin_host_addresses(const rb_act_call *c, keywords *k, rb_act_result *res)
+{
+    const char *host = target_str(c, "host"), *port = target_str(c, "port");
+    if (!host || host[0] == '/' || strchr(host, ',') || strlen(host) > RB_ACT_MESSAGE_MAX)
+        return 0;
+    struct ares_addrinfo *found;
+    if (rb_act_resolve(c, host, port ? port : "5432", &found, res) != 0)
+        return -1;
+    size_t hn = 0, an = 0, count = 0;
+    for (const struct ares_addrinfo_node *a = found->nodes; a && count < SQL_MAX_ADDRS; a = a->ai_next) {
+        char ip[INET6_ADDRSTRLEN];
+        const void *bytes = a->ai_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)a->ai_addr)->sin6_addr
+                                                      : (const void *)&((const struct sockaddr_in *)a->ai_addr)->sin_addr;
+        if (!inet_ntop(a->ai_family, bytes, ip, sizeof ip))
+            continue;
+        hn += (size_t)snprintf(k->hosts + hn, sizeof k->hosts - hn, "%s%s", count ? "," : "", host);
+        an += (size_t)snprintf(k->addrs + an, sizeof k->addrs - an, "%s%s", count ? "," : "", ip);
+        count++;
+    }
+    ares_freeaddrinfo(found);
+    for (int i = 0; count && i < k->n; i++)
+        if (!strcmp(k->key[i], "host"))
+            k->val[i] = k->hosts;
+    if (count)
+        kw_add(k, "hostaddr", k->addrs);
+    return 0;
+}
+
 static int build_keywords(const rb_act_call *c, keywords *k, rb_act_result *res)
 {
     static const char *const explicit_keys[] = {"host", "port", "dbname", "user", "password",
@@ -74,6 +112,8 @@ static int build_keywords(const rb_act_call *c, keywords *k, rb_act_result *res)
         kw_add(k, "connect_timeout", k->timeout_s);
     }
     kw_add(k, "client_encoding", "UTF8"); /* values become JSON strings: they must be UTF-8 */
+    if (pin_host_addresses(c, k, res) != 0)
+        return -1;
     k->key[k->n] = k->val[k->n] = NULL;
     return 0;
 }

@@ -1,8 +1,8 @@
 /* An SSH session to an ssh target: non-blocking TCP connect and libssh2 session under the call's
  * deadline and cancel fd, the host key checked against known_hosts, then authentication. */
+#include <ares.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +86,7 @@ int rb_ssh_wait(rb_ssh *s, const rb_act_call *c, rb_act_result *res)
 
 /* ---- TCP ---- */
 
-static int connect_one(const rb_act_call *c, const struct addrinfo *ai, rb_act_result *res)
+static int connect_one(const rb_act_call *c, const struct ares_addrinfo_node *ai, rb_act_result *res)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0)
@@ -108,22 +108,19 @@ static int connect_one(const rb_act_call *c, const struct addrinfo *ai, rb_act_r
     return -1;
 }
 
-/* Each address of host in turn. The name lookup itself cannot be bounded (getaddrinfo). */
+/* Each address of host in turn, looked up within the call's deadline. */
 static int tcp_connect(const rb_act_call *c, const char *host, const char *port, rb_act_result *res)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC}, *list;
-    int rc = getaddrinfo(host, port, &hints, &list);
-    if (rc != 0) {
-        rb_act_fail(res, RB_OUT_FAILED, "connect", "cannot resolve %s: %s", host, gai_strerror(rc));
+    struct ares_addrinfo *list;
+    if (rb_act_resolve(c, host, port, &list, res) != 0)
         return -1;
-    }
     int fd = -1;
-    for (const struct addrinfo *ai = list; ai && fd < 0; ai = ai->ai_next) {
+    for (const struct ares_addrinfo_node *ai = list->nodes; ai && fd < 0; ai = ai->ai_next) {
         fd = connect_one(c, ai, res);
         if (fd < 0 && rb_ssh_stopped(res))
             break;
     }
-    freeaddrinfo(list);
+    ares_freeaddrinfo(list);
     if (fd < 0 && !rb_ssh_stopped(res)) {
         char msg[RB_ACT_MESSAGE_MAX];
         snprintf(msg, sizeof msg, "%s", res->message);
