@@ -256,6 +256,10 @@ steps:
     shell: "echo ${{ inputs.who }} >/dev/null"
   - id: notify
     http: { url: "http://127.0.0.1:9/hook", method: POST, json: { by: "${{ inputs.who }}", token: "${{ secrets.token }}" } }
+  - id: records
+    for_each: [api, www]
+    as: name
+    exec: [dnsctl, set, "${{ each.name }}", "--index=${{ each.index }}"]
 EOF
     RB_SCREEN_TOKEN=s3cr3t-t0ken-value rb run "$T/dry.yaml" --state-dir "$S" --set "dir=$D" --dry-run
     check "dry: succeeds without writing" eq "$code $(cat "$D/app.conf" | sed -n 2p)" "0 workers 2"
@@ -275,6 +279,10 @@ EOF
     check "dry: a shell script with its values" has "$out" "    would run: RB_V1='it'\\''s me' sh -c 'echo \"\$RB_V1\" >/dev/null'"
     check "dry: the request" has "$out" "    would send: POST http://127.0.0.1:9/hook"
     check "dry: ... its body masked" has "$out" '      body: {"by":"it'"'"'s me","token":"***"}'
+    check "dry: a loop shows each item's action" has "$out" "    item 0:
+    would run: dnsctl set api --index=0
+    item 1:
+    would run: dnsctl set www --index=1"
     check "dry: no secret anywhere" lacks "$out$err" "s3cr3t-t0ken-value"
     check "dry: the last line says dry run" eq "$(ending)" "Dry run succeeded"
     "$bin" runs --state-dir "$S" >"$T/runs" 2>&1

@@ -100,6 +100,9 @@ void close_connections(run *r);
 void exec_preview(run *r, const rb_step *s);
 /* ---- for_each (loop.c) ---- */
 
+/* A for_each step's list: an expression that gives an array, or a YAML list of templates. New
+ * reference; NULL with a message, or with *unknown when a dry run cannot know it. */
+json_t *exec_loop_items(run *r, const rb_step *s, int *unknown, char *err, size_t len);
 /* The current thread's loop item ({NAME: value, index: i}) for expressions (each.*), or NULL. */
 void exec_set_each(json_t *each);
 json_t *exec_current_each(void);

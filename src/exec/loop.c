@@ -14,9 +14,7 @@ static __thread json_t *current_each;
 void exec_set_each(json_t *each) { current_each = each; }
 json_t *exec_current_each(void) { return current_each; }
 
-/* The list: an expression that gives an array, or a YAML list of templates (strings). NULL with
- * a message; *unknown when a dry run cannot know it. */
-static json_t *items_of(run *r, const rb_step *s, int *unknown, char *err, size_t len)
+json_t *exec_loop_items(run *r, const rb_step *s, int *unknown, char *err, size_t len)
 {
     const rb_node *n = s->for_each;
     json_t *list = NULL;
@@ -197,7 +195,7 @@ void run_items(run *r, const rb_step *s, step_state *st, act_result *res)
 {
     char err[256] = "";
     int unknown;
-    json_t *list = items_of(r, s, &unknown, err, sizeof err);
+    json_t *list = exec_loop_items(r, s, &unknown, err, sizeof err);
     if (!list) {
         rb_act_fail(res, RB_OUT_FAILED, unknown ? "undecided" : "refused", "%s",
                     unknown ? "undecided: the list is known only in a real run" : err);

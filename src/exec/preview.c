@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #define PREVIEW_MAX (16u * 1024u) /* bytes of one step's preview, diff included */
+#define PREVIEW_ITEMS 20            /* items of a loop shown one by one */
 
 /* An action without a preview slot: its rendered parameters, as --verbose shows them. */
 static void generic_preview(const rb_action *a, const json_t *params, rb_act_preview *p)
@@ -60,16 +61,11 @@ static void show_masked(run *r, const rb_action *a, const json_t *params, const 
     json_decref(mt);
 }
 
-/* Fills p from the step's main action, rendered now (caller holds r->mu). */
-static void describe(run *r, const rb_step *s, rb_act_preview *p)
+/* Fills p from an action rendered now (caller holds r->mu). */
+static void describe_action(run *r, const rb_action *a, rb_act_preview *p)
 {
-    const rb_action *a = &s->main.action;
     int unknown = 0;
     char err[256] = "";
-    if (s->for_each) {
-        rb_act_say(p, "would run %s once for each item of its for_each\n", a->type->name);
-        return;
-    }
     json_t *params = render_params(r, a, &unknown, err, sizeof err), *target = NULL;
     const rb_node *tname = rb_action_param(a, "target");
     if (params && !unknown && a->type->target_kind && tname)
@@ -82,6 +78,42 @@ static void describe(run *r, const rb_step *s, rb_act_preview *p)
         show_masked(r, a, params, target, tname ? tname->str : NULL, p);
     json_decref(params);
     json_decref(target);
+}
+
+/* A loop's preview: each item's action as it would run, with each.* bound (the first few). */
+static void describe_items(run *r, const rb_step *s, rb_act_preview *p)
+{
+    int unknown = 0;
+    char err[256] = "";
+    json_t *list = exec_loop_items(r, s, &unknown, err, sizeof err), *value;
+    size_t i;
+    if (!list) {
+        rb_act_say(p, "would run %s once for each item of its for_each (%s)\n", s->main.action.type->name,
+                   unknown ? "a list only a real run has" : err);
+        return;
+    }
+    json_array_foreach(list, i, value)
+    {
+        if (i == PREVIEW_ITEMS) {
+            rb_act_say(p, "... and %zu more items\n", json_array_size(list) - i);
+            break;
+        }
+        json_t *each = json_pack("{s:O, s:I}", s->each_as, value, "index", (json_int_t)i);
+        exec_set_each(each);
+        rb_act_say(p, "item %zu:\n", i);
+        describe_action(r, &s->main.action, p);
+        exec_set_each(NULL);
+        json_decref(each);
+    }
+    json_decref(list);
+}
+
+static void describe(run *r, const rb_step *s, rb_act_preview *p)
+{
+    if (s->for_each)
+        describe_items(r, s, p);
+    else
+        describe_action(r, &s->main.action, p);
 }
 
 void exec_preview(run *r, const rb_step *s)
