@@ -36,6 +36,7 @@ typedef struct frame {
     int depth;          /* open ( in a command frame or $(( frame */
     int case_open;      /* case ... esac around us: a ) at depth 0 ends a pattern */
     int in_word, cmd_pos, assign, word_plain, name_ok;
+    int word_escaped;   /* a backslash quoted part of the word: it is no reserved word */
     int case_depth;     /* depth at which the innermost case was opened */
     const char *evaluates; /* the command name, when it reads its arguments as code */
     char word[8];       /* the current word, when it may be a reserved word */
@@ -394,14 +395,14 @@ static int is_name_char(int c, int first)
 static void word_part(frame *f)
 {
     if (!f->in_word)
-        f->in_word = 1, f->word_len = 0, f->word[0] = 0;
+        f->in_word = 1, f->word_len = 0, f->word[0] = 0, f->word_escaped = 0;
     f->word_plain = f->name_ok = 0;
 }
 
 static void word_char(frame *f, int c)
 {
     if (!f->in_word)
-        f->in_word = f->word_plain = f->name_ok = 1, f->word_len = 0, f->word[0] = 0;
+        f->in_word = f->word_plain = f->name_ok = 1, f->word_len = 0, f->word[0] = 0, f->word_escaped = 0;
     if (c == '=' && f->cmd_pos && f->name_ok && f->word_len > 0)
         f->assign = 1;
     f->name_ok = f->name_ok && is_name_char(c, f->word_len == 0);
@@ -422,23 +423,26 @@ static int listed(const char *w, const char *const *list)
 }
 
 /* The end of a word: reserved words keep the command position; case/esac are counted so that
- * a pattern's ) is not read as the end of a $( ). */
+ * a pattern's ) is not read as the end of a $( ). A command word is compared as the shell runs
+ * it, after its backslashes are removed (\eval is eval, but no reserved word); `command`,
+ * `builtin` and `time` run the next word as the command. */
 static void end_word(frame *f)
 {
-    static const char *const keywords[] = {"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "fi", "done", NULL};
+    static const char *const keywords[] = {"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "fi", "done", "time", NULL};
+    static const char *const prefixes[] = {"command", "builtin", NULL};
     static const char *const evaluators[] = {"eval", "let", "[[", "trap", NULL};
     if (!f->in_word)
         return;
-    const char *w = f->word_plain ? f->word : "";
+    const char *w = f->word_plain ? f->word : "", *reserved = f->word_escaped ? "" : w;
     int was_cmd = f->cmd_pos;
     f->cmd_pos = 0;
     if (was_cmd && f->assign) {
         f->cmd_pos = 1; /* NAME=value: the command may follow */
-    } else if (was_cmd && !strcmp(w, "case")) {
+    } else if (was_cmd && !strcmp(reserved, "case")) {
         f->case_open++, f->case_depth = f->depth;
-    } else if (was_cmd && !strcmp(w, "esac") && f->case_open) {
+    } else if (was_cmd && !strcmp(reserved, "esac") && f->case_open) {
         f->case_open--;
-    } else if (was_cmd && listed(w, keywords)) {
+    } else if (was_cmd && (listed(reserved, keywords) || listed(w, prefixes))) {
         f->cmd_pos = 1;
     } else if (was_cmd) {
         for (size_t i = 0; evaluators[i]; i++)
@@ -503,6 +507,29 @@ static void redirect(shlex *x, frame *f)
     heredoc_word(x, start, strip);
 }
 
+/* A backslash in a command: before a newline, a line continuation, gone before the shell reads
+ * words (so `\<newline>eval` is eval); before any other character, that character as a literal
+ * part of the word (so `\eval` is eval too, and `a\=b` no assignment). */
+static void escaped(shlex *x, frame *f)
+{
+    if (peek(x) == '\n') {
+        advance(x);
+        advance(x);
+        return;
+    }
+    advance(x);
+    if (x->c == SYM_TPL) {
+        fail(x, x->at, "remove the backslash", "%s", "a ${{ }} after a backslash is refused: the shell would not expand it");
+        return;
+    }
+    if (x->c == SYM_EOF)
+        return;
+    int assign = f->assign;
+    word_char(f, x->c);
+    f->assign = assign, f->name_ok = 0, f->word_escaped = 1;
+    advance(x);
+}
+
 static void command(shlex *x, frame *f)
 {
     int c = x->c;
@@ -553,8 +580,7 @@ static void command(shlex *x, frame *f)
         redirect(x, f);
         return;
     case '\\':
-        word_part(f);
-        backslash(x, 1);
+        escaped(x, f);
         return;
     case '\'':
         word_part(f);
