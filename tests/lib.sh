@@ -46,3 +46,13 @@ no_sanitizer_reports() {
     check "no sanitizer report from any process" bash -c "! ls '$work' | grep -q '^sanitizer'"
     ls "$work" | grep -q '^sanitizer' && head -n 40 "$work"/sanitizer* # which process, and where
 }
+# Polls until the command succeeds (every 50 ms, at most the given seconds).
+wait_until() { # seconds, command...
+    local n=$(($1 * 20))
+    shift
+    while ((n-- > 0)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    return 1
+}

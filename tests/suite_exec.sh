@@ -53,15 +53,6 @@ no_marker() { # no live process has the marker in its command line (procps may b
     done
     [[ ${#left[@]} -eq 0 ]] || { printf '    still running: %s\n' "${left[@]}"; return 1; }
 }
-wait_until() { # seconds, command...: polls until the command succeeds
-    local n=$(($1 * 20))
-    shift
-    while ((n-- > 0)); do
-        "$@" && return 0
-        sleep 0.05
-    done
-    return 1
-}
 journal_has() { grep -q "\"type\":\"$2\"" "$S/runs/$1.jsonl" 2>/dev/null; }
 latest_run() { ls "$S/runs" 2>/dev/null | sed -n 's/\.jsonl$//p' | sort | tail -1; }
 marker() { echo "rbmark-$1-$$-$RANDOM"; }

@@ -28,15 +28,6 @@ jq_() { "$bin" journal "$1" --state-dir "$S" --format json 2>/dev/null | python3
 jcheck() { check "$1" eq "$(jq_ "$2" "$3")" true; }
 count() { grep -cx -- "$2" "$1" 2>/dev/null || true; } # lines of file $1 that are exactly $2
 nruns() { ls "$S/runs" 2>/dev/null | grep -c '\.jsonl$'; }
-wait_until() { # seconds, command...: polls until the command succeeds
-    local n=$(($1 * 20))
-    shift
-    while ((n-- > 0)); do
-        "$@" && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 mkdir -p "$work/rbs"
 # prepare prints a token that use reads; flaky fails until the file "fixed" exists.

@@ -46,15 +46,6 @@ rb() {
 }
 jq_() { "$bin" journal "$1" --state-dir "$S" --format json 2>/dev/null | python3 "$src/tests/exec/jr.py" "${@:2}"; }
 jcheck() { check "$1" eq "$(jq_ "$2" "$3")" true; }
-wait_until() {
-    local n=$(($1 * 20))
-    shift
-    while ((n-- > 0)); do
-        "$@" && return 0
-        sleep 0.05
-    done
-    return 1
-}
 alive() {
     local st
     st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) && [[ -n $st && $st != Z ]]
