@@ -37,6 +37,7 @@ typedef struct frame {
     int case_open;      /* case ... esac around us: a ) at depth 0 ends a pattern */
     int in_word, cmd_pos, assign, word_plain, name_ok;
     int word_escaped;   /* a backslash quoted part of the word: it is no reserved word */
+    int word_dynamic;   /* quotes, $, ` or a ${{ }} in the word: its text is known only when run */
     int case_depth;     /* depth at which the innermost case was opened */
     const char *evaluates; /* the command name, when it reads its arguments as code */
     char word[8];       /* the current word, when it may be a reserved word */
@@ -135,6 +136,10 @@ static int in_argv(const shlex *x)
     return 1;
 }
 
+/* The `evaluates` of a command whose name has quotes or expansions: it is known only when the
+ * script runs, and may be eval ($x empty or "eval", 'eval'). */
+static const char NAMED_AT_RUN_TIME[] = "a command whose name is known only when the script runs";
+
 static const char *evaluating(const shlex *x)
 {
     for (size_t i = x->depth; i-- > 0;) {
@@ -150,6 +155,11 @@ static const char *evaluating(const shlex *x)
 static void record(shlex *x, rb_shell_form form)
 {
     const char *cmd = evaluating(x);
+    if (cmd == NAMED_AT_RUN_TIME) {
+        fail(x, x->at, "write the command's name as plain text (systemctl, not \"$CMD\" or 'systemctl')",
+             "a ${{ }} as an argument of %s is refused: the name could be eval, which runs the value as code", cmd);
+        return;
+    }
     if (cmd) {
         char what[64];
         snprintf(what, sizeof what, "an argument of %s", cmd);
@@ -397,12 +407,14 @@ static void word_part(frame *f)
     if (!f->in_word)
         f->in_word = 1, f->word_len = 0, f->word[0] = 0, f->word_escaped = 0;
     f->word_plain = f->name_ok = 0;
+    f->word_dynamic = 1;
 }
 
 static void word_char(frame *f, int c)
 {
     if (!f->in_word)
-        f->in_word = f->word_plain = f->name_ok = 1, f->word_len = 0, f->word[0] = 0, f->word_escaped = 0;
+        f->in_word = f->word_plain = f->name_ok = 1, f->word_len = 0, f->word[0] = 0, f->word_escaped = 0,
+        f->word_dynamic = 0;
     if (c == '=' && f->cmd_pos && f->name_ok && f->word_len > 0)
         f->assign = 1;
     f->name_ok = f->name_ok && is_name_char(c, f->word_len == 0);
@@ -444,6 +456,8 @@ static void end_word(frame *f)
         f->case_open--;
     } else if (was_cmd && (listed(reserved, keywords) || listed(w, prefixes))) {
         f->cmd_pos = 1;
+    } else if (was_cmd && f->word_dynamic) {
+        f->evaluates = NAMED_AT_RUN_TIME; /* "$x" or 'eval' may be eval when the script runs */
     } else if (was_cmd) {
         for (size_t i = 0; evaluators[i]; i++)
             if (!strcmp(w, evaluators[i]))
@@ -533,6 +547,11 @@ static void escaped(shlex *x, frame *f)
 static void command(shlex *x, frame *f)
 {
     int c = x->c;
+    if (c == SYM_TPL && f->cmd_pos && !f->assign) {
+        fail(x, x->at, "name the program in the script, and pass the value as its argument",
+             "%s", "a ${{ }} as a command's name is refused: the value would choose the program to run");
+        return;
+    }
     if (c == SYM_TPL) {
         word_part(f);
         record(x, RB_SHELL_WORD);
