@@ -227,16 +227,21 @@ static void dollar(shlex *x, int quoted)
     }
 }
 
-/* A backslash: the next symbol is literal. A ${{ }} after it would be printed, not expanded. */
-static void backslash(shlex *x, int any)
+/* Steps past a backslash to the symbol it quotes; -1 (refused) when that is a ${{ }}, which the
+ * shell would print, not expand. */
+static int past_backslash(shlex *x)
 {
     advance(x);
-    if (x->c == SYM_TPL) {
-        fail(x, x->at, "remove the backslash", "%s",
-                    "a ${{ }} after a backslash is refused: the shell would not expand it");
-        return;
-    }
-    if (x->c != SYM_EOF && (any || strchr("$`\"\\\n", x->c)))
+    if (x->c != SYM_TPL)
+        return 0;
+    fail(x, x->at, "remove the backslash", "%s", "a ${{ }} after a backslash is refused: the shell would not expand it");
+    return -1;
+}
+
+/* A backslash: the next symbol is literal (in double quotes, only $ ` " \ and a newline). */
+static void backslash(shlex *x, int any)
+{
+    if (past_backslash(x) == 0 && x->c != SYM_EOF && (any || strchr("$`\"\\\n", x->c)))
         advance(x);
 }
 
@@ -531,12 +536,7 @@ static void escaped(shlex *x, frame *f)
         advance(x);
         return;
     }
-    advance(x);
-    if (x->c == SYM_TPL) {
-        fail(x, x->at, "remove the backslash", "%s", "a ${{ }} after a backslash is refused: the shell would not expand it");
-        return;
-    }
-    if (x->c == SYM_EOF)
+    if (past_backslash(x) != 0 || x->c == SYM_EOF)
         return;
     int assign = f->assign;
     word_char(f, x->c);
