@@ -2,7 +2,8 @@
  * from an alphabet of shell pieces (quotes, backslashes, $( ), backquotes, ${ }, $(( )), here-
  * documents of every kind, comments, case, templates, the $${{ escape, a }} inside an
  * expression's string) and a hostile value. When rb_shell_scan accepts the script, it is
- * rendered as `run` renders it (rb_shell_render) and run by /bin/sh -c in a scratch folder
+ * rendered as `run` renders it (rb_shell_render) and run by /bin/sh -c (or bash, with a second
+ * alphabet of what bash evaluates, when the first byte's second bit is set) in a scratch folder
  * with a time bound; the value tries to create the file CANARY there, and the target aborts if
  * it ever appears. The alphabet has no command that writes a file or loops, so only a value can
  * create it. Inputs whose first byte is odd are used as raw script text instead: those are
@@ -32,6 +33,25 @@ static const char *const pieces[] = {
 };
 #define NPIECES (sizeof pieces / sizeof *pieces)
 
+/* What bash reads as code or as a name (arithmetic, subscripts, declarations, prompts): used,
+ * with the pieces above, when the input's second bit asks for bash. The first alphabet keeps
+ * its order so that the corpus's regression inputs still spell the scripts they were found as. */
+static const char *const bash_pieces[] = {
+    "alias y=", "y", "read ", "printf -v ", "declare -i ", "local ", "export ", "n=", "n", "$n", "$((n))",
+    "((n))", "${a[n]}", "${s:n}", "${!n}", "${n@P}", "PS4=", "set -x;", "for n in ", "; do ", "done",
+    "f() { ", "$1", "f ", "set -- ", "[ -v ", "[[ $n -eq 1 ]]", "unset ", "typeset ", "mapfile ", "sh -c ",
+    "bash -c ", "IFS=", "PATH=", "for ((", "$[n]", "\"$n\"", "[ \"$n\" -lt 1 ]", "echo $n ",
+};
+#define NBASH (sizeof bash_pieces / sizeof *bash_pieces)
+
+static const char *piece(size_t i, int bash)
+{
+    if (!bash)
+        return pieces[i % NPIECES];
+    i %= NPIECES + NBASH;
+    return i < NPIECES ? pieces[i] : bash_pieces[i - NPIECES];
+}
+
 static const char *const canaries[] = {
     "$(touch CANARY)", "`touch CANARY`", "'; touch CANARY; '", "\"; touch CANARY; \"",
     "\ntouch CANARY\n", "E\ntouch CANARY\nE\n", "a[$(touch CANARY)]", "${x:-$(touch CANARY)}",
@@ -49,7 +69,7 @@ static json_t *lookup(void *ctx, const char *root)
     return strcmp(root, "inputs") ? NULL : ctx;
 }
 
-static void child(const char *text, json_t *env)
+static void child(const char *shell, const char *text, json_t *env)
 {
     const char *k;
     json_t *v;
@@ -60,18 +80,18 @@ static void child(const char *text, json_t *env)
     setpgid(0, 0);
     json_object_foreach(env, k, v) setenv(k, json_string_value(v), 1);
     alarm(2); /* kept across exec: a script that hangs ends */
-    execl("/bin/sh", "sh", "-c", text, (char *)NULL);
+    execl(shell, "sh", "-c", text, (char *)NULL);
     _exit(127);
 }
 
 /* Runs the script; its process group is gone when this returns. */
-static void run_sh(const char *text, json_t *env)
+static void run_sh(const char *shell, const char *text, json_t *env)
 {
     pid_t pid = fork();
     if (pid < 0)
         abort();
     if (pid == 0)
-        child(text, env);
+        child(shell, text, env);
     setpgid(pid, pid);
     while (waitpid(pid, NULL, 0) < 0)
         ;
@@ -91,7 +111,7 @@ static void init(void)
 }
 
 /* Renders (and, when `execute`, runs) a script the lexer accepted. */
-static void render_and_run(const char *script, size_t len, long nparts, json_t *in, int execute)
+static void render_and_run(const char *script, size_t len, long nparts, json_t *in, int execute, const char *shell)
 {
     rb_expr_error e;
     rb_template *t = rb_template_parse(script, len, &e);
@@ -109,9 +129,9 @@ static void render_and_run(const char *script, size_t len, long nparts, json_t *
     if (text && strstr(text, "touch CANARY") && !strstr(script, "touch CANARY"))
         abort(); /* a value reached the script's text */
     if (text && execute) {
-        run_sh(text, env);
+        run_sh(shell, text, env);
         if (access(canary_path, F_OK) == 0) {
-            fprintf(stderr, "a value ran as code:\n--- script\n%s\n--- rendered\n%s\n--- value\n%s\n", script, text, value);
+            fprintf(stderr, "a value ran as code in %s:\n--- script\n%s\n--- rendered\n%s\n--- value\n%s\n", shell, script, text, value);
             abort();
         }
     }
@@ -129,12 +149,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     value = canaries[data[1] % NCANARIES];
     json_t *in = inputs[data[1] % NCANARIES];
+    int bash = (data[0] & 2) != 0;
     if (data[0] & 1) {
         len = size - 2 < sizeof script ? size - 2 : sizeof script;
         memcpy(script, data + 2, len);
     } else {
         for (size_t i = 2; i < size && i < 2 + 64; i++) {
-            const char *p = pieces[data[i] % NPIECES];
+            const char *p = piece(data[i], bash);
             size_t n = strlen(p);
             if (len + n >= sizeof script)
                 break;
@@ -149,6 +170,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (parts[i].offset <= parts[i - 1].offset)
             abort();
     if (n >= 0 && !memchr(script, 0, len))
-        render_and_run(script, len, n, in, !(data[0] & 1));
+        render_and_run(script, len, n, in, !(data[0] & 1), bash ? "/bin/bash" : "/bin/sh");
     return 0;
 }
