@@ -72,21 +72,41 @@ static int is_shell_text(const rb_action *a, const rb_param_def *def)
     return a->type->quoted_param && !strcmp(a->type->quoted_param, def->key);
 }
 
+/* Where a program stops reading options: after sh -c SCRIPT (the words after it are $0, $1, ...),
+ * after printf's format; echo reads options but takes no "--" (its words are not linted). */
+static int options_end_at(const rb_node *argv, size_t i)
+{
+    static const char *const shells[] = {"sh", "bash", "dash", "zsh", "ksh", "mksh", NULL};
+    const rb_node *prog = argv->count ? argv->items[0] : NULL;
+    if (!prog || prog->kind != RB_NODE_SCALAR || i < 1)
+        return 0;
+    const char *base = strrchr(prog->str, '/') ? strrchr(prog->str, '/') + 1 : prog->str;
+    if (!strcmp(base, "echo") || (!strcmp(base, "printf") && i >= 2))
+        return 1;
+    int shell = 0;
+    for (size_t k = 0; shells[k]; k++)
+        shell |= !strcmp(base, shells[k]);
+    const rb_node *prev = argv->items[i - 1];
+    return shell && prev->kind == RB_NODE_SCALAR && prev->str[0] == '-' && prev->str[1] != '-' && strchr(prev->str, 'c');
+}
+
 static void check_argv(checker *c, const rb_node *argv, const rb_step *s, ref_scope scope)
 {
-    int options_end = 0; /* after "--", nothing is read as an option */
+    int options_end = 0; /* after "--" (and see options_end_at), nothing is read as an option */
     for (size_t i = 0; i < argv->count; i++) {
         const rb_node *item = argv->items[i];
         if (item->kind == RB_NODE_SCALAR && !strcmp(item->str, "--"))
+            options_end = 1;
+        if (options_end_at(argv, i))
             options_end = 1;
         if (item->kind != RB_NODE_SCALAR || !rb_scalar_has_template(item))
             continue;
         ref_summary sum = c_template(c, item, s, scope);
         lint_secret_in_argv(c, item, &sum);
-        /* after an option such as -a or --image, a value is that option's argument */
+        /* after an option such as -a or --image (not --out=x), a value is that option's argument */
         const rb_node *prev = i > 0 ? argv->items[i - 1] : NULL;
-        int option_argument = prev && prev->kind == RB_NODE_SCALAR && prev->str[0] == '-';
-        if (i > 0 && !options_end && !option_argument && sum.parsed)
+        int option_argument = prev && prev->kind == RB_NODE_SCALAR && prev->str[0] == '-' && !strchr(prev->str, '=');
+        if (i > 0 && !options_end && !option_argument && sum.parsed && !sum.secret)
             lint_argv_option(c, item);
     }
 }

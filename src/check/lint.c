@@ -24,7 +24,7 @@ static const char *const rule_docs[] = {
     "an effect: read query that changes the server",
     "a field of a step that may be skipped or continued past, read without its outcome",
     "a comparison that is always false (types differ, or stdout's trailing newline)",
-    "a value alone as an argument, which a leading '-' would turn into an option",
+    "a value at the start of an argument, which a leading '-' would turn into an option",
 };
 
 const char *rb_lint_rule_doc(const char *rule)
@@ -106,42 +106,118 @@ static void no_timeout(checker *c, const rb_step *s)
         no_timeout_block(c, s, s->verify);
 }
 
-/* Called by the action checks with each exec argv item's summary, so the template is not
- * parsed twice. */
+/* Whether a class [...] at `p` (after the '[') may hold '-'; *end gets the byte after ']'. */
+static int class_may_hold_dash(const char *p, const char **end)
+{
+    int negated = *p == '^', holds = 0;
+    p += negated;
+    for (int first = 1; *p && (first || *p != ']'); first = 0) {
+        int lo = (unsigned char)*p;
+        if (lo == '\\' && p[1]) /* \d \w \s hold no '-'; any other escape is taken as its letter */
+            lo = strchr("dws", p[1]) ? 0 : (unsigned char)p[1], p++;
+        p++;
+        int hi = lo;
+        if (*p == '-' && p[1] && p[1] != ']')
+            hi = (unsigned char)p[1], p += 2;
+        holds |= lo && lo <= '-' && '-' <= hi;
+    }
+    *end = *p ? p + 1 : p;
+    return negated ? !holds : holds;
+}
+
+/* Whether the first atom at `p` may be '-' (or be left out, letting what follows come first). */
+static int atom_may_be_dash(const char *p)
+{
+    const char *after = p + 1;
+    int may;
+    if (*p == '[')
+        may = class_may_hold_dash(p + 1, &after);
+    else if (*p == '\\' && p[1])
+        may = !strchr("dw", p[1]), after = p + 2;
+    else
+        may = !*p || *p == '-' || strchr(".()?*+{$|", *p) != NULL;
+    if (!*after || !strchr("?*{", *after))
+        return may;
+    /* an optional first atom: what follows may come first, unless the pattern ends there */
+    return may || *after == '{' || !(after[1] == 0 || !strcmp(after + 1, "$") || !strcmp(after + 1, ")$"));
+}
+
+/* Whether a whole-value `pattern` lets a value start with '-'. Its first atom is read, and the
+ * alternatives of a pattern that is one group, ^(a|b)$, each (an empty one matches only ""):
+ * anything else this reading does not follow counts as yes. */
+static int pattern_may_start_with_dash(const char *p)
+{
+    size_t n = strlen(p);
+    p += *p == '^';
+    n -= p[-1] == '^' ? 1 : 0;
+    if (*p != '(' || n < 3 || strcmp(p + n - 2, ")$"))
+        return strchr(p, '|') || atom_may_be_dash(p);
+    p += 1 + (p[1] == '?' && p[2] == ':') * 2;
+    for (const char *alt = p;; alt++) {
+        if (*alt != '|' && *alt != ')' && atom_may_be_dash(alt))
+            return 1;
+        while (*alt && *alt != '|' && *alt != ')') {
+            if (*alt == '(')
+                return 1; /* a nested group: not followed */
+            if (*alt == '[')
+                class_may_hold_dash(alt + 1, &alt);
+            else
+                alt += 1 + (*alt == '\\' && alt[1]);
+        }
+        if (*alt != '|')
+            return *alt != ')' || alt[1] != '$';
+    }
+}
+
 /* An input that cannot start with '-': an enum, a url, a bool, a duration, a non-negative int,
- * or one whose pattern the author wrote. */
+ * or one whose pattern cannot match a leading '-'. */
 static int input_is_safe(const rb_input *in)
 {
     return in->type == RB_IN_ENUM || in->type == RB_IN_URL || in->type == RB_IN_BOOL || in->type == RB_IN_DURATION ||
-           (in->type == RB_IN_INT && in->has_min && in->min >= 0) || in->pattern;
+           (in->type == RB_IN_INT && in->has_min && in->min >= 0) ||
+           (in->pattern && !pattern_may_start_with_dash(in->pattern->str));
 }
 
 typedef struct option_scan {
     const rb_runbook *rb;
-    int refs, safe;
+    int unsafe;
 } option_scan;
 
-/* Inputs are what an operator types at 3 a.m. (or a caller passes on): only they count here;
- * a step's own output is the program's, checked where it is produced. */
+/* What an operator types (inputs), what a program printed (a step's text outputs and
+ * captures), the environment, a loop's item: any of them may start with '-'. The run's own
+ * names (run, runbook) and a step's counters and states do not; an unknown input and a secret
+ * have their own diagnostics. */
 static void on_option_ref(const rb_ref *r, void *ctx)
 {
+    static const char *const step_words[] = {"status", "outcome", "exit_code", "attempts", "duration",
+                                             "row_count", "sqlstate", NULL};
     option_scan *o = ctx;
-    const rb_input *in = !strcmp(r->root, "inputs") && r->name ? rb_runbook_input(o->rb, r->name) : NULL;
-    o->refs += in != NULL;
-    o->safe += in && input_is_safe(in);
+    if (!strcmp(r->root, "inputs")) {
+        const rb_input *in = r->name ? rb_runbook_input(o->rb, r->name) : NULL;
+        o->unsafe += in && !input_is_safe(in);
+    } else if (!strcmp(r->root, "steps")) {
+        int word = 0;
+        for (size_t i = 0; r->field && step_words[i]; i++)
+            word |= !strcmp(r->field, step_words[i]);
+        o->unsafe += !word;
+    } else if (strcmp(r->root, "run") && strcmp(r->root, "runbook") && strcmp(r->root, "secrets")) {
+        o->unsafe++;
+    }
 }
 
+/* An argv item that starts with a value: its first ${{ }} decides its first character. */
 void lint_argv_option(checker *c, const rb_node *item)
 {
     rb_expr_error e;
     rb_template *t = rb_template_parse(item->str, item->len, &e);
-    const rb_expr *x = t ? rb_template_single(t) : NULL;
-    option_scan o = {c->rb, 0, 0};
-    if (x)
-        rb_expr_refs(x, on_option_ref, &o);
-    if (x && o.refs == 1 && o.safe == 0) {
-        c_warn(c, item, "argv-option", "this argument is a value alone: one that starts with '-' is read as an option");
-        rb_diag_hint(c->d, "put \"--\" before it in argv, or give the input a pattern");
+    size_t offset = 1;
+    const rb_expr *first = t ? rb_template_part(t, 0, &offset) : NULL;
+    option_scan o = {c->rb, 0};
+    if (first && offset == 0)
+        rb_expr_refs(first, on_option_ref, &o);
+    if (o.unsafe) {
+        c_warn(c, item, "argv-option", "this argument starts with a value: one that starts with '-' is read as an option");
+        rb_diag_hint(c->d, "put \"--\" before it in argv, or give the input a pattern that cannot start with '-'");
     }
     rb_template_free(t);
 }

@@ -208,7 +208,7 @@ static int render_part(const part *p, size_t index, const rb_scope *scope, rb_te
         char *q = subst(ctx, index, s, len);
         free(s);
         if (!q) {
-            expr_fail(err, p->offset, "a value could not be quoted (a NUL byte in it?)");
+            expr_fail(err, p->offset, "the value holds a NUL byte, which cannot be passed on");
             return -1;
         }
         s = q;

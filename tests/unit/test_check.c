@@ -301,7 +301,7 @@ static void self_references(void **state)
                      "    rollback:\n"
                      "      exec: [echo, \"${{ steps.c.stdout }}\"]\n"
                      "    verify:\n"
-                     "      exec: [test, \"${{ steps.c.stdout }}\"]\n"
+                     "      exec: [test, -n, \"${{ steps.c.stdout }}\"]\n"
                      "      expect: { stdout: \"x\" }\n",
                 want);
 }
