@@ -516,6 +516,91 @@ t_orphan() {
     check "orphan: ... the stop is journaled" grep -q '"resume":"stopped the survivors"' "$S/runs/$r.jsonl"
 }
 
+# ---- a survivor that dropped the mark is found by its journaled process group ----
+
+# Sets fields (key=value; digits make a number) of the last `process` record of the main action
+# of step act, its crc recomputed, as a forged or stale journal would hold them.
+forge_process() {
+    python3 - "$@" <<'PY'
+import json, sys
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+path, sets = sys.argv[1], [a.split('=', 1) for a in sys.argv[2:]]
+lines = open(path, 'rb').read().decode().splitlines()
+at = max(i for i, l in enumerate(lines) if '"type":"process","step":"act","kind":"main"' in l)
+rec = json.loads(lines[at])
+del rec['crc']
+for k, v in sets:
+    rec[k] = int(v) if v.isdigit() else v
+body = json.dumps(rec, separators=(',', ':'), ensure_ascii=False)
+lines[at] = body[:-1] + ',"crc":"%08x"}' % crc32c(body.encode())
+open(path, 'w').write('\n'.join(lines) + '\n')
+PY
+}
+start_time_of() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; } # field 22
+pgid_of() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f3; }         # field 5
+
+# Runs orphan-env (its step's child drops the environment: env -i) and kills the run with -9
+# once the child started; sets r to the run id.
+killed_orphan_env() {
+    local pid
+    echo "$1" >"$D/seconds"
+    "$bin" run orphan-env --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
+    pid=$!
+    bgpids+=("$pid")
+    wait_until 10 exists "$D/started" >/dev/null
+    r=$(latest_run)
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+}
+
+t_orphan_group() {
+    begin orphan-group
+    local r upid j
+    killed_orphan_env 2
+    rb resume "$r" --state-dir "$S" --yes
+    check "orphan group: a survivor without RUNBOOK_RUN (env -i): the resume succeeds (exit 0)" eq "$code" 0
+    check "orphan group: ... after waiting for the survivor" has "$out$err" "of the interrupted run still run"
+    check "orphan group: ... the irreversible step ran once (verify saw the survivor's act), then the rest" \
+        eq "$(lines "$D/log")" "act next"
+    jcheck "orphan group: the attempt's process group, start time and boot id are journaled" "$r" \
+        '[(p["pgid"] > 1, p["start_time"] > 0, len(p["boot_id"]), p["attempt"]) for p in of("process","act") if p["kind"] == "main"] == [(True, True, 36, 1)]'
+
+    begin orphan-recycled
+    killed_orphan_env 1
+    wait_until 10 grep -qs act "$D/log" >/dev/null # the survivor ended: its pgid is free
+    setsid sleep 60 &                                # an unrelated process leading its own group
+    upid=$!
+    bgpids+=("$upid")
+    check "orphan group: the stand-in leads its own process group" eq "$(pgid_of "$upid")" "$upid"
+    j=$S/runs/$r.jsonl
+    forge_process "$j" "pgid=$upid" "start_time=$(start_time_of "$upid")"
+    RUNBOOK_SURVIVOR_WAIT=1 rb resume "$r" --state-dir "$S"
+    check "orphan group: a journaled group whose leader has the journaled start time is a survivor (exit 1)" eq "$code" 1
+    check "orphan group: ... named, and the resume asks for consent" has "$out$err" "(pid $upid); let them end, or resume on a terminal or with --yes"
+    forge_process "$j" "pgid=$upid" "start_time=$(($(start_time_of "$upid") - 1))"
+    RUNBOOK_SURVIVOR_WAIT=1 rb resume "$r" --state-dir "$S"
+    check "orphan group: the pgid now held by a process with another start time is not a survivor (exit 0)" eq "$code" 0
+    check "orphan group: ... no wait for it" lacks "$out$err" "of the interrupted run still run"
+    check "orphan group: ... verify settled the step, then the rest ran" eq "$(lines "$D/log")" "act next"
+    check "orphan group: ... and the unrelated process was left alone" alive "$upid"
+
+    begin orphan-reboot
+    killed_orphan_env 1
+    wait_until 10 grep -qs act "$D/log" >/dev/null
+    forge_process "$S/runs/$r.jsonl" "pgid=$upid" "start_time=$(start_time_of "$upid")" "boot_id=00000000-0000-0000-0000-000000000000"
+    RUNBOOK_SURVIVOR_WAIT=1 rb resume "$r" --state-dir "$S"
+    check "orphan group: a process record of another boot matches nothing (exit 0)" eq "$code" 0
+    check "orphan group: ... no wait" lacks "$out$err" "of the interrupted run still run"
+    check "orphan group: ... the unrelated process was left alone" alive "$upid"
+    kill "$upid" 2>/dev/null
+}
+
 # ---- for_each ----
 
 t_loop() {
@@ -858,6 +943,7 @@ t_verify
 t_policy_after_crash
 t_indoubt_rollback
 t_orphan
+t_orphan_group
 t_loop
 t_loop_parallel
 t_dry

@@ -47,6 +47,12 @@ typedef struct rb_act_call {
     void (*on_output)(void *ctx, int stream, const char *bytes, size_t len);
     void *out_ctx;
 
+    /* A local child process started (exec, shell): its process group's id, told right after
+     * the start. The executor journals the group, so that a resume after a kill -9 finds what
+     * outlived the run. May be NULL. */
+    void (*on_spawn)(void *ctx, pid_t pgid);
+    void *spawn_ctx;
+
     /* Side data kept durably with the step's journal (0600), for an undo or a resume: what a
      * file looked like before. read: 0 found (malloc'd *data), 1 absent, -1 error. */
     int (*side_write)(void *ctx, const char *name, const char *data, size_t len);

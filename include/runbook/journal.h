@@ -18,7 +18,7 @@
  * A record is one line, at most RB_JOURNAL_LINE_MAX bytes with its newline:
  *   {"seq":1,"ts":"2026-11-21T23:45:12.345Z","type":"run_start",<fields>,"crc":"1a2b3c4d"}
  * seq counts from 1 without gaps; ts is the wall clock, UTC, to the millisecond; type is any
- * string (run_start, step_start, attempt_start, attempt_end, capture, confirm, step_end,
+ * string (run_start, step_start, attempt_start, process, attempt_end, capture, confirm, step_end,
  * rollback_start, rollback_end, run_end, note); crc is the CRC-32C, in lower-case hex, of the
  * line's bytes with `,"crc":"xxxxxxxx"` taken out (that is, of the record serialized without it).
  * Each record is on disk before its append returns, so a crash loses at most the record being

@@ -97,6 +97,11 @@ typedef struct rb_proc_spec {
     rb_proc_output_fn on_output; /* may be NULL */
     void *on_output_ctx;
     const rb_proc_cancel_token *cancel; /* may be NULL */
+    /* Called once on the calling thread right after the child started (it may already be
+     * running or even have exited, but it is not reaped yet, so /proc/PID still describes it),
+     * before any output is read: the executor journals the process group there. May be NULL. */
+    void (*on_spawn)(void *ctx, pid_t pid);
+    void *on_spawn_ctx;
 } rb_proc_spec;
 
 /* Zeroes a spec and sets grace_ms and capture_limit to their defaults. */
@@ -152,5 +157,20 @@ int rb_proc_run_shell(const char *script, size_t script_len, const rb_proc_spec 
 
 /* Frees the captured output and zeroes the result. Safe on a zeroed or cleaned result. */
 void rb_proc_result_cleanup(rb_proc_result *res);
+
+/* What /proc/PID/stat says of a process, to tell it from a later one with a recycled pid. */
+typedef struct rb_proc_stat {
+    char state;                    /* 'R', 'S', 'D', 'Z' (zombie), ... */
+    pid_t pgid;                    /* its process group */
+    unsigned long long start_time; /* clock ticks after boot when it started (field 22) */
+} rb_proc_stat;
+
+/* Fills *st for pid: 0, or -1 when the process is gone or its stat cannot be read. */
+int rb_proc_stat_of(pid_t pid, rb_proc_stat *st);
+
+/* This boot's id (/proc/sys/kernel/random/boot_id, 36 characters) into buf: start times count
+ * from a boot, so a start time is compared only under the same boot id. 0, or -1 (buf "") when
+ * it cannot be read. */
+int rb_proc_boot_id(char *buf, size_t size);
 
 #endif

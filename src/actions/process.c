@@ -60,6 +60,13 @@ static void trampoline(void *ctx, rb_proc_stream stream, const char *bytes, size
         c->on_output(c->out_ctx, (int)stream, bytes, len);
 }
 
+static void spawned(void *ctx, pid_t pid)
+{
+    const rb_act_call *c = ctx;
+    if (c->on_spawn)
+        c->on_spawn(c->spawn_ctx, pid); /* the child leads its own group: pgid = pid */
+}
+
 static void to_result(const rb_proc_result *pr, rb_act_result *res)
 {
     res->outputs = json_object();
@@ -103,6 +110,8 @@ static void spec_from(const rb_act_call *c, rb_proc_spec *spec, char **env)
     spec->timeout_ms = timeout_of(c);
     spec->on_output = trampoline;
     spec->on_output_ctx = (void *)c;
+    spec->on_spawn = spawned;
+    spec->on_spawn_ctx = (void *)c;
     spec->cancel = c->cancel;
 }
 

@@ -118,10 +118,22 @@ void exec_bound_output(run *r, json_t *fields);
 /* Marks every child of this process as the run's (RUNBOOK_RUN in the environment): before
  * threads start. survivors.c. */
 void exec_mark_children(const char *run_id);
-/* Resume: processes of the interrupted run that still live are waited for (bounded), then
- * stopped with consent (--yes or the operator); -1 (message in err) when they stay. Caller
- * holds r->mu. */
+/* Resume: processes of the interrupted run that still live (the journaled process groups of
+ * attempts without an end, and the marked) are waited for (bounded), then stopped with consent
+ * (--yes or the operator); -1 (message in err) when they stay. Caller holds r->mu. */
 int exec_settle_survivors(run *r, const char *run_id, char *err, size_t len);
+/* What an action's child is journaled under: filled by invoke (r->mu held) and handed to the
+ * action as its spawn context. */
+typedef struct spawn_ctx {
+    run *r;
+    char step[320];
+    const char *kind; /* "main", "rollback", "undo", "verify" */
+    int attempt;
+    long long index;  /* the for_each item, or -1 */
+} spawn_ctx;
+void exec_spawn_ctx_init(spawn_ctx *sc, run *r, const invocation *inv);
+/* The action's on_spawn: journals the child's process group (takes r->mu). survivors.c. */
+void exec_journal_spawn(void *ctx, pid_t pgid);
 /* The whole call tree checked before the first step: every called runbook loads, has no cycle,
  * and finds the secrets from the environment it reads; every confirmation can be answered (a
  * terminal, or --yes for those it may answer). -1 with a message. call.c. */

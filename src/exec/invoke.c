@@ -202,6 +202,8 @@ static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc,
     const rb_action *a = &inv->block->action;
     const rb_action_ops *ops = a->type->ops;
     side_ctx sc = {r, inv->step};
+    spawn_ctx spc;
+    exec_spawn_ctx_init(&spc, r, inv);
     conn_slot *slot = p->target ? slot_for(r, a) : NULL;
     rb_act_call call = {
         .params = p->params, .target = p->target, .target_name = rb_action_param(a, "target") ? rb_action_param(a, "target")->str : NULL,
@@ -209,7 +211,8 @@ static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc,
         .cancel_fd = inv->cancel ? inv->cancel->fds[0] : -1, .rollback = inv->kind == INVOKE_ROLLBACK || inv->kind == INVOKE_UNDO,
         .dry_run = r->o->dry_run, .on_output = oc ? on_output : NULL, .out_ctx = oc,
         .side_write = side_write, .side_read = side_read, .side_ctx = &sc,
-        .condition = cond_cb, .cond_ctx = r, .conn = slot ? &slot->conn : NULL};
+        .condition = cond_cb, .cond_ctx = r, .conn = slot ? &slot->conn : NULL,
+        .on_spawn = r->o->dry_run ? NULL : exec_journal_spawn, .spawn_ctx = &spc}; /* a dry run is never resumed */
     const char **unset = secret_env_names(r);
     if (!unset) {
         rb_act_fail(res, RB_OUT_FAILED, "refused", "out of memory");

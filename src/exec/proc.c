@@ -522,6 +522,8 @@ static int start_child(proc_run *r)
     if (rc < 0)
         return -1;
     r->pidfd = open_pidfd(r->pid);
+    if (r->spec->on_spawn)
+        r->spec->on_spawn(r->spec->on_spawn_ctx, r->pid);
     /* Nothing to feed is an immediate EOF. */
     if (r->in_w >= 0 && r->spec->stdin_len == 0)
         close_fd(&r->in_w);

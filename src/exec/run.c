@@ -178,7 +178,7 @@ static const char *const journal_words[] = {
     "report", "label", "field", "objective", "unit",
     "by", "answer", "steps", "scope", "cause", "continued", "verified", "undecided", "succeeded", "failed",
     "timed_out", "skipped", "cancelled", "rolled_back", "not_run", "marked_done", "skipped_by", "from",
-    "outputs_from", "retry_failed", "sudo_user", NULL};
+    "outputs_from", "retry_failed", "sudo_user", "process", "kind", "pgid", "start_time", "boot_id", NULL};
 
 /* A secret that cannot be masked without rewriting what is around it is refused before any
  * step: a short one is found inside ordinary words and numbers, and one that is a word of the

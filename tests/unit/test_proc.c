@@ -821,6 +821,59 @@ static void test_child_starts_clean(void **state)
     assert_string_equal(group, pgid);
 }
 
+/* What on_spawn saw of the child while it ran. */
+typedef struct spawn_seen {
+    int calls;
+    pid_t pid;
+    rb_proc_stat st;
+    int stat_rc;
+} spawn_seen;
+
+static void note_spawn(void *ctx, pid_t pid)
+{
+    spawn_seen *s = ctx;
+    s->calls++;
+    s->pid = pid;
+    s->stat_rc = rb_proc_stat_of(pid, &s->st);
+}
+
+static void test_on_spawn_names_the_group_and_start_time(void **state)
+{
+    /* The child's command name holds ") " and digits, as a hostile one could: the stat line is
+     * read from its last ')'. The child prints its own group and start time (fields 5, 22). */
+    char dir[] = "/tmp/rb-proc-spawn.XXXXXX", link[96];
+    assert_non_null(mkdtemp(dir));
+    snprintf(link, sizeof link, "%s/x) 1 2 (y", dir);
+    assert_int_equal(symlink("/bin/sh", link), 0);
+    const char *argv[] = {link, "-c", "sed 's/.*) //' /proc/$$/stat | cut -d' ' -f3,20", NULL};
+    rb_proc_spec s;
+    rb_proc_result r;
+    spawn_seen seen = {0};
+    spec_for(&s, argv);
+    s.on_spawn = note_spawn;
+    s.on_spawn_ctx = &seen;
+    run_ok(&s, &r);
+    char want[64];
+    snprintf(want, sizeof want, "%d %llu\n", (int)seen.pid, seen.st.start_time);
+    char got[64];
+    snprintf(got, sizeof got, "%s", r.out.data);
+    pid_t pid = r.pid;
+    rb_proc_result_cleanup(&r);
+    unlink(link);
+    rmdir(dir);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.pid, pid);
+    assert_int_equal(seen.stat_rc, 0);
+    assert_int_equal(seen.st.pgid, pid);
+    assert_true(seen.st.start_time > 0);
+    assert_string_equal(got, want);
+    char boot[64];
+    assert_int_equal(rb_proc_boot_id(boot, sizeof boot), 0);
+    assert_int_equal(strlen(boot), 36);
+    assert_int_equal(rb_proc_boot_id(boot, 10), -1);
+    assert_string_equal(boot, "");
+}
+
 int main(void)
 {
     /* Orphaned grandchildren come to us, so tests can check that they are gone even where the
@@ -854,6 +907,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_argv_canaries_stay_literal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_child_starts_clean, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_on_spawn_names_the_group_and_start_time, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
