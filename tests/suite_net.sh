@@ -602,6 +602,33 @@ t_reuse() {
     check "reuse: 10 sql steps, one backend pid" eq "$(jq_ "$rid" '[len([r for r in of("step_end") if r["step"].startswith("s")]), len(set(str(r["outputs"]["pid"]) for r in of("step_end") if r["step"].startswith("s")))]')" "[10, 1]"
 }
 
+# Connections are closed when the run ends: the backend and the sshd session that served the
+# steps are gone, and no backend of the test role nor session child of the test's sshd is left.
+rb_backends() { psql_ primary "SELECT count(*) FROM pg_stat_activity WHERE usename = 'rb' AND backend_type = 'client backend'" postgres; }
+sshd_children() { # processes whose parent is the test's sshd listener
+    local l p n=0
+    l=$(cat "$work/sshd/sshd.pid")
+    for p in /proc/[0-9]*/stat; do
+        [[ $(sed 's/.*) //' "$p" 2>/dev/null | cut -d' ' -f2) == "$l" ]] && n=$((n + 1))
+    done
+    echo "$n"
+}
+t_close() {
+    begin close
+    check "close: no backend of the test role before the run" wait_until 5 eval '[[ $(rb_backends) == 0 ]]'
+    check "close: no sshd session before the run" wait_until 5 eval '[[ $(sshd_children) == 0 ]]'
+    RB_NET_PG_PASSWORD=rbpw-net-7 rb run net-close --state-dir "$S" --set "pg_port=$PP" --set "ssh_port=$SSHP" --set "user=$KEY_USER" \
+        --set "key=$work/sshd/id_ed25519" --set "known_hosts=$work/sshd/known_hosts"
+    check "close: the run passes (exit 0)" eq "$code" 0
+    local bpid spid
+    bpid=$(jq_ "$rid" 'last("step_end","backend")["outputs"]["pid"]') spid=$(jq_ "$rid" 'last("step_end","session")["outputs"]["pid"]')
+    check "close: the steps named their backend and session ($bpid, $spid)" test -n "$bpid" -a -n "$spid"
+    check "close: that backend is gone" wait_until 5 eval '[[ $(psql_ primary "SELECT count(*) FROM pg_stat_activity WHERE pid = $bpid" postgres) == 0 ]]'
+    check "close: no backend of the test role remains" wait_until 5 eval '[[ $(rb_backends) == 0 ]]'
+    check "close: that sshd session is gone" wait_until 5 eval '! alive "$spid"'
+    check "close: no sshd session child remains" wait_until 5 eval '[[ $(sshd_children) == 0 ]]'
+}
+
 t_cancel_all() { t_cancel http; t_cancel sql; t_cancel ssh; }
 
 # file steps on an ssh target: written over SFTP with their mode, and a later failure's rollback
@@ -665,7 +692,7 @@ t_kill_ssh() {
 main() {
     start_servers || { echo "FAIL: the servers did not start"; exit 1; }
     fake_flyctl
-    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_kill_ssh t_file_ssh t_ssh_passphrase t_refused t_retry t_quote t_secrets t_tls t_reuse t_lookup"
+    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_kill_ssh t_file_ssh t_ssh_passphrase t_refused t_retry t_quote t_close t_secrets t_tls t_reuse t_lookup"
     for t in ${RB_NET_ONLY:-$all}; do
         local t0=$SECONDS
         "$t"
