@@ -472,6 +472,40 @@ t_refused() {
     check "refused: the retries are shown" has "$out" "attempt 1/3 failed"
 }
 
+# retry.on_errors by class, end to end: the recorder counts the requests, the journal the attempts.
+t_retry() {
+    begin retry
+    local f=$work/http/gen.rec closed
+    closed=$(free_port)
+    : >"$f"
+    RB_NET_PG_PASSWORD=rbpw-net-7 rb run net-retry --state-dir "$S" --yes --set "base=http://127.0.0.1:$GEN" --set "pg_port=$PP" --set "closed_port=$closed"
+    check "retry: the run goes past the failed steps (on_failure: continue, exit 0)" eq "$code" 0
+    check "retry: every step failed in the end" eq "$(jq_ "$rid" 'sorted(set(r["outcome"] for r in of("step_end")))')" '["failed"]'
+    check "retry: 503 under on_errors [5xx]: three requests reached the server" eq "$(rec "$f" 'len([r for r in R if r["path"] == "/status/503"])')" 3
+    check "retry: ... three attempts journaled" eq "$(jq_ "$rid" 'len(of("attempt_start","unavailable"))')" 3
+    check "retry: 404 under on_errors [5xx]: one request" eq "$(rec "$f" 'len([r for r in R if r["path"] == "/status/404"])')" 1
+    check "retry: ... one attempt" eq "$(jq_ "$rid" 'len(of("attempt_start","not_found"))')" 1
+    check "retry: SQLSTATE 40001 under on_errors [\"40001\"]: three attempts" eq "$(jq_ "$rid" 'len(of("attempt_start","serialization"))')" 3
+    check "retry: ... the server's message and SQLSTATE in the failure" has "$(jq_ "$rid" 'last("step_end","serialization").get("message","")')" "could not serialize (SQLSTATE 40001)"
+    check "retry: division by zero (22012) is not retried" eq "$(jq_ "$rid" 'len(of("attempt_start","division"))')" 1
+    check "retry: a refused sql connection under on_errors [connect]: three attempts" eq "$(jq_ "$rid" 'len(of("attempt_start","refused"))')" 3
+    check "retry: a refused http connection under on_errors [connect]: two attempts" eq "$(jq_ "$rid" 'len(of("attempt_start","refused_web"))')" 2
+}
+
+# sql_literal()/sql_ident() in params, read back by the server as SQL on the same connection.
+t_quote() {
+    begin quote
+    local v=$'it\'s a \\back\\slash, "quoted" \u2014 Gr\u00fc\u00dfe \u65e5\u672c' scs
+    for scs in on off; do
+        RB_NET_PG_PASSWORD=rbpw-net-7 rb run net-quote --state-dir "$S" --yes --set "pg_port=$PP" --set "value=$v" --set 'name=we"ird col' --set "scs=$scs"
+        check "quote ($scs): the run passes (exit 0)" eq "$code" 0
+        check "quote ($scs): the value comes back unchanged" eq "$(jq_ "$rid" 'last("step_end","literal")["outputs"]["back"]')" "$v"
+        # libpq writes " E'...'" for a value with a backslash; the connection-free quoting has no space
+        check "quote ($scs): quoted by libpq on the connection" eq "$(jq_ "$rid" 'last("step_end","literal")["outputs"]["quoted"][:3]')" " E'"
+        check "quote ($scs): the identifier with a quote names the column" eq "$(jq_ "$rid" 'last("step_end","ident")["outcome"]')" succeeded
+    done
+}
+
 # ---- secrets never leak ----
 
 no_canary() { # file or folder...: none holds the canary
@@ -568,6 +602,33 @@ t_reuse() {
     check "reuse: 10 sql steps, one backend pid" eq "$(jq_ "$rid" '[len([r for r in of("step_end") if r["step"].startswith("s")]), len(set(str(r["outputs"]["pid"]) for r in of("step_end") if r["step"].startswith("s")))]')" "[10, 1]"
 }
 
+# Connections are closed when the run ends: the backend and the sshd session that served the
+# steps are gone, and no backend of the test role nor session child of the test's sshd is left.
+rb_backends() { psql_ primary "SELECT count(*) FROM pg_stat_activity WHERE usename = 'rb' AND backend_type = 'client backend'" postgres; }
+sshd_children() { # processes whose parent is the test's sshd listener
+    local l p n=0
+    l=$(cat "$work/sshd/sshd.pid")
+    for p in /proc/[0-9]*/stat; do
+        [[ $(sed 's/.*) //' "$p" 2>/dev/null | cut -d' ' -f2) == "$l" ]] && n=$((n + 1))
+    done
+    echo "$n"
+}
+t_close() {
+    begin close
+    check "close: no backend of the test role before the run" wait_until 5 eval '[[ $(rb_backends) == 0 ]]'
+    check "close: no sshd session before the run" wait_until 5 eval '[[ $(sshd_children) == 0 ]]'
+    RB_NET_PG_PASSWORD=rbpw-net-7 rb run net-close --state-dir "$S" --set "pg_port=$PP" --set "ssh_port=$SSHP" --set "user=$KEY_USER" \
+        --set "key=$work/sshd/id_ed25519" --set "known_hosts=$work/sshd/known_hosts"
+    check "close: the run passes (exit 0)" eq "$code" 0
+    local bpid spid
+    bpid=$(jq_ "$rid" 'last("step_end","backend")["outputs"]["pid"]') spid=$(jq_ "$rid" 'last("step_end","session")["outputs"]["pid"]')
+    check "close: the steps named their backend and session ($bpid, $spid)" test -n "$bpid" -a -n "$spid"
+    check "close: that backend is gone" wait_until 5 eval '[[ $(psql_ primary "SELECT count(*) FROM pg_stat_activity WHERE pid = $bpid" postgres) == 0 ]]'
+    check "close: no backend of the test role remains" wait_until 5 eval '[[ $(rb_backends) == 0 ]]'
+    check "close: that sshd session is gone" wait_until 5 eval '! alive "$spid"'
+    check "close: no sshd session child remains" wait_until 5 eval '[[ $(sshd_children) == 0 ]]'
+}
+
 t_cancel_all() { t_cancel http; t_cancel sql; t_cancel ssh; }
 
 # file steps on an ssh target: written over SFTP with their mode, and a later failure's rollback
@@ -631,7 +692,7 @@ t_kill_ssh() {
 main() {
     start_servers || { echo "FAIL: the servers did not start"; exit 1; }
     fake_flyctl
-    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_kill_ssh t_file_ssh t_ssh_passphrase t_refused t_secrets t_tls t_reuse t_lookup"
+    local t all="t_repl t_dns t_hetzner t_dbfail t_examples t_dry t_cancel_all t_kill_ssh t_file_ssh t_ssh_passphrase t_refused t_retry t_quote t_close t_secrets t_tls t_reuse t_lookup"
     for t in ${RB_NET_ONLY:-$all}; do
         local t0=$SECONDS
         "$t"

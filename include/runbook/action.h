@@ -119,6 +119,18 @@ typedef struct rb_action_ops {
      * it may read (a file's current content, for a diff), and gets no connection. NULL: the
      * executor shows the rendered parameters. */
     void (*preview)(const rb_act_call *c, rb_act_preview *p);
+
+    /* sql_literal()/sql_ident() on the step's own connection (sql). The executor, holding the
+     * target's slot with the run unlocked, calls `open` before it renders parameters that quote;
+     * `open` makes *c->conn a usable connection (reusing a live one), bounded by the deadline
+     * and the cancel fd: 0, or -1 with res failed as `run` would fail it. Then, while rendering,
+     * `escape` quotes s (len bytes, no NUL) as a literal (ident 0) or an identifier (ident 1)
+     * for that connection (its encoding and standard_conforming_strings): a malloc'd string,
+     * or NULL when the value cannot be quoted. It does no network I/O. Without these slots,
+     * or where no connection exists (validate, plan, a dry run's preview), the expression
+     * language quotes without a connection. */
+    int (*open)(const rb_act_call *c, rb_act_result *res);
+    char *(*escape)(void *conn, const char *s, size_t len, int ident);
 } rb_action_ops;
 
 /* The addresses of host (a name or a literal address) for a TCP connection to port, looked up
@@ -139,7 +151,7 @@ int rb_act_cancelled(const rb_act_call *c);
 void rb_act_fail(rb_act_result *res, rb_outcome o, const char *errclass, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Helpers for judge slots shared by several actions (src/actions/expect.c). */
+/* Helpers for judge slots shared by several actions (src/actions/common.c). */
 /* expect: a code (exit_code, status) as an int, a list of ints, or a class "2xx"; when absent,
  * got must be 0 (default_class 0) or in class default_class. */
 int rb_act_code_allowed(const json_t *want, long long got, int default_class);
@@ -152,7 +164,8 @@ char *rb_act_text_of(const json_t *v);
 /* RFC 6901: the value at `ptr` in `root` (borrowed), or NULL. */
 json_t *rb_json_pointer_get(const json_t *root, const char *ptr);
 
-/* The operations of every action type, by the model's type (src/actions/registry.c). */
+/* The operations of every action type; the model's registry (src/model/actions.c) points each
+ * type at its own. */
 extern const rb_action_ops rb_exec_ops, rb_shell_ops, rb_http_ops, rb_sql_ops, rb_ssh_ops,
     rb_sleep_ops, rb_assert_ops, rb_file_ops, rb_runbook_ops, rb_dns_ops;
 

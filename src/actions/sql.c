@@ -8,8 +8,8 @@
  * handing later steps a list cut short: add a LIMIT or aggregate. A column name given twice keeps
  * the last value in a row object.
  *
- * Not here: sql_literal()/sql_ident() (src/expr/builtins.c) quote without a connection;
- * PQescapeLiteral would need the step's connection, which expressions do not reach. */
+ * sql_literal()/sql_ident() in a step's parameters quote with PQescapeLiteral/PQescapeIdentifier
+ * on this connection: the executor calls open_sql, then escape_sql while it renders. */
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +319,31 @@ static void disconnect_sql(void *conn)
     PQfinish(conn);
 }
 
+/* Opens (or keeps) the connection in the call's slot before the parameters are rendered. */
+static int open_sql(const rb_act_call *c, rb_act_result *res)
+{
+    PGconn *pg = NULL;
+    int reused;
+    if (!c->conn) {
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "no connection slot for the target");
+        return -1;
+    }
+    if (too_late(c, res) || get_conn(c, &pg, &reused, res) != 0)
+        return -1;
+    *c->conn = pg;
+    return 0;
+}
+
+/* libpq's quoting knows the connection's client encoding (a broken multi-byte sequence is
+ * refused) and standard_conforming_strings; a backslash gets an E'' literal either way. */
+static char *escape_sql(void *conn, const char *s, size_t len, int ident)
+{
+    char *q = ident ? PQescapeIdentifier(conn, s, len) : PQescapeLiteral(conn, s, len);
+    char *out = q ? strdup(q) : NULL;
+    PQfreemem(q);
+    return out;
+}
+
 /* "would query main: UPDATE ... WHERE id = $1" then each bound value, as SQL literals read. */
 static void preview_sql(const rb_act_call *c, rb_act_preview *p)
 {
@@ -345,4 +370,6 @@ const rb_action_ops rb_sql_ops = {
     .judge = judge_sql,
     .disconnect = disconnect_sql,
     .preview = preview_sql,
+    .open = open_sql,
+    .escape = escape_sql,
 };

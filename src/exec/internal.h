@@ -180,6 +180,14 @@ long long block_timeout(run *r, const rb_step *s, const rb_block *k);
 /* Renders a block's action parameters into JSON; NULL + message on an evaluation error, or with
  * *unknown set when a dry run cannot know a value. Caller holds r->mu. */
 json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_t errlen);
+/* The same with sql_literal()/sql_ident() quoted by the action's escape on an open connection
+ * (q NULL, or without one: the connection-free quoting). */
+typedef struct sql_quoting {
+    char *(*escape)(void *conn, const char *s, size_t len, int ident);
+    void *conn;
+} sql_quoting;
+json_t *render_params_quoting(run *r, const rb_action *a, const sql_quoting *q, int *unknown, char *err,
+                              size_t errlen);
 /* The action's target rendered, or NULL (*unknown set when a dry run cannot know a value). */
 /* Any value as JSON, keeping YAML and expression types (JSON bodies, dry_run outputs); NULL on
  * an error (message in err); *unknown when a dry run cannot know a part. */

@@ -167,15 +167,78 @@ static long long deadline_of(const invocation *inv, const json_t *params, const 
 
 typedef struct prepared {
     json_t *params, *target;
+    conn_slot *held; /* the target's slot, taken before rendering to quote on its connection */
     char err[256];
     int unknown;
 } prepared;
 
-static int prepare(run *r, const rb_action *a, prepared *p)
+/* Whether a parameter may call sql_literal() or sql_ident(): a function is named in the
+ * template's text, so finding the name is a safe over-approximation. */
+static int names_quoting(const rb_node *n)
 {
+    if (n->kind == RB_NODE_SCALAR)
+        return rb_scalar_has_template(n) && (strstr(n->str, "sql_literal") || strstr(n->str, "sql_ident"));
+    size_t items = n->kind == RB_NODE_MAP ? 2 * n->count : n->count;
+    for (size_t i = 0; i < items; i++)
+        if (names_quoting(n->items[i]))
+            return 1;
+    return 0;
+}
+
+static int quotes_on_conn(const rb_action *a)
+{
+    const rb_action_ops *ops = a->type->ops;
+    if (!ops->open || !ops->escape)
+        return 0;
+    for (size_t i = 0; i < a->type->nparams; i++)
+        if (a->params[i] && names_quoting(a->params[i]))
+            return 1;
+    return 0;
+}
+
+/* Takes the target's slot and has the action open its connection, so that sql_literal() and
+ * sql_ident() quote for that server. The run's mutex is released meanwhile (connecting may take
+ * the step's whole timeout); the slot stays taken until the action ran. -1 with res filled. */
+static int open_for_quoting(run *r, const invocation *inv, prepared *p, act_result *res)
+{
+    const rb_action *a = &inv->block->action;
+    conn_slot *slot = slot_for(r, a);
+    if (!slot) {
+        rb_act_fail(res, RB_OUT_FAILED, "refused", "out of memory");
+        return -1;
+    }
+    rb_act_call call = {
+        .target = p->target, .target_name = rb_action_param(a, "target")->str,
+        .deadline_ms = deadline_of(inv, NULL, p->target), .cancel = inv->cancel,
+        .cancel_fd = inv->cancel ? inv->cancel->fds[0] : -1, .rollback = inv->kind == INVOKE_ROLLBACK || inv->kind == INVOKE_UNDO,
+        .dry_run = r->o->dry_run, .conn = &slot->conn};
+    pthread_mutex_unlock(r->mu);
+    pthread_mutex_lock(&slot->mu);
+    refresh_slot(slot, p->target);
+    int rc = a->type->ops->open(&call, res);
+    pthread_mutex_lock(r->mu); /* order: a slot, then the run; nobody waits for a slot holding the run */
+    p->held = slot;
+    return rc;
+}
+
+/* 0 when rendered; -1 with p->err (or p->unknown); -2 when res is filled already. */
+static int prepare(run *r, const invocation *inv, prepared *p, act_result *res)
+{
+    const rb_action *a = &inv->block->action;
+    int targeted = a->type->target_kind && rb_action_param(a, "target");
     memset(p, 0, sizeof *p);
+    if (targeted && quotes_on_conn(a)) {
+        p->target = render_target(r, a, &p->unknown, p->err, sizeof p->err);
+        if (!p->target)
+            return -1;
+        if (open_for_quoting(r, inv, p, res) != 0)
+            return -2;
+        sql_quoting q = {a->type->ops->escape, p->held->conn};
+        p->params = render_params_quoting(r, a, &q, &p->unknown, p->err, sizeof p->err);
+        return p->params ? 0 : -1;
+    }
     p->params = render_params(r, a, &p->unknown, p->err, sizeof p->err);
-    if (p->params && a->type->target_kind && rb_action_param(a, "target"))
+    if (p->params && targeted)
         p->target = render_target(r, a, &p->unknown, p->err, sizeof p->err);
     return p->params && (!rb_action_param(a, "target") || p->target) ? 0 : -1;
 }
@@ -204,7 +267,7 @@ static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc,
     side_ctx sc = {r, inv->step};
     spawn_ctx spc;
     exec_spawn_ctx_init(&spc, r, inv);
-    conn_slot *slot = p->target ? slot_for(r, a) : NULL;
+    conn_slot *slot = p->held ? p->held : p->target ? slot_for(r, a) : NULL;
     rb_act_call call = {
         .params = p->params, .target = p->target, .target_name = rb_action_param(a, "target") ? rb_action_param(a, "target")->str : NULL,
         .deadline_ms = deadline_of(inv, p->params, p->target), .cancel = inv->cancel,
@@ -220,7 +283,7 @@ static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc,
     }
     call.unset_env = unset;
     pthread_mutex_unlock(r->mu);
-    if (slot) {
+    if (slot && !p->held) {
         pthread_mutex_lock(&slot->mu);
         refresh_slot(slot, p->target);
     }
@@ -230,6 +293,7 @@ static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc,
         ops->run(&call, res);
     if (slot)
         pthread_mutex_unlock(&slot->mu);
+    p->held = NULL;
     if (oc)
         flush_output(oc);
     free(unset);
@@ -301,11 +365,14 @@ static void close_cut_message(run *r, act_result *res)
 void invoke(run *r, const invocation *inv, act_result *res)
 {
     prepared p;
-    if (prepare(r, &inv->block->action, &p) != 0)
+    int rc = prepare(r, inv, &p, res);
+    if (rc == -1)
         rb_act_fail(res, RB_OUT_FAILED, p.unknown ? "undecided" : "refused", "%s",
                     p.unknown ? "undecided: a value is known only in a real run" : p.err);
-    else
+    else if (rc == 0)
         run_prepared(r, inv, &p, res);
+    if (p.held) /* taken for quoting, and the action did not run */
+        pthread_mutex_unlock(&p.held->mu);
     if (!res->outputs)
         res->outputs = json_object();
     close_cut_message(r, res);

@@ -218,9 +218,37 @@ static int argv_has_secret(run *r, json_t *argv)
     return 0;
 }
 
+/* The run's scope with sql_literal()/sql_ident() quoting through a connection: rb_scope has
+ * one context for both, so this one carries the run's and forwards. */
+typedef struct quoting_scope {
+    rb_scope run;
+    const sql_quoting *q;
+} quoting_scope;
+
+static json_t *lookup_in_run(void *ctx, const char *root)
+{
+    const quoting_scope *qs = ctx;
+    return qs->run.lookup(qs->run.ctx, root);
+}
+
+static char *quote_on_conn(void *ctx, const char *s, size_t len, int ident)
+{
+    const quoting_scope *qs = ctx;
+    return qs->q->escape(qs->q->conn, s, len, ident);
+}
+
 json_t *render_params(run *r, const rb_action *a, int *unknown, char *err, size_t errlen)
 {
+    return render_params_quoting(r, a, NULL, unknown, err, errlen);
+}
+
+json_t *render_params_quoting(run *r, const rb_action *a, const sql_quoting *q, int *unknown, char *err,
+                              size_t errlen)
+{
     rctx c = {r, run_scope(r), 0, 0, err, errlen};
+    quoting_scope qs = {c.scope, q};
+    if (q && q->escape && q->conn)
+        c.scope = (rb_scope){lookup_in_run, &qs, quote_on_conn};
     json_t *out = json_object(), *shell_env = json_object();
     for (size_t i = 0; out && shell_env && a->type && i < a->type->nparams && !c.failed; i++) {
         if (!a->params[i])

@@ -538,6 +538,94 @@ static void test_connection_is_reused(void **state)
     rb_sql_ops.disconnect(conn);
 }
 
+/* ---- sql_literal() and sql_ident() on the connection ---- */
+
+#define AWKWARD "it's a \\back\\slash, \"quoted\" \xe2\x80\x94 Gr\xc3\xbc\xc3\x9f" "e \xe6\x97\xa5\xe6\x9c\xac"
+
+/* The value the server reads back from `SELECT <literal>` on conn. */
+static char *selected(void **conn, const char *literal)
+{
+    char sql[512];
+    rb_act_result res;
+    snprintf(sql, sizeof sql, "SELECT %s", literal);
+    call(primary(), sql, (call_opts){.conn = conn}, &res);
+    assert_int_equal(res.outcome, RB_OUT_SUCCEEDED);
+    char *v = strdup(out_str(&res, "value"));
+    res_clear(&res);
+    return v;
+}
+
+static void round_trips(void **conn, const char *value)
+{
+    char *lit = rb_sql_ops.escape(*conn, value, strlen(value), 0);
+    assert_non_null(lit);
+    char *back = selected(conn, lit);
+    assert_string_equal(back, value);
+    free(back);
+    free(lit);
+}
+
+static void test_open_then_escape_on_the_connection(void **state)
+{
+    (void)state;
+    rb_act_result res = {0};
+    void *conn = NULL;
+    json_t *t = primary();
+    rb_act_call c = {.target = t, .target_name = "db", .cancel_fd = -1, .conn = &conn,
+                     .deadline_ms = rb_act_now_ms() + 20000};
+    assert_int_equal(rb_sql_ops.open(&c, &res), 0);
+    assert_non_null(conn);
+    void *first = conn;
+    assert_int_equal(rb_sql_ops.open(&c, &res), 0); /* a live one is kept */
+    assert_ptr_equal(conn, first);
+    json_decref(t);
+
+    /* libpq's form: a backslash makes an E'' literal with it doubled */
+    char *lit = rb_sql_ops.escape(conn, "a\\b'c", 5, 0);
+    assert_string_equal(lit, " E'a\\\\b''c'");
+    free(lit);
+    round_trips(&conn, AWKWARD);
+    round_trips(&conn, "plain 'quotes' only");
+
+    /* the same session reading backslashes in '' as escapes: libpq's quoting still holds */
+    rb_act_result set;
+    call(primary(), "SET standard_conforming_strings = off", (call_opts){.conn = &conn}, &set);
+    assert_int_equal(set.outcome, RB_OUT_SUCCEEDED);
+    res_clear(&set);
+    round_trips(&conn, AWKWARD);
+    round_trips(&conn, "plain 'quotes' only");
+
+    /* an identifier with a quote names a column */
+    char *id = rb_sql_ops.escape(conn, "we\"ird col", 10, 1);
+    assert_string_equal(id, "\"we\"\"ird col\"");
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT 7 AS %s", id);
+    call(primary(), sql, (call_opts){.conn = &conn}, &res);
+    json_t *row = json_array_get(json_object_get(res.outputs, "rows"), 0);
+    assert_string_equal(json_string_value(json_object_get(row, "we\"ird col")), "7");
+    res_clear(&res);
+    free(id);
+
+    /* the connection knows its encoding: a broken UTF-8 sequence is refused, not passed on */
+    assert_null(rb_sql_ops.escape(conn, "bad \xff byte", 10, 0));
+    rb_sql_ops.disconnect(conn);
+}
+
+/* open fails like run: a closed port is a connection failure, with nothing kept */
+static void test_open_refused_is_connect(void **state)
+{
+    (void)state;
+    rb_act_result res = {0};
+    void *conn = NULL;
+    json_t *t = pg_target(free_port(), PASSWORD, "disable");
+    rb_act_call c = {.target = t, .target_name = "db", .cancel_fd = -1, .conn = &conn,
+                     .deadline_ms = rb_act_now_ms() + 5000};
+    assert_int_equal(rb_sql_ops.open(&c, &res), -1);
+    assert_string_equal(res.errclass, "connect");
+    assert_null(conn);
+    json_decref(t);
+}
+
 /* ---- expect ---- */
 
 static void judged(const char *expect_json, const char *value, long long rows, rb_outcome want)
@@ -589,6 +677,8 @@ int main(void)
         cmocka_unit_test(test_cancel_fd_stops_query),
         cmocka_unit_test(test_dry_run_is_read_only),
         cmocka_unit_test(test_connection_is_reused),
+        cmocka_unit_test(test_open_then_escape_on_the_connection),
+        cmocka_unit_test(test_open_refused_is_connect),
         cmocka_unit_test(test_judge_value_and_row_count),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -20,6 +20,8 @@
 #include "actions/ssh_session.h"
 #include "runbook/action.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #define WATCHDOG_S 110 /* a hung call kills the test instead of stalling the suite */
@@ -537,23 +539,86 @@ static void test_remote_signal(void **state)
     call_done(&k);
 }
 
+/* ---- servers that do not answer as sshd does ---- */
+
+/* A listening socket on 127.0.0.1 (its port in *portno); with a backlog, connections to it
+ * complete and then hear nothing: no banner ever comes. */
+static int silent_listener(int *portno)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s, 8), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    *portno = ntohs(a.sin_port);
+    return s;
+}
+
+static json_t *target_on(int portno)
+{
+    json_t *t = target();
+    char p[16];
+    snprintf(p, sizeof p, "%d", portno);
+    json_object_set_new(t, "port", json_string(p));
+    return t;
+}
+
+static void test_closed_port_is_refused_at_once(void **state)
+{
+    (void)state;
+    int portno, s = silent_listener(&portno);
+    close(s); /* nothing listens there now */
+    call k;
+    call_init(&k, target_on(portno), "echo should-not-run");
+    assert_int_not_equal(call_run(&k), 0);
+    assert_int_equal(k.res.outcome, RB_OUT_FAILED);
+    assert_string_equal(k.res.errclass, "connect");
+    assert_non_null(strstr(k.res.message, "refused"));
+    assert_in_range(k.took_ms, 0, 1000);
+    call_done(&k);
+}
+
+static void test_silent_listener_times_out(void **state)
+{
+    (void)state;
+    int portno, s = silent_listener(&portno);
+    call k;
+    call_init(&k, target_on(portno), "echo should-not-run");
+    k.timeout_ms = 1200;
+    assert_int_not_equal(call_run(&k), 0);
+    assert_int_equal(k.res.outcome, RB_OUT_TIMED_OUT);
+    assert_string_equal(k.res.errclass, "timeout");
+    assert_in_range(k.took_ms, 1200, 2200); /* within a second of its value */
+    close(s);
+    call_done(&k);
+}
+
 /* ---- ending remote commands ---- */
 
 static void test_timeout_ends_the_remote_command(void **state)
 {
     (void)state;
-    call k;
     void *slot = NULL;
-    call_init(&k, target(), "sleep 301.25");
-    k.timeout_ms = 1500;
-    k.conn = &slot;
-    call_run(&k);
-    assert_int_equal(k.res.outcome, RB_OUT_TIMED_OUT);
-    assert_string_equal(k.res.errclass, "timeout");
-    assert_in_range(k.took_ms, 1500, 2500);
+    bg b = {.done = 0};
+    call_init(&b.k, target(), "sleep 301.25");
+    b.k.timeout_ms = 4000; /* the login alone can take a second or two under ASan */
+    b.k.conn = &slot;
+    assert_int_equal(pthread_create(&b.th, NULL, bg_run, &b), 0);
+    int seen = 0; /* the command ran: its being gone afterwards means something */
+    while (!__atomic_load_n(&b.done, __ATOMIC_SEQ_CST)) {
+        seen |= procs_with("301.25", 6) > 0;
+        usleep(50000);
+    }
+    pthread_join(b.th, NULL);
+    assert_true(seen);
+    assert_int_equal(b.k.res.outcome, RB_OUT_TIMED_OUT);
+    assert_string_equal(b.k.res.errclass, "timeout");
+    assert_in_range(b.k.took_ms, 4000, 5000);
     assert_null(slot); /* the session was closed */
     assert_gone("301.25");
-    call_done(&k);
+    call_done(&b.k);
 }
 
 static void *cancel_later(void *arg)
@@ -737,6 +802,8 @@ int main(void)
         cmocka_unit_test(test_env_and_stdin_stay_out_of_argv),
         cmocka_unit_test(test_bad_env_name_refused),
         cmocka_unit_test(test_remote_signal),
+        cmocka_unit_test(test_closed_port_is_refused_at_once),
+        cmocka_unit_test(test_silent_listener_times_out),
         cmocka_unit_test(test_timeout_ends_the_remote_command),
         cmocka_unit_test(test_cancel_ends_the_remote_command),
         cmocka_unit_test(test_one_connection_per_slot),

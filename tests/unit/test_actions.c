@@ -32,6 +32,37 @@ static void every_type_has_operations(void **state)
     assert_int_equal(n, 10);
 }
 
+/* Each type is paired with its own operations: a swapped entry in the registry fails here. */
+static void every_type_has_its_own_operations(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        const rb_action_ops *ops;
+    } want[] = {
+        {"exec", &rb_exec_ops},   {"shell", &rb_shell_ops},     {"http", &rb_http_ops},
+        {"sql", &rb_sql_ops},     {"ssh", &rb_ssh_ops},         {"sleep", &rb_sleep_ops},
+        {"assert", &rb_assert_ops}, {"file", &rb_file_ops},     {"runbook", &rb_runbook_ops},
+        {"dns", &rb_dns_ops},
+    };
+    size_t n = 0;
+    for (size_t i = 0; rb_action_types[i]; i++, n++) {
+        const rb_action_type *t = rb_action_types[i];
+        size_t k = 0;
+        while (k < sizeof want / sizeof want[0] && strcmp(want[k].name, t->name))
+            k++;
+        if (k == sizeof want / sizeof want[0])
+            fail_msg("action type %s has no expected operations in this test", t->name);
+        if (t->ops != want[k].ops)
+            fail_msg("action type %s points at another type's operations", t->name);
+    }
+    assert_int_equal(n, sizeof want / sizeof want[0]);
+    /* the slots only sql has: quoting on its connection */
+    assert_non_null(rb_sql_ops.open);
+    assert_non_null(rb_sql_ops.escape);
+    assert_null(rb_http_ops.escape);
+}
+
 static void table_data_names_real_params_and_outputs(void **state)
 {
     (void)state;
@@ -109,6 +140,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_type_has_operations),
+        cmocka_unit_test(every_type_has_its_own_operations),
         cmocka_unit_test(table_data_names_real_params_and_outputs),
         cmocka_unit_test(specific_entries),
         cmocka_unit_test(global_init_is_idempotent),
