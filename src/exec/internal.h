@@ -122,10 +122,14 @@ void exec_mark_children(const char *run_id);
  * stopped with consent (--yes or the operator); -1 (message in err) when they stay. Caller
  * holds r->mu. */
 int exec_settle_survivors(run *r, const char *run_id, char *err, size_t len);
-/* The whole call tree checked before the first step: every called runbook loads, has no cycle,
- * and finds the secrets from the environment it reads; every confirmation can be answered (a
- * terminal, or --yes for those it may answer). -1 with a message. call.c. */
-int exec_preflight_calls(const rb_runbook *rb, const rb_exec_opts *o, char *err, size_t len);
+/* The whole call tree checked before the first step: each distinct called runbook is found,
+ * passes the checks `validate` runs (its errors added to o->diags), can run in this build, and
+ * reads its secrets as its call will (present, long enough, no id word); every confirmation
+ * can be answered (a terminal, or --yes for those it may answer). 0, or the exit code (1 an
+ * invalid callee, 2 otherwise) with a message naming the callee and the reason. call.c. */
+int exec_preflight_calls(run *r, char *err, size_t len);
+/* A called runbook's secrets, read and checked as its call under `caller` will (run.c). */
+int exec_secrets_ready(const rb_runbook *rb, run *caller, char *err, size_t len);
 /* Runs a called runbook (RB_AT_CALLS_RUNBOOK): call.c. */
 int exec_call_runbook(run *r, const invocation *inv, const json_t *params, act_result *res);
 

@@ -234,6 +234,21 @@ int load_secrets(run *r, char *err, size_t len)
     return 0;
 }
 
+/* A called runbook's secrets read as its call will read them (under `caller`'s chain, for the
+ * word check), into a masker of their own that is let go at once: preflight. 0, or -1 with
+ * the reason in err, which names the secret, never its value. */
+int exec_secrets_ready(const rb_runbook *rb, run *caller, char *err, size_t len)
+{
+    run probe;
+    memset(&probe, 0, sizeof probe);
+    probe.rb = rb, probe.o = caller->o, probe.parent = caller;
+    probe.masker = rb_masker_new();
+    int rc = probe.masker ? load_secrets(&probe, err, len) : (snprintf(err, len, "out of memory"), -1);
+    json_decref(probe.secrets);
+    rb_masker_free(probe.masker);
+    return rc;
+}
+
 static json_t *env_object(void)
 {
     json_t *o = json_object();
@@ -621,10 +636,11 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
         res->exit_code = 2, res->outcome = RB_OUT_FAILED;
         return 2;
     }
+    int refused = 0; /* the call tree's preflight: its exit code */
     if (run_init(&r, rb, g, o, inputs) != 0) {
         snprintf(res->message, sizeof res->message, "out of memory");
     } else if (load_secrets(&r, res->message, sizeof res->message) == 0 &&
-               exec_preflight_calls(rb, o, res->message, sizeof res->message) == 0 &&
+               (refused = exec_preflight_calls(&r, res->message, sizeof res->message)) == 0 &&
                exec_from_prepare(&r, res->message, sizeof res->message) == 0 &&
                create_journal(&r, res->message, sizeof res->message) == 0) {
         snprintf(res->run_id, sizeof res->run_id, "%s", rb_journal_run_id(r.journal));
@@ -638,7 +654,7 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
             snprintf(res->message, sizeof res->message, "cannot write the journal %s", rb_journal_path(r.journal));
     }
     if (code == 2)
-        res->exit_code = 2, res->outcome = RB_OUT_FAILED;
+        res->exit_code = refused ? refused : 2, res->outcome = RB_OUT_FAILED;
     rb_lock_release(lock);
     run_free(&r);
     rb_actions_global_cleanup(); /* every thread of the run has ended */
