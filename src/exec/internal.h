@@ -68,6 +68,7 @@ typedef struct run {
     int rollback_pending;   /* resume: a rollback was in progress; finish it */
     json_t *replay;         /* resume: the journal's records (borrowed), for called runbooks */
     char halt[256];         /* resume: why it stopped inside a called runbook ("" if it did not) */
+    int lock_warned;        /* top run: the system-wide lock's warning was shown (once a run) */
     conn_slot *conns;       /* one per target of rb, by index */
     json_t *forward;        /* resume --mark-done/--retry-failed, run --from: what to journal */
     int undo_tried, undo_failed; /* undo steps run by this process's rollback, and failed ones */
