@@ -42,13 +42,31 @@ static json_t *callee_inputs(const rb_runbook *callee, json_t *given, char *err,
     return out;
 }
 
-/* The runbook `name` as called from `caller` (found beside it or on RUNBOOK_PATH), or NULL. */
-static const rb_runbook *callee_of(rb_catalog *cat, const rb_runbook *caller, const char *name)
+/* The folder a caller's callees are looked for first: its own (malloc'd, or NULL). */
+static char *near_dir(const rb_runbook *caller)
 {
     char *dir = strdup(caller->path), *slash = dir ? strrchr(dir, '/') : NULL;
     if (slash)
         *slash = 0;
-    const rb_runbook *callee = cat && name ? rb_catalog_get(cat, name, slash ? dir : ".") : NULL;
+    else if (dir)
+        strcpy(dir, ".");
+    return dir;
+}
+
+/* The file of runbook `name` as called from `caller` (malloc'd), or NULL. */
+static char *callee_path(rb_catalog *cat, const rb_runbook *caller, const char *name)
+{
+    char *dir = near_dir(caller);
+    char *path = cat && name && dir ? rb_catalog_find(cat, name, dir) : NULL;
+    free(dir);
+    return path;
+}
+
+/* The runbook `name` as called from `caller` (found beside it or on RUNBOOK_PATH), or NULL. */
+static const rb_runbook *callee_of(rb_catalog *cat, const rb_runbook *caller, const char *name)
+{
+    char *dir = near_dir(caller);
+    const rb_runbook *callee = cat && name && dir ? rb_catalog_get(cat, name, dir) : NULL;
     free(dir);
     return callee;
 }
@@ -71,15 +89,13 @@ typedef struct walk {
     size_t len;
 } walk;
 
-/* 1 when rb was walked already under conditions at least as strict (maybe 0 covers 1). */
-static int walked_before(walk *w, const rb_runbook *rb, int maybe)
+/* Where rb is in the runbooks met so far, or nseen. */
+static size_t seen_at(const walk *w, const rb_runbook *rb)
 {
-    for (size_t i = 0; i < w->nseen; i++)
-        if (w->seen[i].rb == rb && w->seen[i].maybe <= maybe)
-            return 1;
-    if (w->nseen < WALK_SEEN_MAX)
-        w->seen[w->nseen].rb = rb, w->seen[w->nseen++].maybe = maybe;
-    return 0;
+    size_t i = 0;
+    while (i < w->nseen && w->seen[i].rb != rb)
+        i++;
+    return i;
 }
 
 /* "file:line:col: message" of the first error, for a one-line refusal. */
@@ -154,13 +170,8 @@ static int preflight(walk *w, run *at, int depth, int maybe);
  * walked into, else the exit code (1 invalid, 2 missing or its secrets). */
 static int callee_ready(walk *w, run *at, const char *name, const rb_runbook **out)
 {
-    char *dir = strdup(at->rb->path), *slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash)
-        *slash = 0;
-    const char *near = slash ? dir : ".";
-    char *path = name ? rb_catalog_find(w->o->catalog, name, near) : NULL;
-    const rb_runbook *callee = path ? rb_catalog_get(w->o->catalog, name, near) : NULL;
-    free(dir);
+    char *path = callee_path(w->o->catalog, at->rb, name);
+    const rb_runbook *callee = path ? callee_of(w->o->catalog, at->rb, name) : NULL;
     int code = 0;
     rb_diags d;
     rb_diags_init(&d);
@@ -197,17 +208,26 @@ static int answerable(const rb_runbook *rb, const rb_step *s, const rb_exec_opts
                     s->id, rb->name, s->confirm, how), 2;
 }
 
-/* A callee stands in for its caller in the chain the secrets' word check reads (as a called
- * run's parent does at call time). */
+/* A callee is checked the first time it is met, and walked (its confirmations, its own calls)
+ * again only when met where it surely runs after being met under a `when` (maybe 0 covers 1).
+ * It stands in for its caller in the chain the secrets' word check reads, as a called run's
+ * parent does at call time. */
 static int preflight_action(walk *w, run *at, const rb_action *a, int depth, int maybe)
 {
     if (!a->type || !(a->type->flags & RB_AT_CALLS_RUNBOOK))
         return 0;
     const rb_node *name = rb_action_param(a, "name");
-    const rb_runbook *callee;
-    int code = callee_ready(w, at, name ? name->str : NULL, &callee);
-    if (code != 0 || walked_before(w, callee, maybe))
+    const rb_runbook *callee = callee_of(w->o->catalog, at->rb, name ? name->str : NULL);
+    size_t i = callee ? seen_at(w, callee) : w->nseen;
+    if (i < w->nseen && w->seen[i].maybe <= maybe)
+        return 0;
+    int code = i < w->nseen ? 0 : callee_ready(w, at, name ? name->str : NULL, &callee);
+    if (code != 0)
         return code;
+    if (i < w->nseen)
+        w->seen[i].maybe = maybe;
+    else if (w->nseen < WALK_SEEN_MAX)
+        w->seen[w->nseen].rb = callee, w->seen[w->nseen++].maybe = maybe;
     run *stub = calloc(1, sizeof *stub);
     if (!stub)
         return snprintf(w->err, w->len, "out of memory"), 2;
@@ -255,11 +275,7 @@ static int callee_valid_now(run *r, const char *name, const rb_runbook *callee, 
 {
     rb_diags d;
     rb_diags_init(&d);
-    char *dir = strdup(r->rb->path), *slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash)
-        *slash = 0;
-    char *path = rb_catalog_find(r->o->catalog, name, slash ? dir : ".");
-    free(dir);
+    char *path = callee_path(r->o->catalog, r->rb, name);
     int ok = callee_errors(r->o->catalog, callee, path ? path : name, &d) == 0;
     if (!ok) {
         char first[200];
