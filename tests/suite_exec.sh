@@ -782,6 +782,33 @@ t_call_tree() {
     check "call tree resume: ... naming it and the reason" has "$err" "runbook callee ($T/rb/callee.yaml), called by caller, is not valid"
     check "call tree resume: ... before anything ran" eq "$(jq_ "$r" 'len(of("resume"))')" 0
     check "call tree resume: ... the gate did not run again" eq "$(jq_ "$r" 'len(of("step_start", "gate"))')" 1
+    # a file that appears between the preflight and the call (found first, beside the caller):
+    # the call checks what it loads, and refuses it as a failed step
+    begin call-swapped
+    mkdir -p "$T/lib" "$T/rb"
+    callee_with_script 'touch ${{ inputs.dir }}/good' >"$T/lib/callee.yaml"
+    callee_with_script 'touch ${{ inputs.dir }}/bad ${{ steps.nope.stdout }}' >"$T/bad.yaml"
+    cat >"$T/rb/caller.yaml" <<'EOF'
+runbook: caller
+version: 1
+title: Puts a runbook beside itself, then calls it
+inputs:
+  dir: { type: string }
+  swap: { type: string }
+steps:
+  - id: first
+    exec: [cp, "${{ inputs.swap }}", "${{ inputs.dir }}/../rb/callee.yaml"]
+    irreversible: true
+  - id: call
+    runbook:
+      name: callee
+      inputs: { dir: "${{ inputs.dir }}" }
+EOF
+    RUNBOOK_PATH=$T/lib rb run "$T/rb/caller.yaml" --state-dir "$S" --set "dir=$D" --set "swap=$T/bad.yaml"
+    check "call swapped: the run fails at the call (exit 1)" eq "$code" 1
+    check "call swapped: ... refused as invalid, naming the file" has "$(jq_ "$rid" 'last("step_end","call")["message"]')" "runbook callee ($T/rb/callee.yaml) is not valid: $T/rb/callee.yaml:"
+    check "call swapped: ... and nothing of it ran" absent "$D/bad"
+    check "call swapped: ... nor the one checked before" absent "$D/good"
 }
 
 t_calls() {
