@@ -112,7 +112,7 @@ static void first_error(const rb_diags *d, char *buf, size_t size)
 }
 
 /* Errors of the callee as `validate` finds them (load, graph, checker) into d; the count. The
- * callee is the catalog's model (read once per run): its checks cannot have gone stale. */
+ * model checked is the catalog's, the very one the call runs. */
 static size_t callee_errors(rb_catalog *cat, const rb_runbook *callee, const char *path, rb_diags *d)
 {
     if (!callee) { /* found but did not load: load it again for its located errors */
