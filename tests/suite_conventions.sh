@@ -267,10 +267,12 @@ t_install() {
     check "install: exit 0" eq "$?" 0
     local f
     for f in bin/runbook share/man/man1/runbook.1 share/bash-completion/completions/runbook \
-        share/zsh/vendor-completions/_runbook share/runbook/runbook.schema.json; do
+        share/zsh/vendor-completions/_runbook share/runbook/runbook.schema.json lib/tmpfiles.d/runbook.conf; do
         check "install: $f" exists "$tmp/prefix/$f"
     done
     check "install: the installed page is the program's" cmp -s "$tmp/prefix/share/man/man1/runbook.1" <("$bin" man)
+    check "install: the tmpfiles.d line makes the system lock folder root's, 1777" \
+        grep -qx 'd /run/lock/runbook 1777 root root -' "$tmp/prefix/lib/tmpfiles.d/runbook.conf"
     # The Debian package (scripts/install-deps.sh installs dpkg-dev; RUNBOOK_TEST_DEB=0 skips it)
     if [[ ${RUNBOOK_TEST_DEB:-1} == 1 ]] && command -v dpkg-shlibdeps >/dev/null; then
         (cd "$build" && cpack -G DEB -B "$tmp/deb" >/dev/null 2>&1)
@@ -280,6 +282,7 @@ t_install() {
         check "deb: the binary" grep -q './usr/bin/runbook$' "$T/out"
         check "deb: the man page" grep -q './usr/share/man/man1/runbook.1' "$T/out"
         check "deb: the completions" grep -q './usr/share/bash-completion/completions/runbook$' "$T/out"
+        check "deb: the tmpfiles.d line" grep -q './usr/lib/tmpfiles.d/runbook.conf$' "$T/out"
         check "deb: depends on the libraries" bash -c "dpkg-deb -f '$deb' Depends | grep -q libyaml"
     fi
 }

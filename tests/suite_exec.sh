@@ -749,11 +749,151 @@ t_call_preflight() {
     begin call-preflight
     rb run caller-secret --state-dir "$S" --set "dir=$D"
     check "call preflight: a callee's missing secret refuses the run (exit 2)" eq "$code" 2
-    check "call preflight: ... naming the callee and the variable" has "$err" "runbook callee-secret needs secret \"token\": environment variable RB_TEST_CALLEE_TOKEN is not set"
+    check "call preflight: ... naming the callee and the variable" has "$err" "runbook callee-secret ("
+    check "call preflight: ... and the reason" has "$err" "secret \"token\": environment variable RB_TEST_CALLEE_TOKEN is not set"
     check "call preflight: ... before the caller's first write" eq "$(lines "$D/log")" ""
     RB_TEST_CALLEE_TOKEN=tok-abcdef rb run caller-secret --state-dir "$S" --set "dir=$D"
     check "call preflight: with the secret the call runs (exit 0)" eq "$code" 0
     check "call preflight: ... both wrote" eq "$(lines "$D/log")" "first callee"
+}
+
+# A caller whose irreversible first step creates $D/first, then calls `callee` (written beside it
+# from stdin): whatever stops the callee must be found before that file exists.
+call_tree() {
+    mkdir -p "$T/rb"
+    cat >"$T/rb/callee.yaml"
+    cat >"$T/rb/caller.yaml" <<'EOF'
+runbook: caller
+version: 1
+title: Writes, then calls a runbook
+inputs:
+  dir: { type: string }
+steps:
+  - id: first
+    exec: [sh, -c, 'touch "$0/first"', "${{ inputs.dir }}"]
+    irreversible: true
+  - id: call
+    runbook:
+      name: callee
+      inputs: { dir: "${{ inputs.dir }}" }
+EOF
+}
+callee_with_secret() { # how the secret is declared
+    cat <<EOF
+runbook: callee
+version: 1
+title: A called runbook with a secret
+inputs:
+  dir: { type: string }
+secrets:
+  token: $1
+steps:
+  - id: use-token
+    exec:
+      argv: [sh, -c, 'test -n "\$TOKEN" && touch "\$0/callee"', "\${{ inputs.dir }}"]
+      env: { TOKEN: "\${{ secrets.token }}" }
+    irreversible: true
+EOF
+}
+callee_with_script() { # the shell script of its one step
+    cat <<EOF
+runbook: callee
+version: 1
+title: A called runbook
+inputs:
+  dir: { type: string }
+  x: { type: string, default: "a;touch \${{ inputs.dir }}/injected" }
+steps:
+  - id: one
+    shell: '$1'
+EOF
+}
+# The run was refused before anything ran, with this exit code and reason.
+refused_before_first() { # what, exit code, reason
+    check "call tree: $1: refused (exit $2)" eq "$code" "$2"
+    check "call tree: $1: ... naming the callee's file" has "$err" "runbook callee ($T/rb/callee.yaml), called by caller"
+    check "call tree: $1: ... and the reason" has "$err" "$3"
+    check "call tree: $1: ... before the caller's first step" absent "$D/first"
+    check "call tree: $1: ... and no run was started" eq "$(ls "$S/runs" 2>/dev/null | wc -l)" 0
+}
+
+t_call_tree() {
+    begin call-short
+    callee_with_secret '{ env: CT }' | call_tree
+    CT=Qz7x rb run "$T/rb/caller.yaml" --state-dir "$S" --set "dir=$D"
+    refused_before_first "a callee's secret shorter than 6 bytes" 2 'secret "token" is shorter than 6 bytes'
+    check "call tree: ... the secret is shown nowhere" lacks "$out$err" Qz7x
+
+    begin call-idword
+    callee_with_secret '{ env: CT }' | call_tree
+    CT=use-token rb run "$T/rb/caller.yaml" --state-dir "$S" --set "dir=$D"
+    refused_before_first "a callee's secret equal to its step id" 2 "secret \"token\" equals a word of the runbook's own ids and keys"
+    check "call tree: ... the secret is shown nowhere" lacks "$out$err" use-token
+    CT=tok-Zq81mX rb run "$T/rb/caller.yaml" --state-dir "$S" --set "dir=$D"
+    check "call tree: with a good secret the call runs (exit 0)" eq "$code" 0
+    check "call tree: ... the callee ran" exists "$D/callee"
+
+    begin call-nofile
+    callee_with_secret "{ file: $T/no-such-secret }" | call_tree
+    rb run "$T/rb/caller.yaml" --state-dir "$S" --set "dir=$D"
+    refused_before_first "a callee's secret file that does not exist" 2 "secret \"token\": cannot read $T/no-such-secret"
+
+    begin call-invalid
+    callee_with_script 'echo \${{ inputs.x }}' | call_tree
+    "$bin" validate "$T/rb/callee.yaml" >"$T/validate" 2>&1
+    check "call tree: the callee alone fails validate" eq "$?" 1
+    rb run "$T/rb/caller.yaml" --state-dir "$S" --set "dir=$D"
+    refused_before_first "a callee that fails validate" 1 "is not valid: $T/rb/callee.yaml:"
+    check "call tree: ... with its located diagnostic, as validate prints it" has "$err" "$(grep -m1 -F ": error: " "$T/validate")"
+    check "call tree: ... and nothing was injected" absent "$D/injected"
+
+    begin call-unknown-step
+    callee_with_script 'echo ${{ steps.nope.stdout }}' | call_tree
+    rb run "$T/rb/caller.yaml" --state-dir "$S" --set "dir=$D"
+    refused_before_first "a callee with a checker error" 1 "unknown step"
+    check "call tree: ... the error located in the callee" has "$err" "$T/rb/callee.yaml:9:"
+
+    begin call-resume-invalid
+    callee_with_script 'touch ${{ inputs.dir }}/callee' | call_tree
+    sed -i 's/^  - id: call$/  - id: gate\n    exec: [test, -e, "${{ inputs.dir }}\/open"]\n  - id: call\n    needs: [gate]/' "$T/rb/caller.yaml"
+    rb run "$T/rb/caller.yaml" --state-dir "$S" --set "dir=$D"
+    local r=$rid
+    check "call tree resume: the first run fails at the gate (exit 1)" eq "$code" 1
+    rm -f "$D/first"
+    touch "$D/open"
+    callee_with_script 'echo ${{ steps.nope.stdout }}' >"$T/rb/callee.yaml"
+    rb resume "$r" --state-dir "$S" --retry-failed --yes
+    check "call tree resume: a callee made invalid refuses the resume (exit 1)" eq "$code" 1
+    check "call tree resume: ... naming it and the reason" has "$err" "runbook callee ($T/rb/callee.yaml), called by caller, is not valid"
+    check "call tree resume: ... before anything ran" eq "$(jq_ "$r" 'len(of("resume"))')" 0
+    check "call tree resume: ... the gate did not run again" eq "$(jq_ "$r" 'len(of("step_start", "gate"))')" 1
+    # a file that appears between the preflight and the call (found first, beside the caller):
+    # the call checks what it loads, and refuses it as a failed step
+    begin call-swapped
+    mkdir -p "$T/lib" "$T/rb"
+    callee_with_script 'touch ${{ inputs.dir }}/good' >"$T/lib/callee.yaml"
+    callee_with_script 'touch ${{ inputs.dir }}/bad ${{ steps.nope.stdout }}' >"$T/bad.yaml"
+    cat >"$T/rb/caller.yaml" <<'EOF'
+runbook: caller
+version: 1
+title: Puts a runbook beside itself, then calls it
+inputs:
+  dir: { type: string }
+  swap: { type: string }
+steps:
+  - id: first
+    exec: [cp, "${{ inputs.swap }}", "${{ inputs.dir }}/../rb/callee.yaml"]
+    irreversible: true
+  - id: call
+    runbook:
+      name: callee
+      inputs: { dir: "${{ inputs.dir }}" }
+EOF
+    RUNBOOK_PATH=$T/lib rb run "$T/rb/caller.yaml" --state-dir "$S" --set "dir=$D" --set "swap=$T/bad.yaml"
+    check "call swapped: the run fails at the call (exit 1)" eq "$code" 1
+    check "call swapped: ... refused as invalid, naming the file" has "$(jq_ "$rid" 'last("step_end","call")["message"]')" "runbook callee ($T/rb/callee.yaml) is not valid: $T/rb/callee.yaml:"
+    check "call swapped: ... and nothing of it ran" absent "$D/bad"
+    check "call swapped: ... nor the one checked before" absent "$D/good"
 }
 
 t_calls() {
@@ -950,6 +1090,7 @@ t_dry
 t_jobs
 t_calls
 t_call_preflight
+t_call_tree
 t_call_rollback
 t_call_limits
 t_exits

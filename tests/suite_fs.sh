@@ -380,9 +380,92 @@ EOF
     rm -f "$sys/$name.lock"
 }
 
+# A holder runbook in $T with lock $1 (default one per test), and a caller of it with lock $2.
+lock_rbs() {
+    cat >"$T/fs-held.yaml" <<EOF
+runbook: fs-held
+version: 1
+title: Holds its lock for a while
+lock: $1
+inputs:
+  hold: { type: duration, default: 0s }
+steps:
+  - id: hold
+    sleep: "\${{ inputs.hold }}"
+EOF
+    cat >"$T/fs-calls.yaml" <<EOF
+runbook: fs-calls
+version: 1
+title: Calls fs-held under a lock of its own
+lock: $2
+steps:
+  - id: call
+    runbook: { name: fs-held }
+EOF
+    chmod 644 "$T/fs-held.yaml" "$T/fs-calls.yaml"
+}
+warnings() { grep -c 'warning: runs by other operators on this machine are not kept apart' <<<"$1"; }
+
+# Item 9: a system lock folder that cannot be trusted is not used, and the run says so once.
+t_lock_system_warning() {
+    begin lock-warning
+    lock_rbs "fs-warn-a$$" "fs-warn-b$$"
+    local sys=$T/sys uid
+    uid=$(id -u "$other")
+    # another user made the folder first (as anyone can in /run/lock): root does not use it
+    mkdir -m 1777 "$sys"
+    chown "$other" "$sys"
+    RUNBOOK_LOCK_DIR=$sys rb run "$T/fs-calls.yaml" --state-dir "$S"
+    check "lock warning: a folder of another user's does not stop root's run (exit 0)" eq "$code" 0
+    check "... one warning line, for the run and its call" eq "$(warnings "$out")" 1
+    check "... saying why" has "$out" "the system lock folder $sys cannot be used (it is owned by uid $uid, not root)"
+    check "... and how to fix it" has "$out" "to fix, as root: remove that folder, then systemd-tmpfiles --create, or run runbook once"
+    check "... and root put nothing in it" eq "$(ls -A "$sys")" ""
+    # root's own, but not writable by all: the other operators could not take a lock in it
+    chown root "$sys"
+    chmod 1755 "$sys"
+    RUNBOOK_LOCK_DIR=$sys rb run "$T/fs-held.yaml" --state-dir "$S"
+    check "lock warning: a folder of the wrong mode: named" has "$out" "cannot be used (its mode is 1755, not 1777)"
+    # missing, and the user is not root: nothing shared is created
+    rmdir "$sys"
+    mkdir -p "$T/ostate"
+    chown "$other" "$T/ostate"
+    RUNBOOK_LOCK_DIR=$sys as_other "$bin" run "$T/fs-held.yaml" --state-dir "$T/ostate" </dev/null >"$T/out" 2>&1
+    check "lock warning: missing, for a user: the run goes on (exit 0)" eq "$?" 0
+    check "... saying it is missing, and how to fix it" has "$(<"$T/out")" "cannot be used (it is missing); to fix, as root: systemd-tmpfiles --create, or run runbook once"
+    check "... and the user made no folder" absent "$sys"
+    # root makes it right; then no warning, and runs under other state folders are kept apart
+    RUNBOOK_LOCK_DIR=$sys rb run "$T/fs-held.yaml" --state-dir "$S"
+    check "lock warning: root makes the folder (exit 0)" eq "$code" 0
+    check "... root's, mode 1777" eq "$(stat -c '%U %a' "$sys")" "root 1777"
+    check "... and says nothing" eq "$(warnings "$out")" 0
+    RUNBOOK_LOCK_DIR=$sys as_other "$bin" run "$T/fs-held.yaml" --state-dir "$T/ostate" --set hold=4s </dev/null >"$T/second" 2>&1 &
+    local second=$! i
+    bgpids+=("$second")
+    for i in $(seq 100); do
+        [[ $(ls "$T"/ostate/runs/*.jsonl | wc -l) -ge 2 ]] && grep -qs '"attempt_start"' "$(ls -t "$T"/ostate/runs/*.jsonl | head -1)" && break
+        sleep 0.1
+    done
+    check "lock warning: ... the other user's run says nothing either" eq "$(warnings "$(<"$T/second")")" 0
+    # the file is writable by all: what the holder wrote can be forged, the kernel cannot
+    as_other sh -c "printf 'forged-run 1 0\n' >'$sys/fs-warn-a$$.lock'"
+    RUNBOOK_LOCK_DIR=$sys rb run "$T/fs-held.yaml" --state-dir "$T/s3"
+    check "lock: the other user's run keeps root's out, under another state folder (exit 2)" eq "$code" 2
+    check "... naming that user from the kernel" has "$err" "of user $other, under another state folder"
+    check "... not the forged text" lacks "$err" "forged-run"
+    check "... nor its pid" lacks "$err" "(pid 1)"
+    mkdir -p "$T/ostate2"
+    chown "$other" "$T/ostate2"
+    RUNBOOK_LOCK_DIR=$sys as_other "$bin" run "$T/fs-held.yaml" --state-dir "$T/ostate2" </dev/null >"$T/third" 2>&1
+    check "lock: the same user under a second state folder is kept out too (exit 2)" eq "$?" 2
+    wait "$second"
+    check "lock: the holding run succeeded" eq "$?" 0
+}
+
 t_file_planted_link
 t_file_swapped_link
 t_lock_system
+t_lock_system_warning
 t_state_other_users
 t_state_forged_journal
 t_state_no_home

@@ -94,6 +94,8 @@ typedef struct rb_exec_opts {
     const char *from_step;  /* run: the steps before this one in the run order are skipped */
     const char *outputs_from; /* run with from_step: the run id whose outputs the skipped steps keep */
     rb_catalog *catalog;    /* for `runbook` steps */
+    rb_diags *diags;        /* or NULL: the errors of a called runbook refused before the run
+                               (as `validate` finds them), for the caller to print */
     rb_exec_ui ui;
     rb_masker *masker;      /* or NULL: the run's secrets are added to this one (borrowed), so the
                                caller masks what it prints after the run with what the run knew */

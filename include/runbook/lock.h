@@ -21,7 +21,7 @@ typedef struct rb_lock rb_lock;
 
 /* Who holds a lock, as written in the lock file by the holder. run_id is "" and pid 0 when
  * the file did not say (the holder had not written it yet, or it was not a runbook); uid is -1
- * when unknown. In the system folder these are what the holder wrote: any user could write them. */
+ * when unknown. From the system folder they are what the kernel says (see rb_lock_acquire_system). */
 typedef struct rb_lock_holder {
     char run_id[RB_RUN_ID_MAX];
     long pid;
@@ -47,13 +47,18 @@ int rb_lock_acquire(const char *state_dir, const char *name, const char *run_id,
 
 /* Adds to a held lock the system-wide one: <sys_dir>/<name>.lock (RB_LOCK_SYSTEM_DIR), a
  * flock on a close-on-exec descriptor, released with the lock. sys_dir is used only when it is
- * a folder (not a symlink) owned by root with the sticky bit; root creates it (mode 1777) when
- * it is missing. The file is created 0666 and opened with O_NOFOLLOW; one another user made
- * unwritable still locks (read-only), without the holder's details. Returns 0 (held),
- * RB_LOCK_BUSY (held by another open file, the details in *holder, may be NULL), or
- * RB_LOCK_NO_SYSTEM when the folder or file cannot be used: then only the per-user lock holds. */
+ * a folder (not a symlink) owned by root with mode 1777 (sticky, writable by all); root creates
+ * it so when it is missing, nobody else does. The file is created 0666 and opened with
+ * O_NOFOLLOW | O_NONBLOCK, whoever made it; one another user made unwritable still locks
+ * (read-only), without the holder's details. Returns 0 (held), RB_LOCK_BUSY (held by another
+ * open file: *holder, may be NULL, says who as the kernel does: the pid holding the flock in
+ * /proc/locks, the uid owning that process, and the run id written in the file only when the
+ * file names that pid and uid; pid 0 and uid -1 when the kernel did not say), or
+ * RB_LOCK_NO_SYSTEM when the folder or file cannot be used: then only the per-user lock holds,
+ * and `why` (may be NULL) says why in a few words ("it is missing", "it is owned by uid 1000,
+ * not root", "its mode is 0755, not 1777", ...). -1 with EINVAL for a bad argument. */
 int rb_lock_acquire_system(rb_lock *lock, const char *sys_dir, const char *name, const char *run_id,
-                           rb_lock_holder *holder);
+                           rb_lock_holder *holder, char *why, size_t whylen);
 
 /* Clears the holder's details from the files and releases the lock(s). NULL is a no-op. */
 void rb_lock_release(rb_lock *lock);

@@ -196,10 +196,19 @@ static int ask_missing(cli_sets *sets, const rb_runbook *rb)
 
 static const char *get_set(void *ctx, const char *name) { return cli_sets_get(ctx, name); }
 
-/* The run's message, masked with what the run knew (its secrets, its secret captures). */
+/* A called runbook refused as invalid before the run: its errors, as validate prints them. */
+static void print_callee_diags(rb_diags *d)
+{
+    rb_diags_sort(d);
+    rb_diags_print_text(d, stderr, cli_use_color(stderr));
+    rb_diags_cleanup(d);
+}
+
+/* The run's message, masked with what the run knew (its secrets, its secret captures). A run
+ * that never started (no run id) has no summary line from the UI, so its refusal is shown here. */
 static int finish(const run_args *a, const rb_run_result *res)
 {
-    if (res->exit_code == EXIT_USAGE && *res->message)
+    if ((res->exit_code == EXIT_USAGE || (res->exit_code && !*res->run_id)) && *res->message)
         rb_showf(stderr, a->o.masker, "runbook: %s\n", res->message);
     return res->exit_code;
 }
@@ -242,8 +251,12 @@ static int start(run_args *a, const char *name)
         a->o.catalog = cat;
         a->ui->rto_ms = l.rb->rto_ms;
         rb_run_result res;
+        rb_diags callee_diags;
+        rb_diags_init(&callee_diags);
+        a->o.diags = &callee_diags;
         rb_exec_install_signals();
         rb_exec_run(l.rb, &l.graph, inputs, &a->o, &res);
+        print_callee_diags(&callee_diags);
         rc = finish(a, &res);
         if (a->o.from_step && res.exit_code == EXIT_USAGE && !*res.run_id)
             rb_showf(stderr, NULL, "runbook run: nothing was run\n");
@@ -316,8 +329,12 @@ static int resume(run_args *a, const char *arg)
         a->o.catalog = cat;
         a->ui->rto_ms = l.rb->rto_ms;
         rb_run_result res;
+        rb_diags callee_diags;
+        rb_diags_init(&callee_diags);
+        a->o.diags = &callee_diags;
         rb_exec_install_signals();
         rb_exec_resume(l.rb, &l.graph, run_id, &a->o, &res);
+        print_callee_diags(&callee_diags);
         if (res.exit_code != 0 && *res.message && res.exit_code != 130)
             rb_showf(stderr, a->o.masker, "runbook resume: %s\n", res.message);
         rc = res.exit_code;

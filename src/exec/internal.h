@@ -68,6 +68,7 @@ typedef struct run {
     int rollback_pending;   /* resume: a rollback was in progress; finish it */
     json_t *replay;         /* resume: the journal's records (borrowed), for called runbooks */
     char halt[256];         /* resume: why it stopped inside a called runbook ("" if it did not) */
+    int lock_warned;        /* top run: the system-wide lock's warning was shown (once a run) */
     conn_slot *conns;       /* one per target of rb, by index */
     json_t *forward;        /* resume --mark-done/--retry-failed, run --from: what to journal */
     int undo_tried, undo_failed; /* undo steps run by this process's rollback, and failed ones */
@@ -134,10 +135,14 @@ typedef struct spawn_ctx {
 void exec_spawn_ctx_init(spawn_ctx *sc, run *r, const invocation *inv);
 /* The action's on_spawn: journals the child's process group (takes r->mu). survivors.c. */
 void exec_journal_spawn(void *ctx, pid_t pgid);
-/* The whole call tree checked before the first step: every called runbook loads, has no cycle,
- * and finds the secrets from the environment it reads; every confirmation can be answered (a
- * terminal, or --yes for those it may answer). -1 with a message. call.c. */
-int exec_preflight_calls(const rb_runbook *rb, const rb_exec_opts *o, char *err, size_t len);
+/* The whole call tree checked before the first step: each distinct called runbook is found,
+ * passes the checks `validate` runs (its errors added to o->diags), can run in this build, and
+ * reads its secrets as its call will (present, long enough, no id word); every confirmation
+ * can be answered (a terminal, or --yes for those it may answer). 0, or the exit code (1 an
+ * invalid callee, 2 otherwise) with a message naming the callee and the reason. call.c. */
+int exec_preflight_calls(run *r, char *err, size_t len);
+/* A called runbook's secrets, read and checked as its call under `caller` will (run.c). */
+int exec_secrets_ready(const rb_runbook *rb, run *caller, char *err, size_t len);
 /* Runs a called runbook (RB_AT_CALLS_RUNBOOK): call.c. */
 int exec_call_runbook(run *r, const invocation *inv, const json_t *params, act_result *res);
 

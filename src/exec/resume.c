@@ -517,8 +517,12 @@ static void resume_locked(run *r, const char *run_id, rb_run_result *res)
         exec_resume_prepare(r, j.run_end, j.rollback_phase, res->message, sizeof res->message) == 0) {
         r->inputs = json_incref(json_object_get(j.run_start, "inputs"));
         r->runobj = json_pack("{s:s, s:b}", "id", run_id, "dry_run", 0);
-        if (load_secrets(r, res->message, sizeof res->message) == 0)
+        int refused = 0;
+        if (load_secrets(r, res->message, sizeof res->message) == 0 &&
+            (refused = exec_preflight_calls(r, res->message, sizeof res->message)) == 0)
             resume_body(r, &j, res);
+        else if (refused)
+            res->exit_code = refused; /* nothing ran: the call tree was refused first */
     }
     r->replay = NULL;
     json_decref(j.records);

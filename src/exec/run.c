@@ -234,6 +234,21 @@ int load_secrets(run *r, char *err, size_t len)
     return 0;
 }
 
+/* A called runbook's secrets read as its call will read them (under `caller`'s chain, for the
+ * word check), into a masker of their own that is let go at once: preflight. 0, or -1 with
+ * the reason in err, which names the secret, never its value. */
+int exec_secrets_ready(const rb_runbook *rb, run *caller, char *err, size_t len)
+{
+    run probe;
+    memset(&probe, 0, sizeof probe);
+    probe.rb = rb, probe.o = caller->o, probe.parent = caller;
+    probe.masker = rb_masker_new();
+    int rc = probe.masker ? load_secrets(&probe, err, len) : (snprintf(err, len, "out of memory"), -1);
+    json_decref(probe.secrets);
+    rb_masker_free(probe.masker);
+    return rc;
+}
+
 static json_t *env_object(void)
 {
     json_t *o = json_object();
@@ -553,19 +568,52 @@ static void holder_user(const rb_lock_holder *h, char *buf, size_t size)
         snprintf(buf, size, "user ?");
 }
 
+/* The one line a run prints when the system-wide lock is not in force: two operators are then
+ * not kept apart, which they would otherwise assume. Once a run, calls included. */
+static void warn_no_system_lock(run *r, const char *dir, const char *why)
+{
+    run *top = r;
+    while (top->parent)
+        top = top->parent;
+    if (top->lock_warned)
+        return;
+    top->lock_warned = 1;
+    char text[600];
+    snprintf(text, sizeof text, "warning: runs by other operators on this machine are not kept apart from this one: "
+             "the system lock folder %s cannot be used (%s); to fix, as root: %ssystemd-tmpfiles --create, or run "
+             "runbook once", dir, why, strstr(why, "missing") ? "" : "remove that folder, then ");
+    rb_event ev = {.kind = RB_EV_NOTE, .text = text};
+    emit(r, &ev);
+}
+
+/* "held by run X (pid N) of user U": the system folder's holder as the kernel names it. */
+static void describe_holder(const rb_lock_holder *h, char *buf, size_t size)
+{
+    char who[96];
+    holder_user(h, who, sizeof who);
+    if (h->pid > 0)
+        snprintf(buf, size, "held by run %s (pid %ld) of %s", *h->run_id ? h->run_id : "?", h->pid, who);
+    else
+        snprintf(buf, size, "held by a run the kernel did not name");
+}
+
 /* Adds the system-wide lock to a held per-user one, so a run under another state folder (another
  * operator, sudo, another HOME) is kept apart too; when refused, the per-user lock is let go and
- * err names the holder. A system folder that cannot be used leaves the per-user lock alone. */
-static int add_system_lock(rb_lock **lock, const char *name, const char *run_id, char *err, size_t len)
+ * err names the holder. A system folder that cannot be used leaves the per-user lock alone, and
+ * says so once (see warn_no_system_lock). */
+static int add_system_lock(run *r, rb_lock **lock, const char *name, const char *run_id, char *err, size_t len)
 {
     rb_lock_holder h = {{0}, 0, -1};
     const char *dir = getenv("RUNBOOK_LOCK_DIR"); /* tests give each simulated machine its own */
-    if (rb_lock_acquire_system(*lock, dir && *dir ? dir : RB_LOCK_SYSTEM_DIR, name, run_id, &h) != RB_LOCK_BUSY)
+    dir = dir && *dir ? dir : RB_LOCK_SYSTEM_DIR;
+    char why[200] = "", held[200];
+    int rc = rb_lock_acquire_system(*lock, dir, name, run_id, &h, why, sizeof why);
+    if (rc == RB_LOCK_NO_SYSTEM)
+        warn_no_system_lock(r, dir, why);
+    if (rc != RB_LOCK_BUSY)
         return 0;
-    char who[96];
-    holder_user(&h, who, sizeof who);
-    snprintf(err, len, "lock \"%s\" is held by run %s (pid %ld) of %s, under another state folder: one run at a time",
-             name, *h.run_id ? h.run_id : "?", h.pid, who);
+    describe_holder(&h, held, sizeof held);
+    snprintf(err, len, "lock \"%s\" is %s, under another state folder: one run at a time", name, held);
     rb_lock_release(*lock);
     *lock = NULL;
     return RB_LOCK_BUSY;
@@ -590,7 +638,7 @@ int take_lock(run *r, const char *name, const char *run_id, rb_lock **lock, char
     else if (rc != 0)
         snprintf(err, len, "cannot take the run's lock under %s: %s", r->o->state_dir, strerror(errno));
     else
-        rc = add_system_lock(lock, name, run_id, err, len);
+        rc = add_system_lock(r, lock, name, run_id, err, len);
     return rc;
 }
 
@@ -621,10 +669,11 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
         res->exit_code = 2, res->outcome = RB_OUT_FAILED;
         return 2;
     }
+    int refused = 0; /* the call tree's preflight: its exit code */
     if (run_init(&r, rb, g, o, inputs) != 0) {
         snprintf(res->message, sizeof res->message, "out of memory");
     } else if (load_secrets(&r, res->message, sizeof res->message) == 0 &&
-               exec_preflight_calls(rb, o, res->message, sizeof res->message) == 0 &&
+               (refused = exec_preflight_calls(&r, res->message, sizeof res->message)) == 0 &&
                exec_from_prepare(&r, res->message, sizeof res->message) == 0 &&
                create_journal(&r, res->message, sizeof res->message) == 0) {
         snprintf(res->run_id, sizeof res->run_id, "%s", rb_journal_run_id(r.journal));
@@ -638,7 +687,7 @@ int rb_exec_run(const rb_runbook *rb, const rb_graph *g, json_t *inputs, const r
             snprintf(res->message, sizeof res->message, "cannot write the journal %s", rb_journal_path(r.journal));
     }
     if (code == 2)
-        res->exit_code = 2, res->outcome = RB_OUT_FAILED;
+        res->exit_code = refused ? refused : 2, res->outcome = RB_OUT_FAILED;
     rb_lock_release(lock);
     run_free(&r);
     rb_actions_global_cleanup(); /* every thread of the run has ended */
@@ -705,7 +754,10 @@ static int take_callee_lock(run *parent, const rb_runbook *callee, rb_lock **loc
     rb_lock_holder h = {{0}, 0, -1};
     char err[300];
     int rc = rb_lock_acquire(parent->o->state_dir, lock_name(callee), rb_journal_run_id(parent->journal), lock, &h);
-    if (rc == 0 && add_system_lock(lock, lock_name(callee), rb_journal_run_id(parent->journal), err, sizeof err) != 0) {
+    pthread_mutex_lock(parent->mu); /* a warning it prints is an event: one at a time */
+    int sys = rc == 0 ? add_system_lock(parent, lock, lock_name(callee), rb_journal_run_id(parent->journal), err, sizeof err) : 0;
+    pthread_mutex_unlock(parent->mu);
+    if (sys != 0) {
         rb_act_fail(res, RB_OUT_FAILED, "refused", "%s", err);
         return -1;
     }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -220,42 +221,59 @@ int rb_lock_query(const char *state_dir, const char *name, rb_lock_holder *holde
 
 /* ---- the system-wide lock ---- */
 
-/* The system folder is trusted only as root made it: a folder (not a link), root's, sticky, so
- * no user can remove or replace another's lock file. Root creates it (1777, sticky). */
-static int system_dir_ready(const char *dir)
+/* Root makes the folder: 0700 first, so nobody can put anything in it before it is root's and
+ * sticky, then 1777 through a descriptor that did not follow a link. */
+static void create_system_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) != 0)
+        return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == 0 && S_ISDIR(st.st_mode) && fchmod(fd, 01777) != 0) {
+        /* left 0700: the check below says so */
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+/* The system folder is trusted only as root made it: a folder (not a link), root's, mode 1777
+ * (sticky, so no user can remove or replace another's lock file; writable by all, so every
+ * operator can take a lock in it). Root creates it when missing; nobody else does, since a
+ * folder a user made is theirs to empty. 0, or -1 with the reason in why. */
+static int system_dir_ready(const char *dir, char *why, size_t len)
 {
     struct stat st;
-    if (lstat(dir, &st) != 0 && errno == ENOENT && geteuid() == 0) {
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-            return -1;
-        if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 && !(st.st_mode & S_ISVTX))
-            chmod(dir, 01777);
-    }
+    if (lstat(dir, &st) != 0 && errno == ENOENT && geteuid() == 0)
+        create_system_dir(dir);
     if (lstat(dir, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || !(st.st_mode & S_ISVTX)) {
-        errno = EPERM;
-        return -1;
-    }
+        return snprintf(why, len, "%s", errno == ENOENT ? "it is missing" : strerror(errno)), -1;
+    if (!S_ISDIR(st.st_mode))
+        return snprintf(why, len, "it is not a folder"), -1;
+    if (st.st_uid != 0)
+        return snprintf(why, len, "it is owned by uid %ld, not root", (long)st.st_uid), -1;
+    if ((st.st_mode & 07777) != 01777)
+        return snprintf(why, len, "its mode is %04o, not 1777", (unsigned)(st.st_mode & 07777)), -1;
     return 0;
 }
 
-/* Opens (creating, readable and writable by all) <dir>/<name>.lock, never through a symlink.
- * A file another user made private is still opened read-only: flock needs no write access, so
- * it still excludes, and only the holder's details are lost. */
+/* Opens (creating, readable and writable by all) <dir>/<name>.lock, never through a symlink,
+ * and never waiting (O_NONBLOCK: a FIFO planted under the name must not hang the run). A file
+ * another user made private is still opened read-only: flock needs no write access, so it
+ * still excludes, and only the holder's details are lost. */
 static int open_system_file(const char *dir, const char *name, int *writable)
 {
     char path[PATH_MAX];
+    const int how = O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
     if (snprintf(path, sizeof path, "%s/%s.lock", dir, name) >= (int)sizeof path)
         return errno = ENAMETOOLONG, -1;
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | how, 0666);
     if (fd >= 0)
         fchmod(fd, 0666); /* whatever the umask: every user's runs take this file */
     else if (errno == EEXIST)
-        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        fd = open(path, O_RDWR | how);
     *writable = fd >= 0;
     if (fd < 0 && errno == EACCES)
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = open(path, O_RDONLY | how);
     struct stat st;
     if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
         close(fd);
@@ -264,21 +282,69 @@ static int open_system_file(const char *dir, const char *name, int *writable)
     return fd;
 }
 
+/* The pid the kernel names as holding a flock on the file st describes (/proc/locks), or 0. */
+static long kernel_holder_pid(const struct stat *st)
+{
+    FILE *f = fopen("/proc/locks", "re");
+    char line[256];
+    long found = 0;
+    while (f && !found && fgets(line, sizeof line, f)) {
+        char kind[16];
+        long pid;
+        unsigned maj, min;
+        unsigned long ino;
+        if (strstr(line, "->")) /* a waiter, not a holder */
+            continue;
+        if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", kind, &pid, &maj, &min, &ino) == 5 &&
+            !strcmp(kind, "FLOCK") && maj == major(st->st_dev) && min == minor(st->st_dev) && ino == st->st_ino)
+            found = pid;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* Who holds the system lock, as the kernel says it: the pid from /proc/locks, the user who
+ * owns that process; the run id from the file's text only when the text names that pid (any
+ * user may write the text). All unknown when the kernel does not say. */
+static void read_system_holder(int fd, rb_lock_holder *h)
+{
+    rb_lock_holder said;
+    struct stat st, proc;
+    char path[64];
+    read_holder(fd, &said);
+    *h = (rb_lock_holder){{0}, 0, -1};
+    long pid = fstat(fd, &st) == 0 ? kernel_holder_pid(&st) : 0;
+    snprintf(path, sizeof path, "/proc/%ld", pid);
+    if (pid <= 0 || stat(path, &proc) != 0)
+        return;
+    h->pid = pid;
+    h->uid = (long)proc.st_uid;
+    if (said.pid == pid && said.uid == h->uid)
+        snprintf(h->run_id, sizeof h->run_id, "%s", said.run_id);
+}
+
 int rb_lock_acquire_system(rb_lock *lock, const char *sys_dir, const char *name, const char *run_id,
-                           rb_lock_holder *holder)
+                           rb_lock_holder *holder, char *why, size_t whylen)
 {
     int writable;
+    char ignored[8];
+    if (!why)
+        why = ignored, whylen = sizeof ignored;
+    *why = 0;
     if (!lock || !rb_lock_name_valid(name) || !run_id_valid(run_id) || !sys_dir)
         return errno = EINVAL, -1;
-    if (system_dir_ready(sys_dir) != 0)
+    if (system_dir_ready(sys_dir, why, whylen) != 0)
         return RB_LOCK_NO_SYSTEM;
     int fd = open_system_file(sys_dir, name, &writable);
     if (fd < 0)
-        return RB_LOCK_NO_SYSTEM;
+        return snprintf(why, whylen, "its file %s.lock cannot be opened: %s", name, strerror(errno)), RB_LOCK_NO_SYSTEM;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int busy = errno == EWOULDBLOCK;
         if (busy && holder)
-            read_holder(fd, holder);
+            read_system_holder(fd, holder);
+        else if (!busy)
+            snprintf(why, whylen, "its file %s.lock cannot be locked: %s", name, strerror(errno));
         close(fd);
         return busy ? RB_LOCK_BUSY : RB_LOCK_NO_SYSTEM;
     }

@@ -212,7 +212,7 @@ static void system_lock_spans_state_folders(void **state)
     if (child == 0) {
         rb_lock *l;
         int ok = rb_lock_acquire(dir_a, "dr", "run-a", &l, NULL) == 0 &&
-                 rb_lock_acquire_system(l, sys, "dr", "run-a", NULL) == 0;
+                 rb_lock_acquire_system(l, sys, "dr", "run-a", NULL, NULL, 0) == 0;
         char c = ok ? 'y' : 'n';
         if (write(ready[1], &c, 1) != 1)
             _exit(1);
@@ -227,38 +227,90 @@ static void system_lock_spans_state_folders(void **state)
     if (geteuid() != 0) {
         /* a folder of ours is not trusted: only the per-user lock holds */
         assert_int_equal(c, 'n');
-        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-b", &h), RB_LOCK_NO_SYSTEM);
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-b", &h, NULL, 0), RB_LOCK_NO_SYSTEM);
     } else {
         assert_int_equal(c, 'y');
-        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-b", &h), RB_LOCK_BUSY);
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-b", &h, NULL, 0), RB_LOCK_BUSY);
         assert_string_equal(h.run_id, "run-a");
+        assert_int_equal(h.pid, child);
+        assert_int_equal(h.uid, (long)geteuid());
+        /* the file is writable by all: text naming another pid is not believed, the kernel is */
+        char file[160];
+        snprintf(file, sizeof file, "%s/dr.lock", sys);
+        FILE *f = fopen(file, "w");
+        assert_non_null(f);
+        fprintf(f, "forged-run 1 0\n");
+        fclose(f);
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-b", &h, NULL, 0), RB_LOCK_BUSY);
+        assert_string_equal(h.run_id, "");
         assert_int_equal(h.pid, child);
         assert_int_equal(h.uid, (long)geteuid());
     }
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     if (geteuid() == 0)
-        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-b", &h), 0);
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-b", &h, NULL, 0), 0);
     rb_lock_release(l);
     close(ready[0]);
     close(ready[1]);
 }
 
-/* A system folder that is not root's sticky folder (or is a symlink to one) is not used. */
+/* A system folder that is not root's 1777 folder (or is a symlink to one) is not used, and the
+ * reason says what is wrong with it. */
 static void untrusted_system_folder_is_not_used(void **state)
 {
-    char sys[128], link[128], dir[128];
+    char sys[128], link[128], dir[128], why[200], missing[160];
     snprintf(sys, sizeof sys, "%s/sys", root);
     snprintf(link, sizeof link, "%s/link", root);
+    snprintf(missing, sizeof missing, "%s/sys/none", root);
     state_dir(dir, sizeof dir);
     assert_int_equal(mkdir(sys, 0777), 0);
     assert_int_equal(chmod(sys, 0777), 0); /* not sticky: anyone could remove a lock file */
     rb_lock *l;
     assert_int_equal(rb_lock_acquire(dir, "dr", "run-x", &l, NULL), 0);
-    assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-x", NULL), RB_LOCK_NO_SYSTEM);
+    if (geteuid() == 0) {
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-x", NULL, why, sizeof why), RB_LOCK_NO_SYSTEM);
+        assert_string_equal(why, "its mode is 0777, not 1777");
+        assert_int_equal(chmod(sys, 01755), 0); /* sticky, but other operators cannot make files */
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-x", NULL, why, sizeof why), RB_LOCK_NO_SYSTEM);
+        assert_string_equal(why, "its mode is 1755, not 1777");
+        assert_int_equal(chown(sys, 1234, 0), 0);
+        assert_int_equal(chmod(sys, 01777), 0);
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-x", NULL, why, sizeof why), RB_LOCK_NO_SYSTEM);
+        assert_string_equal(why, "it is owned by uid 1234, not root");
+        assert_int_equal(chown(sys, 0, 0), 0);
+    } else {
+        assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-x", NULL, why, sizeof why), RB_LOCK_NO_SYSTEM);
+        assert_non_null(strstr(why, "not root"));
+    }
     assert_int_equal(chmod(sys, 01777), 0);
     assert_int_equal(symlink(sys, link), 0);
-    assert_int_equal(rb_lock_acquire_system(l, link, "dr", "run-x", NULL), RB_LOCK_NO_SYSTEM);
+    assert_int_equal(rb_lock_acquire_system(l, link, "dr", "run-x", NULL, why, sizeof why), RB_LOCK_NO_SYSTEM);
+    assert_string_equal(why, "it is not a folder");
+    if (geteuid() != 0) { /* nobody but root creates it */
+        assert_int_equal(rb_lock_acquire_system(l, missing, "dr", "run-x", NULL, why, sizeof why), RB_LOCK_NO_SYSTEM);
+        assert_string_equal(why, "it is missing");
+    }
+    rb_lock_release(l);
+}
+
+/* Root creates a missing system folder as root's, mode 1777, and uses it. */
+static void root_creates_the_system_folder(void **state)
+{
+    if (geteuid() != 0)
+        skip();
+    char sys[128], dir[128];
+    struct stat st;
+    snprintf(sys, sizeof sys, "%s/made", root);
+    state_dir(dir, sizeof dir);
+    rb_lock *l;
+    mode_t old = umask(022);
+    assert_int_equal(rb_lock_acquire(dir, "dr", "run-x", &l, NULL), 0);
+    assert_int_equal(rb_lock_acquire_system(l, sys, "dr", "run-x", NULL, NULL, 0), 0);
+    umask(old);
+    assert_int_equal(lstat(sys, &st), 0);
+    assert_int_equal(st.st_uid, 0);
+    assert_int_equal(st.st_mode & 07777, 01777);
     rb_lock_release(l);
 }
 
@@ -288,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(lock_names_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(system_lock_spans_state_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(untrusted_system_folder_is_not_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(root_creates_the_system_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(state_folder_others_may_write_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
