@@ -371,7 +371,10 @@ static int joined_here(const shlex *x)
         if (f->kind != F_TOP && f->kind != F_CMDSUB)
             continue;
         command_kind k = f->rule ? f->rule->kind : CK_NAMES;
-        if ((f->evaluates && f->evaluates != NAMED_AT_RUN_TIME) || k == CK_JOINED || (k == CK_SHELL && f->prev_c))
+        /* [[ and let evaluate arithmetic, which the arithmetic names stand for; a string test
+         * [[ -n $v ]] runs nothing */
+        int runs = f->evaluates && f->evaluates != NAMED_AT_RUN_TIME && strcmp(f->evaluates, "[[") && strcmp(f->evaluates, "let");
+        if (runs || k == CK_JOINED || (k == CK_SHELL && f->prev_c))
             return 1;
     }
     return 0;

@@ -241,6 +241,7 @@ static const accepted accepted_table[] = {
     {"x=${{ inputs.x }}; echo \"${x:-none}\" \"${#x}\"", "W:0"},
     {"printf '%s\\n' ${{ inputs.x }}", "W:1"},
     {"[ -n ${{ inputs.x }} ]", "W:1"},
+    {"v=${{ inputs.x }}; [[ -n $v && $v == a* ]] || echo \"$v\"", "W:0"},
 };
 
 static void accepted_scripts(void **state)
@@ -353,6 +354,7 @@ static const refused refused_table[] = {
     {"f() { echo $(( $1 + 1 )); }; f ${{ inputs.x }}", 31, "$1"},
     {"u=${{ inputs.x }}; ssh host \"systemctl restart $u\"", 2, "as code"},
     {"v=${{ inputs.x }}; eval \"$v\"", 2, "as code"},
+    {"v=${{ inputs.x }}; trap \"echo $v\" EXIT", 2, "as code"},
     {"n=${{ inputs.x }}; echo $[n]", 24, "$[ ]"},
 };
 
