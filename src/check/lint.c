@@ -147,9 +147,8 @@ static int atom_may_be_dash(const char *p)
  * anything else this reading does not follow counts as yes. */
 static int pattern_may_start_with_dash(const char *p)
 {
-    size_t n = strlen(p);
     p += *p == '^';
-    n -= p[-1] == '^' ? 1 : 0;
+    size_t n = strlen(p);
     if (*p != '(' || n < 3 || strcmp(p + n - 2, ")$"))
         return strchr(p, '|') || atom_may_be_dash(p);
     p += 1 + (p[1] == '?' && p[2] == ':') * 2;
