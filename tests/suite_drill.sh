@@ -23,7 +23,7 @@ drill() { # mode...: runs the drill, sets code, out, dir
     code=$?
     out=$(<"$tmp/out")
     dir=$(sed -n 's/^kept: //p' "$tmp/out" | tail -1)
-    [[ $code == 0 ]] || tail -40 "$tmp/out"
+    [[ $code == 0 ]] || { grep -n "FAIL" "$tmp/out"; tail -40 "$tmp/out"; } # the failing checks first: the tail alone hides them
 }
 puts() { python3 -c '
 import json, sys
