@@ -116,6 +116,43 @@ refused_at eval 13:18 'a ${{ }} as an argument of eval is refused'
 printf '%s\n' 'echo $((1 + ${{ inputs.x }}))' | runbook arith
 refused_at arith 13:19 'a ${{ }} inside arithmetic is refused'
 
+# ---- where bash reads a value as code or as a name (found by an audit: these ran the value) ----
+
+printf '%s\n' 'alias greet=${{ inputs.x }}' 'greet' | runbook alias
+refused_at alias 13:19 'a ${{ }} as an argument of alias is refused'
+hostile alias
+printf '%s\n' 'printf -v "${{ inputs.x }}" %s 1' | runbook printf-v
+refused_at printf-v 13:18 'a ${{ }} as an argument of printf is refused'
+printf '%s\n' 'n=${{ inputs.x }}' 'echo $((n))' | runbook arith-flow
+refused_at arith-flow 13:9 "this value reaches the script's line 2, where bash evaluates it"
+
+# An int input may flow into arithmetic; run here with bash as /bin/sh (a private mount), the
+# shell of other systems and of most ssh logins.
+cat >"$work/count.yaml" <<'EOF'
+runbook: count
+version: 1
+title: t
+inputs:
+  n: { type: int }
+steps:
+  - id: s
+    effect: read
+    shell: |
+      n=${{ inputs.n }}
+      echo "next $((n + 1)) from $(readlink -f /bin/sh)"
+EOF
+as_bash() { unshare -m sh -c 'mount --bind /bin/bash /bin/sh && exec "$@"' sh "$@"; }
+if as_bash true 2>/dev/null; then
+    (cd "$work/d" && as_bash timeout -k 5 60 "$bin" run "$work/count.yaml" --yes --state-dir "$work/state" --set n=41 \
+        </dev/null >"$work/out" 2>"$work/err")
+    check "count: an int flows into bash's arithmetic" has "$(printed)" "next 42 from"
+    (cd "$work/d" && as_bash timeout -k 5 60 "$bin" run "$work/count.yaml" --yes --state-dir "$work/state" \
+        --set "n=a[\$(touch $M)]" </dev/null >"$work/out" 2>"$work/err")
+    check "count: a hostile value is no int: refused, and nothing ran" absent "$M"
+else
+    echo "SKIP: unshare -m (bash as /bin/sh) is not available here"
+fi
+
 # ---- a secret as a word of a command is in that command's argv ----
 
 printf '%s\n' 'sh -c : ${{ secrets.pw }}' | runbook secret-word

@@ -79,6 +79,8 @@ typedef rb_static_type (*rb_type_of_ref_fn)(const rb_ref *ref, void *ctx);
 typedef void (*rb_type_issue_fn)(size_t offset, int is_warning, const char *message, void *ctx);
 /* Checks every comparison of `e` whose operand types are both known. */
 void rb_expr_check_types(const rb_expr *e, rb_type_of_ref_fn type_of, rb_type_issue_fn issue, void *ctx);
+/* The type of `e`'s value, as far as `type_of` knows its names. */
+rb_static_type rb_expr_static_type(const rb_expr *e, rb_type_of_ref_fn type_of, void *ctx);
 
 /* Regex literals on the right of =~ / !~ are compiled at parse time; a bad one is a parse error
  * whose offset points at the offending character inside the literal. */
@@ -144,11 +146,17 @@ void rb_duration_format(long long ms, char *buf, size_t len);
  * ${{ }}. */
 typedef enum { RB_SHELL_WORD = 1, RB_SHELL_QUOTED = 2 } rb_shell_form;
 
+/* Where a value also goes, besides its place: a variable (or $1) that bash evaluates as
+ * arithmetic or as a name, or that a shell runs as code. Only a number is safe there. */
+typedef enum { RB_SHELL_STAYS = 0, RB_SHELL_EVALUATED = 1, RB_SHELL_RUN = 2 } rb_shell_flow;
+
 typedef struct rb_shell_part {
     size_t offset;        /* of its "${{" in the script */
     unsigned char form;   /* rb_shell_form */
     unsigned char argv;   /* part of a command's words (so of some process's argv), not of a
                            * here-document body or of an assignment before the command */
+    unsigned char flow;   /* rb_shell_flow */
+    unsigned int flow_line; /* the script's line (from 1) where it is evaluated or run */
 } rb_shell_part;
 
 typedef struct rb_shell_error {
@@ -161,9 +169,13 @@ typedef struct rb_shell_error {
  * fills parts[] for the first `nparts` ${{ }}. Returns how many there are, or -1 with *err set
  * (err may be NULL) when a ${{ }} stands where the shell would not expand it as one value
  * (single quotes, a quoted here-document, after a backslash, a comment, backquotes, ${...},
- * arithmetic, an argument of eval/let/[[/trap) or when some construct cannot be followed to its
- * end (unterminated quotes or here-documents, an unmatched parenthesis). The checker and the
- * executor both call it: what validate accepts is what run renders. */
+ * arithmetic), where bash would read it as code or as a name (an argument of eval, ssh, read,
+ * declare -i, ... : docs/language.md), or when some construct cannot be followed to its end
+ * (unterminated quotes or here-documents, an unmatched parenthesis). A value given to a
+ * variable that the script evaluates or runs is not refused here: its part's `flow` says so,
+ * and the caller allows only a number there (the checker by static type, the renderer by the
+ * value). Without room in parts[] for it, that is refused too. The checker and the executor
+ * both call it: what validate accepts is what run renders. */
 long rb_shell_scan(const char *script, size_t len, rb_shell_part *parts, size_t nparts, rb_shell_error *err);
 
 /* Renders the shell template `t` parsed from `script`: calls rb_shell_scan (a refusal is an

@@ -45,6 +45,21 @@ static void check_exprs(checker *c, const rb_node *n, const rb_step *s, ref_scop
     }
 }
 
+/* A value that the script also evaluates (bash arithmetic, a name) or runs as code: only a
+ * number is safe there, so its expression must be known to give one. */
+static void flows_are_numbers(checker *c, const rb_node *n, const rb_template *t, const rb_shell_part *parts)
+{
+    for (size_t i = 0; i < rb_template_parts(t); i++) {
+        if (!parts[i].flow || c_static_type(c, n, rb_template_part(t, i, NULL)) == RB_T_NUMBER)
+            continue;
+        int run = parts[i].flow == RB_SHELL_RUN;
+        c_error(c, n, parts[i].offset, "this value reaches the script's line %u, where %s: a value like %s would run",
+                parts[i].flow_line, run ? "a shell runs it as code" : "bash evaluates it as arithmetic or as a name",
+                run ? "$(cmd)" : "a[$(cmd)]");
+        rb_diag_hint(c->d, "%s", "only a number may go there: give the input type int, or compare it as data ([ \"$n\" -lt 5 ] reads it, $((n)) evaluates it)");
+    }
+}
+
 /* In a shell script or an ssh command each value reaches the script in an environment
  * variable that the text reads by name; rb_shell_scan (the lexer the executor renders with)
  * refuses the places where that reference would not expand as one value, or where the script
@@ -61,6 +76,7 @@ static void check_shell_words(checker *c, const rb_node *n)
         if (se.hint)
             rb_diag_hint(c->d, "%s", se.hint);
     } else if (parts) {
+        flows_are_numbers(c, n, t, parts);
         lint_secret_in_shell(c, n, t, parts);
     }
     free(parts);

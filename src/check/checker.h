@@ -43,6 +43,8 @@ void c_warn(checker *c, const rb_node *n, const char *rule, const char *fmt, ...
 ref_summary c_template(checker *c, const rb_node *n, const rb_step *step, ref_scope scope);
 /* An expression scalar (when, assert, until), with or without ${{ }} around it. */
 ref_summary c_expression(checker *c, const rb_node *n, const rb_step *step, ref_scope scope);
+/* The static type of one expression of template scalar `n`. */
+rb_static_type c_static_type(checker *c, const rb_node *n, const rb_expr *e);
 /* Every scalar under `n` as a template. */
 ref_summary c_template_tree(checker *c, const rb_node *n, const rb_step *step, ref_scope scope);
 

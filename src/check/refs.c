@@ -365,6 +365,12 @@ static rb_static_type ref_type(const rb_ref *r, void *ctx)
     return RB_T_UNKNOWN;
 }
 
+rb_static_type c_static_type(checker *c, const rb_node *n, const rb_expr *e)
+{
+    walk w = {.c = c, .n = n};
+    return rb_expr_static_type(e, ref_type, &w);
+}
+
 static void type_issue(size_t offset, int is_warning, const char *message, void *ctx)
 {
     walk *w = ctx;

@@ -28,6 +28,7 @@ typedef enum { F_TOP, F_CMDSUB, F_DQ, F_BQ, F_BRACE, F_ARITH, F_HEREDOC } frame_
  * (escaped, too many to keep), which matches any name. `use` is where it was met. */
 typedef struct span {
     size_t at, len, use;
+    size_t part; /* tainted: the ${{ }} that gave the value */
 } span;
 
 #define MAX_NAMES 64
@@ -224,7 +225,7 @@ static span name_at(const shlex *x, size_t at, size_t use)
     else
         while (end < x->len && is_name_char((unsigned char)x->s[end], end == at))
             end++;
-    return (span){at, end - at, use};
+    return (span){at, end - at, use, 0};
 }
 
 /* The name of a NAME= word read from `from` to `to`: unreadable (len 0, any name) when a line
@@ -233,15 +234,15 @@ static span name_before(const shlex *x, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++)
         if (!is_name_char((unsigned char)x->s[i], i == from))
-            return (span){0, 0, from};
-    return (span){from, to - from, from};
+            return (span){0, 0, from, 0};
+    return (span){from, to - from, from, 0};
 }
 
 /* The name at the start of a word NAME or NAME=value. */
 static span name_prefix(const shlex *x, size_t from, size_t to)
 {
     span v = name_at(x, from, from);
-    return v.len && v.at + v.len <= to ? v : (span){0, 0, from};
+    return v.len && v.at + v.len <= to ? v : (span){0, 0, from, 0};
 }
 
 static void add_name(name_set *set, span v)
@@ -249,7 +250,7 @@ static void add_name(name_set *set, span v)
     if (set->n < MAX_NAMES)
         set->v[set->n++] = v;
     else
-        set->v[MAX_NAMES - 1] = (span){0, 0, v.use}; /* too many to keep: stands for any name */
+        set->v[MAX_NAMES - 1] = (span){0, 0, v.use, v.part}; /* too many to keep: stands for any name */
 }
 
 static int same_name(const shlex *x, span a, span b)
@@ -285,7 +286,7 @@ static void taint(shlex *x, span v)
         fail(x, x->at, "use a variable of your own, and write the shell's variables in the script", "%s", msg);
         return;
     }
-    add_name(&x->tainted, (span){v.at, v.len, x->at});
+    add_name(&x->tainted, (span){v.at, v.len, x->at, x->found});
 }
 
 /* The command frame (or here-document body) a ${{ }} is in: it decides whether the value
@@ -358,7 +359,7 @@ static void record(shlex *x, rb_shell_form form)
     if (argv && !x->argv_tpl)
         x->argv_tpl = x->at + 1;
     if (x->found < x->nparts)
-        x->parts[x->found] = (rb_shell_part){x->at, (unsigned char)form, (unsigned char)argv};
+        x->parts[x->found] = (rb_shell_part){x->at, (unsigned char)form, (unsigned char)argv, RB_SHELL_STAYS, 0};
     x->found++;
     advance(x);
 }
@@ -399,21 +400,33 @@ static int line_of(const shlex *x, size_t at)
     return line;
 }
 
-/* A variable given a value, met where bash evaluates or a shell runs it: the value would run. */
-static int flows_into(shlex *x, const name_set *uses, const char *what, const char *hint)
+/* A part whose value reaches a place where bash evaluates or a shell runs it: flagged for the
+ * caller (only a number may go there), or refused when parts[] has no room for it. */
+static int flag_part(shlex *x, size_t part, rb_shell_flow flow, int line, size_t at, const char *msg, const char *hint)
+{
+    if (!x->parts || part >= x->nparts) {
+        fail(x, at, hint, "%s", msg);
+        return -1;
+    }
+    if (!x->parts[part].flow)
+        x->parts[part].flow = (unsigned char)flow, x->parts[part].flow_line = (unsigned)line;
+    return 0;
+}
+
+/* A variable given a value, met where bash evaluates or a shell runs it: the value would run
+ * unless it is a number. */
+static int flows_into(shlex *x, const name_set *uses, rb_shell_flow flow, const char *what, const char *hint)
 {
     char name[48], msg[200];
     for (size_t i = 0; i < x->tainted.n; i++)
         for (size_t j = 0; j < uses->n; j++) {
             span t = x->tainted.v[i], u = uses->v[j];
-            if (u.len && is_positional((unsigned char)x->s[u.at]))
-                continue;
-            if (!same_name(x, t, u))
+            if ((u.len && is_positional((unsigned char)x->s[u.at])) || !same_name(x, t, u))
                 continue;
             quote_name(x, u.len ? u : t, name, sizeof name);
             snprintf(msg, sizeof msg, "this value goes into %s, which the script's line %d %s: a value like a[$(cmd)] would run", name, line_of(x, u.use), what);
-            fail(x, t.use, hint, "%s", msg);
-            return -1;
+            if (flag_part(x, t.part, flow, line_of(x, u.use), t.use, msg, hint) != 0)
+                return -1;
         }
     for (size_t j = 0; j < uses->n && x->argv_tpl; j++) {
         span u = uses->v[j];
@@ -421,17 +434,19 @@ static int flows_into(shlex *x, const name_set *uses, const char *what, const ch
             continue;
         snprintf(msg, sizeof msg, "this value is an argument, and the script's line %d %s $%c (a function's or set's argument): a value like a[$(cmd)] would run",
                  line_of(x, u.use), what, x->s[u.at]);
-        fail(x, x->argv_tpl - 1, hint, "%s", msg);
-        return -1;
+        for (size_t p = 0; p < x->found; p++)
+            if ((p >= x->nparts || !x->parts || x->parts[p].argv) &&
+                flag_part(x, p, flow, line_of(x, u.use), x->argv_tpl - 1, msg, hint) != 0)
+                return -1;
     }
     return 0;
 }
 
 static void check_flows(shlex *x)
 {
-    if (flows_into(x, &x->arith, "evaluates as arithmetic or as a name (bash)",
-                   "compare it as data: [ \"$n\" -lt 5 ] reads a number, $((n)) and [[ $n -eq 5 ]] evaluate it") == 0)
-        flows_into(x, &x->joined, "hands to a shell as code", HINT_JOINED);
+    if (flows_into(x, &x->arith, RB_SHELL_EVALUATED, "evaluates as arithmetic or as a name (bash)",
+                   "only a number may go there: give the input type int, or compare it as data ([ \"$n\" -lt 5 ] reads it, $((n)) evaluates it)") == 0)
+        flows_into(x, &x->joined, RB_SHELL_RUN, "hands to a shell as code", HINT_JOINED);
 }
 
 static void refuse_tpl(shlex *x, const char *where, const char *hint)
@@ -737,7 +752,7 @@ static void end_argument(shlex *x, frame *f, const char *w)
             add_name(&x->arith, name_prefix(x, f->word_at, x->at));
     }
     if (f->rule && !strcmp(f->rule->name, "[[") && listed(w, ARITH_TESTS))
-        add_name(&x->arith, (span){0, 0, f->word_at}); /* [[ a -eq b ]] evaluates both sides */
+        add_name(&x->arith, (span){0, 0, f->word_at, 0}); /* [[ a -eq b ]] evaluates both sides */
     f->prev_v = !strcmp(w, "-v");
     f->prev_c = w[0] == '-' && w[1] != '-' && strchr(w, 'c') != NULL;
 }
@@ -752,7 +767,7 @@ static void end_command_word(shlex *x, frame *f, const char *w)
     if (rule->kind == CK_EVAL)
         f->evaluates = rule->name;
     if (!strcmp(w, "let")) /* let's arguments are arithmetic */
-        add_name(&x->arith, (span){0, 0, f->word_at});
+        add_name(&x->arith, (span){0, 0, f->word_at, 0});
 }
 
 /* The end of a word: reserved words keep the command position; case/esac are counted so that

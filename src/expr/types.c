@@ -122,3 +122,9 @@ void rb_expr_check_types(const rb_expr *e, rb_type_of_ref_fn type_of, rb_type_is
     if (e && type_of && issue)
         walk_types(e->root, &t);
 }
+
+rb_static_type rb_expr_static_type(const rb_expr *e, rb_type_of_ref_fn type_of, void *ctx)
+{
+    typer t = {type_of, NULL, ctx};
+    return e && type_of ? type_of_node(e->root, &t) : RB_T_UNKNOWN;
+}

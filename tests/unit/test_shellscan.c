@@ -371,6 +371,46 @@ static void refused_scripts(void **state)
     }
 }
 
+/* A value given to a variable that the script evaluates: the scan marks its part (where, and
+ * how), the renderer passes a number and refuses anything else, and bash runs the number. */
+static void flows_take_only_numbers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *script;
+        unsigned char flow;
+        unsigned line;
+        const char *out; /* what bash prints with x = 41 */
+    } cases[] = {
+        {"n=${{ inputs.x }}\necho $((n + 1))", RB_SHELL_EVALUATED, 2, "42\n"},
+        {"n=${{ inputs.x }}; [[ $n -eq 41 ]] && echo yes", RB_SHELL_EVALUATED, 1, "yes\n"},
+        {"f() { echo $(( $1 * 2 )); }\nf ${{ inputs.x }}", RB_SHELL_EVALUATED, 1, "82\n"},
+        {"v=${{ inputs.x }}\n\neval \"echo $v\"", RB_SHELL_RUN, 3, "41\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rb_shell_part p[2];
+        rb_shell_error err;
+        assert_int_equal(scan(cases[i].script, p, 2, &err), 1);
+        assert_int_equal(p[0].flow, cases[i].flow);
+        assert_int_equal(p[0].flow_line, cases[i].line);
+        json_t *env;
+        char *text = render(cases[i].script, "41", &env, &err);
+        assert_non_null(text);
+        char *out = run_in("/bin/bash", text, env);
+        assert_string_equal(out, cases[i].out);
+        free(out), free(text), json_decref(env);
+        for (size_t k = 0; hostile[k]; k++) {
+            assert_null(render(cases[i].script, hostile[k], &env, &err));
+            assert_non_null(strstr(err.message, "not a number"));
+            json_decref(env);
+        }
+        assert_null(render(cases[i].script, "4 1", &env, &err));
+        json_decref(env);
+    }
+    /* without room for the mark (no parts[]), the same script is refused */
+    assert_int_equal(scan("n=${{ inputs.x }}; echo $((n))", NULL, 0, NULL), -1);
+}
+
 /* ---- what the shell gets ---- */
 
 static void values_stay_one_literal_word(void **state)
@@ -433,6 +473,7 @@ int main(void)
         cmocka_unit_test(bypass_long_heredoc_delimiter),
         cmocka_unit_test(accepted_scripts),
         cmocka_unit_test(refused_scripts),
+        cmocka_unit_test(flows_take_only_numbers),
         cmocka_unit_test(values_stay_one_literal_word),
         cmocka_unit_test(nul_in_a_value_is_an_error),
     };
