@@ -521,26 +521,7 @@ t_orphan() {
 # Sets fields (key=value; digits make a number) of the last `process` record of the main action
 # of step act, its crc recomputed, as a forged or stale journal would hold them.
 forge_process() {
-    python3 - "$@" <<'PY'
-import json, sys
-def crc32c(data):
-    crc = 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
-path, sets = sys.argv[1], [a.split('=', 1) for a in sys.argv[2:]]
-lines = open(path, 'rb').read().decode().splitlines()
-at = max(i for i, l in enumerate(lines) if '"type":"process","step":"act","kind":"main"' in l)
-rec = json.loads(lines[at])
-del rec['crc']
-for k, v in sets:
-    rec[k] = int(v) if v.isdigit() else v
-body = json.dumps(rec, separators=(',', ':'), ensure_ascii=False)
-lines[at] = body[:-1] + ',"crc":"%08x"}' % crc32c(body.encode())
-open(path, 'w').write('\n'.join(lines) + '\n')
-PY
+    python3 "$src/tests/journal_forge.py" "$1" --last '"type":"process","step":"act","kind":"main"' "${@:2}"
 }
 start_time_of() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; } # field 22
 pgid_of() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f3; }         # field 5

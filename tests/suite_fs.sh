@@ -263,24 +263,7 @@ t_state_forged_journal() {
     rm -f "$D/go" "$D/ran-as"
     # a journal whose input the runbook's pattern forbids (crc recomputed) is refused
     interrupted_run root "$S"
-    python3 - "$S/runs/$rid.jsonl" <<'PY'
-import json, sys
-def crc32c(data):
-    crc = 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
-path = sys.argv[1]
-lines = open(path, 'rb').read().decode().splitlines()
-rec = json.loads(lines[0])
-del rec['crc']
-rec['inputs']['name'] = 'x;touch M'
-body = json.dumps(rec, separators=(',', ':'), ensure_ascii=False)
-lines[0] = body[:-1] + ',"crc":"%08x"}' % crc32c(body.encode())
-open(path, 'w').write('\n'.join(lines) + '\n')
-PY
+    python3 "$src/tests/journal_forge.py" "$S/runs/$rid.jsonl" --first 'inputs.name=x;touch M'
     touch "$D/go"
     rb journal "$rid" --state-dir "$S"
     check "resume: the forged journal still reads as whole" eq "$code" 0

@@ -213,14 +213,10 @@ fi
 # ---- a hostile journal: step ids, messages, outputs and labels with markup and controls
 hostile=20260101T000000Z-hostile-beef
 mkdir -p "$tmp/evil/runs"
-python3 - "$tmp/evil/runs/$hostile.jsonl" <<'EOF'
-import json, sys
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8): c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
-    return c ^ 0xFFFFFFFF
+python3 - "$tmp/evil/runs/$hostile.jsonl" "$src/tests" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[2])
+from journal_forge import seal
 evil = "<script>alert(1)</script>\x1b]0;pwned\x07\x1b[2J\u202e"
 recs = [
   ("run_start", {"runbook": "<b>evil</b>", "rto_ms": 1000, "rpo_ms": 1000, "inputs": {}, "dry_run": False,
@@ -239,8 +235,7 @@ recs = [
 with open(sys.argv[1], "wb") as f:
     for i, (t, fields) in enumerate(recs, 1):
         rec = dict(seq=i, ts="2026-01-01T00:00:00.%03dZ" % i, type=t, **fields)
-        line = json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode()
-        f.write(line[:-1] + b',"crc":"%08x"}\n' % crc32c(line))
+        f.write(seal(rec).encode() + b"\n")
 EOF
 "$bin" report "$hostile" --format html --state-dir "$tmp/evil" >"$tmp/evil.html" || bad "report of a hostile journal (html)"
 "$bin" report "$hostile" --state-dir "$tmp/evil" >"$tmp/evil.txt" || bad "report of a hostile journal (text)"
