@@ -63,6 +63,8 @@ typedef struct rb_action_type {
 #define RB_AT_CALLS_RUNBOOK 1u /* the executor runs the called runbook itself */
 #define RB_AT_SELF_TIMED 2u    /* bounds itself (sleep; a called runbook by its own timeouts and
                                   deadline): defaults.timeout does not apply, its own timeout does */
+#define RB_AT_SELF_UNDO 4u     /* undoes itself without a rollback block (file: the old content
+                                  comes back); its ops have an undo */
 
 /* The registry, in a fixed order; NULL-terminated. */
 extern const rb_action_type *const rb_action_types[];

@@ -175,7 +175,7 @@ static int find_cycle(checker *c, const rb_runbook *rb, const char **chain, size
     int found = 0;
     for (size_t i = 0; !found && i < rb->nsteps; i++) {
         const rb_node *n = rb_action_param(&rb->steps[i].main.action, "name");
-        if (!n || n->kind != RB_NODE_SCALAR || rb->steps[i].main.action.type != rb_action_type_find("runbook"))
+        if (!n || n->kind != RB_NODE_SCALAR || !(rb->steps[i].main.action.type->flags & RB_AT_CALLS_RUNBOOK))
             continue;
         chain[depth] = n->str;
         if (!strcmp(n->str, c->rb->name))

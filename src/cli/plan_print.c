@@ -294,14 +294,14 @@ static void put_header(plan_view *v)
 
 static void put_undo(plan_view *v, const rb_step *s)
 {
-    const char *t = s->main.action.type ? s->main.action.type->name : "";
+    const rb_action_type *t = s->main.action.type;
     if (s->rollback)
         P("   ↩ %s: ", s->id), put_action(v, &s->rollback->action), P("\n");
-    else if (!strcmp(t, "file"))
+    else if (t && (t->flags & RB_AT_SELF_UNDO))
         P("   ↩ %s: restore the previous content of the file\n", s->id);
     else if (s->writes && s->irreversible)
         P("   ✗ %s: irreversible, stays done\n", s->id);
-    else if (s->writes && *t && strcmp(t, "runbook"))
+    else if (s->writes && t && !(t->flags & RB_AT_CALLS_RUNBOOK)) /* a called runbook has its own rollbacks */
         P("   ! %s: has no rollback, stays done\n", s->id);
 }
 

@@ -64,12 +64,12 @@ static void count_steps(const rb_runbook *rb, plan_totals *t)
     t->steps = rb->nsteps;
     for (size_t i = 0; i < rb->nsteps; i++) {
         const rb_step *s = &rb->steps[i];
-        const char *type = s->main.action.type ? s->main.action.type->name : "";
+        const rb_action_type *type = s->main.action.type;
         t->writes += s->writes != 0;
         t->irreversible += s->irreversible != 0;
         t->confirmations += s->confirm != NULL;
         t->by_person += s->confirm && s->confirm_person;
-        t->rollbacks += s->rollback || !strcmp(type, "file"); /* a file step restores the old content */
+        t->rollbacks += s->rollback || (type && (type->flags & RB_AT_SELF_UNDO));
         t->step_ms[i] = step_planned(rb, s);
     }
 }

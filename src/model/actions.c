@@ -121,7 +121,8 @@ static const rb_param_def file_params[] = {
     {"target", RB_P_TARGET, 0, "an ssh target: the file is written on that host over SFTP"},
 };
 static const rb_action_type file_type = {
-    "file", file_params, COUNT(file_params), NULL, 0, file_outputs, "ssh", 0, 0, .ops = &rb_file_ops};
+    "file", file_params, COUNT(file_params), NULL, 0, file_outputs, "ssh", 0, 0,
+    .flags = RB_AT_SELF_UNDO, .ops = &rb_file_ops};
 
 static const rb_param_def runbook_params[] = {
     {"name", RB_P_RUNBOOK, RB_PF_REQUIRED, "the runbook to call, found on RUNBOOK_PATH"},

@@ -81,6 +81,8 @@ static void table_data_names_real_params_and_outputs(void **state)
             assert_non_null(t->ops->judge);
         if (t->target_kind)
             assert_true(rb_action_param_index(t, "target") >= 0);
+        /* plan reads the flag, the executor the operation: they must agree */
+        assert_int_equal((t->flags & RB_AT_SELF_UNDO) != 0, t->ops->undo != NULL);
     }
 }
 
