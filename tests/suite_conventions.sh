@@ -284,6 +284,9 @@ t_install() {
         check "deb: the completions" grep -q './usr/share/bash-completion/completions/runbook$' "$T/out"
         check "deb: the tmpfiles.d line" grep -q './usr/lib/tmpfiles.d/runbook.conf$' "$T/out"
         check "deb: depends on the libraries" bash -c "dpkg-deb -f '$deb' Depends | grep -q libyaml"
+        dpkg-deb -e "$deb" "$T/control"
+        check "deb: a postinst that makes the lock folder, executable" \
+            bash -c "test -x '$T/control/postinst' && grep -q 'systemd-tmpfiles --create' '$T/control/postinst' && sh -n '$T/control/postinst'"
     fi
 }
 
