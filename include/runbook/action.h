@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "runbook/exec.h"
+#include "runbook/outcome.h"
 #include "runbook/proc.h"
 
 #define RB_ACT_MESSAGE_MAX 256

@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "dns_internal.h"
-#include "runbook/journal.h"
+#include "runbook/jsonstr.h"
 
 enum { T_A = 1, T_NS = 2, T_CNAME = 5, T_SOA = 6, T_TXT = 16, T_AAAA = 28 };
 #define HEADER_LEN 12

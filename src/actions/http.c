@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "http_internal.h"
-#include "runbook/journal.h"
+#include "runbook/jsonstr.h"
 
 #define HTTP_POLL_MS 50 /* how often the loop looks at a cancel token that has no fd */
 

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "http_internal.h"
-#include "runbook/journal.h"
+#include "runbook/jsonstr.h"
 
 static const char *str_of(const json_t *obj, const char *key)
 {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "runbook/action.h"
-#include "runbook/journal.h"
+#include "runbook/jsonstr.h"
 
 extern char **environ;
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runbook/journal.h"
+#include "runbook/jsonstr.h"
 #include "sql_int.h"
 
 #define SQL_MAX_ROWS 1000

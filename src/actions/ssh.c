@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runbook/journal.h"
+#include "runbook/jsonstr.h"
 #include "ssh_session.h"
 
 #define OUT_MAX (1u << 20)       /* bytes kept of stdout and of stderr each */

@@ -2,7 +2,7 @@
  * output, watches the clock, the child's exit and the cancel token, and stops the whole group. */
 #include "runbook/proc.h"
 
-#include "exec/proc_spawn.h"
+#include "proc/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
-/* Starting a child for the runner in proc.c: private to src/exec/proc*.c. */
-#ifndef RUNBOOK_EXEC_PROC_SPAWN_H
-#define RUNBOOK_EXEC_PROC_SPAWN_H
+/* Starting a child for the runner in proc.c: private to src/proc. */
+#ifndef RUNBOOK_PROC_SPAWN_H
+#define RUNBOOK_PROC_SPAWN_H
 
 #include <sys/types.h>
 

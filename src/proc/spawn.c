@@ -1,6 +1,6 @@
 /* Starting a child for the runner: argv[0] looked up in the child's own PATH, then posix_spawn
  * into a new process group with default signals, an empty mask and only fds 0..3 open. */
-#include "exec/proc_spawn.h"
+#include "proc/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>

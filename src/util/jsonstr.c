@@ -1,6 +1,8 @@
-/* Strings from outside made fit for the journal: valid UTF-8 (jansson insists) and bounded. */
-#include "journal/journal_int.h"
+/* Strings from outside made fit for JSON (the journal, the actions' outputs): valid UTF-8
+ * (jansson insists) and bounded. */
+#include "runbook/jsonstr.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
