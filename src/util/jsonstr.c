@@ -1,6 +1,7 @@
 /* Strings from outside made fit for JSON (the journal, the actions' outputs): valid UTF-8
  * (jansson insists) and bounded. */
 #include "runbook/jsonstr.h"
+#include "util/utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -9,30 +10,6 @@
 
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 
-/* The length of the well-formed character at s, or minus the length of the maximal ill-formed
- * subpart there (Unicode 15, table 3-7: each subpart becomes one U+FFFD). */
-static long utf8_char(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, lo = c == 0xe0 ? 0xa0 : lo, hi = c == 0xed ? 0x9f : hi;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, lo = c == 0xf0 ? 0x90 : lo, hi = c == 0xf4 ? 0x8f : hi;
-    else
-        return -1;
-    for (size_t k = 1; k < len; k++) {
-        if (k >= n || s[k] < lo || s[k] > hi)
-            return -(long)k;
-        lo = 0x80, hi = 0xbf;
-    }
-    return (long)len;
-}
-
 /* Copies the lossy UTF-8 of s[0..len) into out, whole characters only, at most `limit` bytes.
  * Returns the bytes written. */
 static size_t lossy_copy(char *out, size_t limit, const char *s, size_t len)
@@ -40,7 +17,8 @@ static size_t lossy_copy(char *out, size_t limit, const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     size_t w = 0;
     for (size_t i = 0; i < len;) {
-        long n = utf8_char(p + i, len - i);
+        uint32_t cp;
+        long n = rb_utf8_decode(p + i, len - i, &cp);
         const char *src = n > 0 ? s + i : REPLACEMENT;
         size_t out_n = n > 0 ? (size_t)n : 3;
         if (w + out_n > limit)

@@ -1,5 +1,6 @@
 /* Text for a person: masked, then every control character made visible (see show.h). */
 #include "runbook/show.h"
+#include "util/utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,28 +14,11 @@ static int trusted(const char *s)
 }
 
 /* The length of the well-formed UTF-8 character at s[0..n) and its code point, or 0 when the
- * byte there does not start one (Unicode table 3-7: no overlongs, surrogates or > U+10FFFF). */
+ * byte there does not start one. */
 static size_t utf8_at(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t len;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, lo = c == 0xe0 ? 0xa0 : lo, hi = c == 0xed ? 0x9f : hi;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, lo = c == 0xf0 ? 0x90 : lo, hi = c == 0xf4 ? 0x8f : hi;
-    else
-        return 0;
-    uint32_t v = c & (0x7f >> len);
-    for (size_t k = 1; k < len; k++) {
-        if (k >= n || s[k] < lo || s[k] > hi)
-            return 0;
-        v = v << 6 | (s[k] & 0x3f);
-        lo = 0x80, hi = 0xbf;
-    }
-    *cp = v;
-    return len;
+    long len = rb_utf8_decode(s, n, cp);
+    return len > 0 ? (size_t)len : 0;
 }
 
 /* Code points that reorder or break lines when shown, or act as controls. */
