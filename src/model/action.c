@@ -1,8 +1,11 @@
 /* An action inside a step or a block: find the one action key, then type its parameters
  * from the registry's table. */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "build.h"
+#include "util/utf8.h"
 
 static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", NULL};
 
@@ -145,6 +148,19 @@ static void http_rules(build *b, const rb_action *a)
         b_error(b, body, "http takes a \"json\" or a \"body\", not both");
 }
 
+/* The length of s[0..len) without a character cut short at its end. */
+static size_t whole_chars(const char *s, size_t len)
+{
+    size_t start = len;
+    while (start > 0 && ((unsigned char)s[start - 1] & 0xc0) == 0x80)
+        start--; /* back to the last character's first byte */
+    uint32_t cp;
+    if (start > 0 && (unsigned char)s[start - 1] >= 0xc0 &&
+        rb_utf8_decode((const unsigned char *)s + start - 1, len - start + 1, &cp) < 0)
+        return start - 1;
+    return len;
+}
+
 /* `exec: systemctl restart nginx` means the list its words make: say so, with that list. */
 static void hint_list_form(build *b, const rb_action *a)
 {
@@ -152,13 +168,17 @@ static void hint_list_form(build *b, const rb_action *a)
     if (v->kind != RB_NODE_SCALAR || !(a->type->shorthand_kinds & (1u << RB_NODE_SEQ)))
         return;
     char list[120] = "[";
-    for (const char *p = v->str; *p && strlen(list) < 100;) {
+    size_t len = 1, room = sizeof list - 8; /* room for ", …]" after the words */
+    const char *p = v->str;
+    int cut = 0;
+    while (*p && len < 100) {
         size_t n = strcspn(p, " \t");
         if (n)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%.*s", list[1] ? ", " : "", (int)n, p);
+            cut = snprintf(list + len, room - len, "%s%.*s", len > 1 ? ", " : "", (int)n, p) >= (int)(room - len);
+        len = whole_chars(list, strlen(list));
         p += n + strspn(p + n, " \t");
     }
-    strcat(list, strlen(list) < 100 ? "]" : ", …]");
+    snprintf(list + len, sizeof list - len, "%s", cut || *p ? ", …]" : "]");
     rb_diag_hint(b->d, "write a list, %s: %s%s", a->type->name, list,
                  !strcmp(a->type->name, "exec") ? ", or use shell: for a command line" : "");
 }
