@@ -57,6 +57,23 @@ journal_has() { grep -q "\"type\":\"$2\"" "$S/runs/$1.jsonl" 2>/dev/null; }
 latest_run() { ls "$S/runs" 2>/dev/null | sed -n 's/\.jsonl$//p' | sort | tail -1; }
 marker() { echo "rbmark-$1-$$-$RANDOM"; }
 
+# Runs RUNBOOK (with RUN-ARGS) in the background, waits until WAIT-CMD succeeds (a point inside a
+# step), and kills the run with -9 there, as a crash would; sets r to the run id.
+#   killed_run RUNBOOK [RUN-ARGS...] -- WAIT-CMD...
+killed_run() {
+    local name=$1 args=() pid
+    shift
+    while [[ $1 != -- ]]; do args+=("$1"); shift; done
+    shift
+    "$bin" run "$name" --state-dir "$S" --set "dir=$D" "${args[@]}" </dev/null >"$T/first" 2>&1 &
+    pid=$!
+    bgpids+=("$pid")
+    wait_until 10 "$@" >/dev/null 2>&1
+    r=$(latest_run)
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+}
+
 # ---- a timeout ends the whole process group ----
 
 t_timeout() {
@@ -272,16 +289,10 @@ t_secret() {
 
 t_secret_resume() {
     begin secret-capture
-    local pw pid r
+    local pw r
     pw="Pw-$RANDOM-$RANDOM-s3cret"
     printf '%s\n' "$pw" >"$D/pw"
-    "$bin" run secret-capture --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
-    pid=$!
-    bgpids+=("$pid")
-    wait_until 10 grep -q wait "$D/log" 2>/dev/null
-    r=$(latest_run)
-    kill -9 "$pid"
-    wait "$pid" 2>/dev/null
+    killed_run secret-capture -- grep -q wait "$D/log"
     touch "$D/go"
     wait_until 10 no_marker "$D" >/dev/null
     rm -f "$D/pw" # the capture must come back from the run's side file, not from a new read
@@ -414,14 +425,8 @@ t_verify() {
     local variant
     for variant in happened did-not rerun; do
         begin "verify-$variant"
-        local pid r
-        "$bin" run verify --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
-        pid=$!
-        bgpids+=("$pid")
-        wait_until 10 exists "$D/done" >/dev/null
-        r=$(latest_run)
-        kill -9 "$pid"
-        wait "$pid" 2>/dev/null
+        local r
+        killed_run verify -- exists "$D/done"
         touch "$D/go"
         wait_until 10 no_marker "$D" >/dev/null
         [[ $variant == did-not ]] && rm "$D/done"
@@ -482,28 +487,16 @@ t_indoubt_rollback() {
 
 t_orphan() {
     begin orphan
-    local pid r
+    local r
     echo 2 >"$D/seconds"
-    "$bin" run orphan --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
-    pid=$!
-    bgpids+=("$pid")
-    wait_until 10 exists "$D/started" >/dev/null
-    r=$(latest_run)
-    kill -9 "$pid"
-    wait "$pid" 2>/dev/null
+    killed_run orphan -- exists "$D/started"
     rb resume "$r" --state-dir "$S" --yes
     check "orphan: the resume succeeds (exit 0)" eq "$code" 0
     check "orphan: ... after waiting for the survivor" has "$out$err" "of the interrupted run still run"
     check "orphan: the step ran once, then the rest" eq "$(lines "$D/log")" "act next"
     begin orphan-stop
     echo 300 >"$D/seconds"
-    "$bin" run orphan --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
-    pid=$!
-    bgpids+=("$pid")
-    wait_until 10 exists "$D/started" >/dev/null
-    r=$(latest_run)
-    kill -9 "$pid"
-    wait "$pid" 2>/dev/null
+    killed_run orphan -- exists "$D/started"
     RUNBOOK_SURVIVOR_WAIT=1 rb resume "$r" --state-dir "$S"
     check "orphan: a survivor that stays refuses a resume without consent (exit 1)" eq "$code" 1
     check "orphan: ... saying how to go on" has "$out$err" "resume on a terminal or with --yes to stop them"
@@ -529,15 +522,8 @@ pgid_of() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f3; }         # field 5
 # Runs orphan-env (its step's child drops the environment: env -i) and kills the run with -9
 # once the child started; sets r to the run id.
 killed_orphan_env() {
-    local pid
     echo "$1" >"$D/seconds"
-    "$bin" run orphan-env --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
-    pid=$!
-    bgpids+=("$pid")
-    wait_until 10 exists "$D/started" >/dev/null
-    r=$(latest_run)
-    kill -9 "$pid"
-    wait "$pid" 2>/dev/null
+    killed_run orphan-env -- exists "$D/started"
 }
 
 t_orphan_group() {
@@ -606,13 +592,8 @@ t_loop() {
     check "loop dry run: ... journaled undecided" eq "$(jq_ "$rid" 'last("step_end","after").get("undecided")')" true
     begin loop-resume
     touch "$D/hold"
-    "$bin" run loop --state-dir "$S" --set "dir=$D" </dev/null >"$T/first" 2>&1 &
-    local pid=$! r
-    bgpids+=("$pid")
-    wait_until 10 exists "$D/held" >/dev/null
-    r=$(latest_run)
-    kill -9 "$pid"
-    wait "$pid" 2>/dev/null
+    local r
+    killed_run loop -- exists "$D/held"
     rm -f "$D/hold"
     wait_until 10 no_marker "$D" >/dev/null
     rb resume "$r" --state-dir "$S" --rerun-in-doubt
@@ -892,13 +873,8 @@ t_calls() {
     check "call: nothing after it ran" eq "$(lines "$D/log")" "first inner1 inner2"
 
     begin calls-resume
-    "$bin" run caller --state-dir "$S" --set "dir=$D" --set wait=true </dev/null >"$T/first" 2>&1 &
-    local pid=$! r
-    bgpids+=("$pid")
-    wait_until 10 grep -q inner2 "$D/log" 2>/dev/null
-    r=$(latest_run)
-    kill -9 "$pid"
-    wait "$pid" 2>/dev/null
+    local r
+    killed_run caller --set wait=true -- grep -q inner2 "$D/log"
     touch "$D/go" # the orphaned inner2 ends; wait for it, as a crash would have ended it
     wait_until 10 no_marker "$D" >/dev/null
     rb resume "$r" --state-dir "$S"
