@@ -163,11 +163,19 @@ static long long deadline_of(const invocation *inv, const json_t *params, const 
     return ms > 0 ? now_ms() + ms : 0;
 }
 
+/* The earlier of two absolute deadlines, 0 standing for none. */
+static long long earliest(long long a, long long b)
+{
+    return !a || (b && b < a) ? b : a;
+}
+
 /* ---- invoke ---- */
 
 typedef struct prepared {
     json_t *params, *target;
     conn_slot *held; /* the target's slot, taken before rendering to quote on its connection */
+    long long opened_by; /* the deadline the connection was opened under (0: none): the action's
+                          * own is never later, so connecting and running share one timeout */
     char err[256];
     int unknown;
 } prepared;
@@ -209,7 +217,7 @@ static int open_for_quoting(run *r, const invocation *inv, prepared *p, act_resu
     }
     rb_act_call call = {
         .target = p->target, .target_name = rb_action_param(a, "target")->str,
-        .deadline_ms = deadline_of(inv, NULL, p->target), .cancel = inv->cancel,
+        .deadline_ms = p->opened_by = deadline_of(inv, NULL, p->target), .cancel = inv->cancel,
         .cancel_fd = inv->cancel ? inv->cancel->fds[0] : -1, .rollback = inv->kind == INVOKE_ROLLBACK || inv->kind == INVOKE_UNDO,
         .dry_run = r->o->dry_run, .conn = &slot->conn};
     pthread_mutex_unlock(r->mu);
@@ -270,7 +278,7 @@ static void call_action(run *r, const invocation *inv, prepared *p, out_ctx *oc,
     conn_slot *slot = p->held ? p->held : p->target ? slot_for(r, a) : NULL;
     rb_act_call call = {
         .params = p->params, .target = p->target, .target_name = rb_action_param(a, "target") ? rb_action_param(a, "target")->str : NULL,
-        .deadline_ms = deadline_of(inv, p->params, p->target), .cancel = inv->cancel,
+        .deadline_ms = earliest(deadline_of(inv, p->params, p->target), p->opened_by), .cancel = inv->cancel,
         .cancel_fd = inv->cancel ? inv->cancel->fds[0] : -1, .rollback = inv->kind == INVOKE_ROLLBACK || inv->kind == INVOKE_UNDO,
         .dry_run = r->o->dry_run, .on_output = oc ? on_output : NULL, .out_ctx = oc,
         .side_write = side_write, .side_read = side_read, .side_ctx = &sc,

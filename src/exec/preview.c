@@ -99,10 +99,11 @@ static void describe_items(run *r, const rb_step *s, rb_act_preview *p)
             break;
         }
         json_t *each = json_pack("{s:O, s:I}", s->each_as, value, "index", (json_int_t)i);
+        json_t *outer = exec_current_each(); /* a preview inside a loop's item keeps that item after */
         exec_set_each(each);
         rb_act_say(p, "item %zu:\n", i);
         describe_action(r, &s->main.action, p);
-        exec_set_each(NULL);
+        exec_set_each(outer);
         json_decref(each);
     }
     json_decref(list);

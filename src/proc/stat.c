@@ -3,6 +3,7 @@
 #include "runbook/proc.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +56,24 @@ int rb_proc_stat_of(pid_t pid, rb_proc_stat *st)
     return parse_stat(line, st);
 }
 
+/* The boot id never changes while the process lives: read once (each child's record names it). */
+static char boot_id[64];
+static ssize_t boot_id_len;
+static pthread_once_t boot_id_once = PTHREAD_ONCE_INIT;
+
+static void read_boot_id(void)
+{
+    ssize_t n = read_small("/proc/sys/kernel/random/boot_id", boot_id, sizeof boot_id);
+    while (n > 0 && (boot_id[n - 1] == '\n' || boot_id[n - 1] == ' '))
+        boot_id[--n] = 0;
+    boot_id_len = n;
+}
+
 int rb_proc_boot_id(char *buf, size_t size)
 {
-    char id[64];
-    ssize_t n = read_small("/proc/sys/kernel/random/boot_id", id, sizeof id);
-    while (n > 0 && (id[n - 1] == '\n' || id[n - 1] == ' '))
-        id[--n] = 0;
+    pthread_once(&boot_id_once, read_boot_id);
+    const char *id = boot_id;
+    ssize_t n = boot_id_len;
     if (n <= 0 || (size_t)n >= size) {
         if (size)
             buf[0] = 0;

@@ -229,9 +229,8 @@ static void create_system_dir(const char *dir)
         return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == 0 && S_ISDIR(st.st_mode) && fchmod(fd, 01777) != 0) {
-        /* left 0700: the check below says so */
-    }
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == 0 && S_ISDIR(st.st_mode))
+        (void)fchmod(fd, 01777); /* when it fails, the folder stays 0700 and the check below says so */
     if (fd >= 0)
         close(fd);
 }
