@@ -106,23 +106,29 @@ static void no_timeout(checker *c, const rb_step *s)
         no_timeout_block(c, s, s->verify);
 }
 
-/* Whether a class [...] at `p` (after the '[') may hold '-'; *end gets the byte after ']'. */
+/* Whether a class [...] at `p` (after the '[') may hold '-'; *end gets the byte after ']'.
+ * \d \w \s hold none; an escaped punctuation mark is itself; any other escape (\x2d, \D, \p{P},
+ * octal) and a POSIX class [:punct:] are not read, so they count as holding one. */
 static int class_may_hold_dash(const char *p, const char **end)
 {
-    int negated = *p == '^', holds = 0;
+    int negated = *p == '^', holds = 0, unread = 0;
     p += negated;
     for (int first = 1; *p && (first || *p != ']'); first = 0) {
         int lo = (unsigned char)*p;
-        if (lo == '\\' && p[1]) /* \d \w \s hold no '-'; any other escape is taken as its letter */
+        if (lo == '[' && p[1] == ':')
+            unread = 1;
+        if (lo == '\\' && p[1]) {
+            unread |= !strchr("dws", p[1]) && (isalnum((unsigned char)p[1]) != 0);
             lo = strchr("dws", p[1]) ? 0 : (unsigned char)p[1], p++;
+        }
         p++;
         int hi = lo;
         if (*p == '-' && p[1] && p[1] != ']')
-            hi = (unsigned char)p[1], p += 2;
+            unread |= p[1] == '\\', hi = (unsigned char)p[1], p += 2;
         holds |= lo && lo <= '-' && '-' <= hi;
     }
     *end = *p ? p + 1 : p;
-    return negated ? !holds : holds;
+    return unread || (negated ? !holds : holds);
 }
 
 /* Whether the first atom at `p` may be '-' (or be left out, letting what follows come first). */
@@ -133,7 +139,7 @@ static int atom_may_be_dash(const char *p)
     if (*p == '[')
         may = class_may_hold_dash(p + 1, &after);
     else if (*p == '\\' && p[1])
-        may = !strchr("dw", p[1]), after = p + 2;
+        may = !strchr("dw", p[1]), after = p + 2; /* \x2d, \D, \p{..}: not read, so yes */
     else
         may = !*p || *p == '-' || strchr(".()?*+{$|", *p) != NULL;
     if (!*after || !strchr("?*{", *after))

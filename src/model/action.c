@@ -1,11 +1,10 @@
 /* An action inside a step or a block: find the one action key, then type its parameters
  * from the registry's table. */
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "build.h"
-#include "util/utf8.h"
+#include "runbook/show.h"
 
 static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", NULL};
 
@@ -148,19 +147,6 @@ static void http_rules(build *b, const rb_action *a)
         b_error(b, body, "http takes a \"json\" or a \"body\", not both");
 }
 
-/* The length of s[0..len) without a character cut short at its end. */
-static size_t whole_chars(const char *s, size_t len)
-{
-    size_t start = len;
-    while (start > 0 && ((unsigned char)s[start - 1] & 0xc0) == 0x80)
-        start--; /* back to the last character's first byte */
-    uint32_t cp;
-    if (start > 0 && (unsigned char)s[start - 1] >= 0xc0 &&
-        rb_utf8_decode((const unsigned char *)s + start - 1, len - start + 1, &cp) < 0)
-        return start - 1;
-    return len;
-}
-
 /* `exec: systemctl restart nginx` means the list its words make: say so, with that list. */
 static void hint_list_form(build *b, const rb_action *a)
 {
@@ -175,7 +161,8 @@ static void hint_list_form(build *b, const rb_action *a)
         size_t n = strcspn(p, " \t");
         if (n)
             cut = snprintf(list + len, room - len, "%s%.*s", len > 1 ? ", " : "", (int)n, p) >= (int)(room - len);
-        len = whole_chars(list, strlen(list));
+        len = strlen(list);
+        len -= rb_show_incomplete_tail(list, len); /* a character snprintf cut short */
         p += n + strspn(p + n, " \t");
     }
     snprintf(list + len, sizeof list - len, "%s", cut || *p ? ", …]" : "]");
